@@ -1,0 +1,2 @@
+export * from './database-role';
+export * from './dsql-url-secret';

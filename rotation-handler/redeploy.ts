@@ -1,0 +1,116 @@
+import { DescribeServicesCommand, ECSClient, Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { log } from './log';
+import { DEFAULT_RETRY, forEachLimited, RetryPolicy, withRetry } from './retry';
+
+export interface RedeployOptions {
+  /** When the new version became AWSCURRENT: a deployment started later already reads it. */
+  readonly promotedAt: Date;
+  readonly concurrency: number;
+  readonly retry?: RetryPolicy;
+}
+
+export interface RedeployReport {
+  /** Got a new deployment now. */
+  readonly redeployed: string[];
+  /** Already had a deployment started after promotion (an earlier attempt, or someone else). */
+  readonly alreadyCurrent: string[];
+  /** Deleted or inactive: no task can hold the old token, nothing to do. */
+  readonly gone: string[];
+  readonly failed: Array<{ serviceArn: string; message: string }>;
+  readonly throttleRetries: number;
+}
+
+const GONE_ERRORS = new Set(['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException']);
+const DESCRIBE_BATCH = 10; // DescribeServices takes at most 10 services per call.
+
+/** `arn:aws:ecs:<region>:<account>:service/<cluster>/<service>` → cluster name. */
+export function clusterOf(serviceArn: string): string {
+  const parts = serviceArn.split(':').slice(5).join(':').split('/');
+  if (parts[0] !== 'service' || parts.length !== 3) {
+    throw new Error(`'${serviceArn}' is not an ECS service ARN in the long format (service/<cluster>/<service>)`);
+  }
+  return parts[1];
+}
+
+/**
+ * Forces a new deployment of every service that has not had one since
+ * promotion. One failure never stops the others; the caller decides what a
+ * non-empty `failed` means.
+ */
+export async function redeployServices(ecs: ECSClient, serviceArns: readonly string[], options: RedeployOptions): Promise<RedeployReport> {
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const report: RedeployReport = { redeployed: [], alreadyCurrent: [], gone: [], failed: [], throttleRetries: 0 };
+  const countRetry = () => { (report as { throttleRetries: number }).throttleRetries++; };
+
+  const described = await describeAll(ecs, serviceArns, retry, countRetry, report);
+  const toDeploy: string[] = [];
+  for (const arn of serviceArns) {
+    const service = described.get(arn);
+    if (service === undefined) continue; // already classified as gone or failed
+    if (service.status !== 'ACTIVE') {
+      report.gone.push(arn);
+    } else if ((service.deployments ?? []).some((d) => d.createdAt !== undefined && d.createdAt.getTime() >= options.promotedAt.getTime())) {
+      report.alreadyCurrent.push(arn);
+    } else {
+      toDeploy.push(arn);
+    }
+  }
+
+  await forEachLimited(toDeploy, options.concurrency, async (arn) => {
+    try {
+      await withRetry(
+        () => ecs.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true })),
+        retry,
+        countRetry,
+      );
+      report.redeployed.push(arn);
+      log.info('forced a new deployment', { service: arn });
+    } catch (err) {
+      classifyFailure(report, arn, err);
+    }
+  });
+  return report;
+}
+
+async function describeAll(
+  ecs: ECSClient, serviceArns: readonly string[], retry: RetryPolicy, onRetry: () => void, report: RedeployReport,
+): Promise<Map<string, Service>> {
+  const byCluster = new Map<string, string[]>();
+  for (const arn of serviceArns) {
+    try {
+      const cluster = clusterOf(arn);
+      byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), arn]);
+    } catch (err) {
+      report.failed.push({ serviceArn: arn, message: (err as Error).message });
+    }
+  }
+  const found = new Map<string, Service>();
+  for (const [cluster, arns] of byCluster) {
+    for (let i = 0; i < arns.length; i += DESCRIBE_BATCH) {
+      const batch = arns.slice(i, i + DESCRIBE_BATCH);
+      try {
+        const out = await withRetry(() => ecs.send(new DescribeServicesCommand({ cluster, services: batch })), retry, onRetry);
+        for (const service of out.services ?? []) {
+          if (service.serviceArn) found.set(service.serviceArn, service);
+        }
+        for (const arn of batch) {
+          if (!found.has(arn)) report.gone.push(arn); // DescribeServices lists it under failures: MISSING
+        }
+      } catch (err) {
+        for (const arn of batch) classifyFailure(report, arn, err);
+      }
+    }
+  }
+  return found;
+}
+
+function classifyFailure(report: RedeployReport, arn: string, err: unknown): void {
+  const e = err as { name?: string; message?: string };
+  if (GONE_ERRORS.has(e.name ?? '')) {
+    report.gone.push(arn);
+    log.warn('service no longer exists, skipped', { service: arn, error: e.name });
+    return;
+  }
+  report.failed.push({ serviceArn: arn, message: `${e.name ?? 'Error'}: ${e.message ?? String(err)}` });
+  log.error('could not force a new deployment', { service: arn, error: e.name, detail: e.message });
+}

@@ -1,0 +1,51 @@
+import { DsqlSigner } from '@aws-sdk/dsql-signer';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { ADMIN_ROLE_NAME, DsqlUrlSecretValue } from '../lib/contract';
+import { HandlerConfig } from './config';
+
+/**
+ * Signs a DSQL token with the function's own credentials and returns the full
+ * secret value. Signing is local: no call to AWS.
+ *
+ * `expiresAt` is the earlier of the requested lifetime and the expiry of the
+ * credentials that signed it, because a token dies with its signing
+ * credentials. When the provider does not report an expiry (Lambda's
+ * environment credentials do not), the requested lifetime is the upper bound.
+ */
+export async function mintSecretValue(config: HandlerConfig, now: Date = new Date()): Promise<DsqlUrlSecretValue> {
+  const credentials = await defaultProvider()();
+  const signer = new DsqlSigner({
+    hostname: config.host,
+    region: config.region,
+    expiresIn: config.tokenLifetimeSeconds,
+    credentials,
+  });
+  const token = config.username === ADMIN_ROLE_NAME
+    ? await signer.getDbConnectAdminAuthToken()
+    : await signer.getDbConnectAuthToken();
+
+  let expiresAtMs = now.getTime() + config.tokenLifetimeSeconds * 1000;
+  if (credentials.expiration && credentials.expiration.getTime() < expiresAtMs) {
+    expiresAtMs = credentials.expiration.getTime();
+  }
+  return buildSecretValue(config, token, now, new Date(expiresAtMs));
+}
+
+export function buildSecretValue(config: HandlerConfig, token: string, issuedAt: Date, expiresAt: Date): DsqlUrlSecretValue {
+  const query = new URLSearchParams(config.urlQuery);
+  const suffix = config.urlQuery === '' ? '' : `?${config.urlQuery}`;
+  // libpq and Prisma need the token percent-encoded: it contains / ? & = %.
+  const url = `postgres://${encodeURIComponent(config.username)}:${encodeURIComponent(token)}`
+    + `@${config.host}:${config.port}/${encodeURIComponent(config.database)}${suffix}`;
+  return {
+    url,
+    host: config.host,
+    port: config.port,
+    username: config.username,
+    password: token,
+    dbname: config.database,
+    sslmode: query.get('sslmode') ?? 'require',
+    issuedAt: issuedAt.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
+}
