@@ -22,8 +22,12 @@ export const HandlerEnv = {
   TOKEN_LIFETIME_SECONDS: 'TOKEN_LIFETIME_SECONDS',
   /** URL query string without the leading `?`, e.g. `sslmode=require`. */
   URL_QUERY: 'URL_QUERY',
-  /** JSON array of ECS service ARNs to redeploy after promotion. */
-  BOUND_SERVICES: 'BOUND_SERVICES',
+  /**
+   * Name of the SSM parameter holding the JSON array of ECS service ARNs to
+   * redeploy. A parameter, not an environment variable, because bound services
+   * are created after the first rotation: the function must not depend on them.
+   */
+  BOUND_SERVICES_PARAMETER: 'BOUND_SERVICES_PARAMETER',
   /** How many UpdateService calls may run at once. */
   REDEPLOY_CONCURRENCY: 'REDEPLOY_CONCURRENCY',
   /** Seconds testSecret waits for the connection and `SELECT 1`. */

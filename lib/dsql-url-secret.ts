@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Lazy, SecretValue, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, Names, SecretValue, Stack } from 'aws-cdk-lib';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { HandlerEnv } from './contract';
 import { DatabaseRole } from './database-role';
@@ -18,6 +19,9 @@ import {
 /** The fields of the secret's JSON value. */
 const SECRET_FIELDS = ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt'];
 const HANDLER_ASSET = path.join(__dirname, '..', 'assets', 'rotation-handler');
+// A Standard SSM parameter holds 4 KB, an Advanced one 8 KB; a service ARN is about 100 characters.
+const STANDARD_TIER_MAX_SERVICES = 30;
+const MAX_BOUND_SERVICES = 70;
 
 /**
  * Properties of a DsqlUrlSecret.
@@ -128,6 +132,7 @@ export class DsqlUrlSecret extends Construct {
   private readonly boundServices = new Set<ecs.IBaseService>();
   private readonly rotationSchedule: secretsmanager.RotationSchedule;
   private readonly function: lambda.Function;
+  private redeployPolicy?: iam.Policy;
 
   constructor(scope: Construct, id: string, props: DsqlUrlSecretProps) {
     super(scope, id);
@@ -169,6 +174,24 @@ export class DsqlUrlSecret extends Construct {
       },
     });
 
+    // The function finds its bound services in a parameter whose name is known
+    // at synth, so it does not depend on the services, which are created after
+    // the first rotation (see redeployOnRotation).
+    const boundServicesParameterName = `/cdk-dsql-url-secret/${Names.uniqueResourceName(this, { maxLength: 160, separator: '-' })}/bound-services`;
+    const boundServicesParameter = new ssm.StringParameter(this, 'BoundServices', {
+      parameterName: boundServicesParameterName,
+      description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',
+      stringValue: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.boundServiceArns) }),
+    });
+    (boundServicesParameter.node.defaultChild as ssm.CfnParameter).tier = Lazy.string({
+      produce: () => (this.boundServiceArns.length > STANDARD_TIER_MAX_SERVICES ? 'Advanced' : 'Standard'),
+    });
+    this.node.addValidation({
+      validate: () => (this.boundServiceArns.length > MAX_BOUND_SERVICES
+        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.boundServiceArns.length}; split them across several DsqlUrlSecret constructs`]
+        : []),
+    });
+
     this.function = new lambda.Function(this, 'RotationFunction', {
       description: `Rotates the Aurora DSQL URL in ${id} and redeploys bound ECS services`,
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -188,7 +211,7 @@ export class DsqlUrlSecret extends Construct {
         [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(tokenLifetime.toSeconds()),
         [HandlerEnv.URL_QUERY]: new URLSearchParams(urlParameters).toString(),
         [HandlerEnv.REDEPLOY_CONCURRENCY]: String(redeployConcurrency),
-        [HandlerEnv.BOUND_SERVICES]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.boundServiceArns) }),
+        [HandlerEnv.BOUND_SERVICES_PARAMETER]: boundServicesParameterName,
       },
     });
     this.rotationFunction = this.function;
@@ -197,6 +220,10 @@ export class DsqlUrlSecret extends Construct {
     this.function.addToRolePolicy(new iam.PolicyStatement({
       actions: [this.databaseRole.iamAction],
       resources: [clusterArn],
+    }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['ssm:GetParameter'],
+      resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: boundServicesParameterName.slice(1) })],
     }));
     // finishSecret records the promotion time on the secret so retries never redeploy twice.
     this.function.addToRolePolicy(new iam.PolicyStatement({
@@ -233,7 +260,10 @@ export class DsqlUrlSecret extends Construct {
     }
     this.boundServices.add(service);
     this.boundServiceArns.push(service.serviceArn);
-    this.function.addToRolePolicy(new iam.PolicyStatement({
+    // A policy of its own: the function must not depend on the services,
+    // which depend on the rotation schedule, which depends on the function.
+    this.redeployPolicy ??= new iam.Policy(this, 'RedeployPolicy', { roles: [this.function.role!] });
+    this.redeployPolicy.addStatements(new iam.PolicyStatement({
       actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
       resources: [service.serviceArn],
     }));

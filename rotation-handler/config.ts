@@ -9,7 +9,7 @@ export interface HandlerConfig {
   readonly username: string;
   readonly tokenLifetimeSeconds: number;
   readonly urlQuery: string;
-  readonly boundServiceArns: readonly string[];
+  readonly boundServicesParameter: string;
   readonly redeployConcurrency: number;
   readonly connectTimeoutSeconds: number;
 }
@@ -32,16 +32,6 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback?: number): n
   return value;
 }
 
-function serviceArns(env: NodeJS.ProcessEnv): string[] {
-  const raw = env[HandlerEnv.BOUND_SERVICES];
-  if (raw === undefined || raw === '') return [];
-  const parsed: unknown = JSON.parse(raw);
-  if (!Array.isArray(parsed) || !parsed.every((arn) => typeof arn === 'string')) {
-    throw new Error(`Environment variable ${HandlerEnv.BOUND_SERVICES} must be a JSON array of ECS service ARNs`);
-  }
-  return parsed;
-}
-
 export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
   return {
     host: required(env, HandlerEnv.HOST),
@@ -51,7 +41,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     username: required(env, HandlerEnv.USERNAME),
     tokenLifetimeSeconds: positiveInt(env, HandlerEnv.TOKEN_LIFETIME_SECONDS),
     urlQuery: env[HandlerEnv.URL_QUERY] ?? 'sslmode=require',
-    boundServiceArns: serviceArns(env),
+    boundServicesParameter: required(env, HandlerEnv.BOUND_SERVICES_PARAMETER),
     redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
   };

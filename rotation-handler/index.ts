@@ -1,5 +1,6 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { readConfig } from './config';
 import { log } from './log';
 import { createSecret, finishSecret, setSecret, StepContext, testSecret } from './steps';
@@ -16,6 +17,7 @@ export interface RotationEvent {
 const sm = new SecretsManagerClient({});
 // Our own jittered retry handles throttling, so it can count and bound it.
 const ecs = new ECSClient({ maxAttempts: 1 });
+const ssm = new SSMClient({});
 
 const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecret, setSecret, testSecret, finishSecret };
 
@@ -38,7 +40,7 @@ export async function handler(event: RotationEvent): Promise<void> {
   const stages = metadata.VersionIdsToStages?.[token];
   if (stages === undefined) throw new Error(`Secret version ${token} has no stage for rotation of secret ${secretArn}`);
 
-  const ctx: StepContext = { sm, ecs, config: readConfig(), secretArn, token, metadata };
+  const ctx: StepContext = { sm, ecs, ssm, config: readConfig(), secretArn, token, metadata };
   if (stages.includes('AWSCURRENT')) {
     if (step !== 'finishSecret') {
       log.info('version is already AWSCURRENT, nothing to do', fields);

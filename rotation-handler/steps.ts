@@ -1,9 +1,11 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import {
   DescribeSecretCommandOutput, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
   TagResourceCommand, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DsqlUrlSecretValue, PROMOTED_TAG_KEY } from '../lib/contract';
+import { loadBoundServices } from './bound-services';
 import { HandlerConfig } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
@@ -14,6 +16,7 @@ import { mintSecretValue } from './token';
 export interface StepContext {
   readonly sm: SecretsManagerClient;
   readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
   readonly config: HandlerConfig;
   readonly secretArn: string;
   readonly token: string;
@@ -86,17 +89,18 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     log.info('finishSecret: promoted to AWSCURRENT', { secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: current });
   }
   const promotedAt = await promotionTime(ctx);
-  const report = await redeployServices(ctx.ecs, ctx.config.boundServiceArns, {
+  const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter);
+  const report = await redeployServices(ctx.ecs, services, {
     promotedAt, concurrency: ctx.config.redeployConcurrency, retry: ctx.retry,
   });
   log.info('finishSecret: redeploy summary', {
-    secretArn: ctx.secretArn, versionId: ctx.token, services: ctx.config.boundServiceArns.length,
+    secretArn: ctx.secretArn, versionId: ctx.token, services: services.length,
     redeployed: report.redeployed.length, alreadyCurrent: report.alreadyCurrent.length,
     gone: report.gone.length, failed: report.failed.length, throttleRetries: report.throttleRetries,
   });
   if (report.failed.length > 0) {
     const list = report.failed.map((f) => `${f.serviceArn} (${f.message})`).join('; ');
-    throw new Error(`finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${ctx.config.boundServiceArns.length} services `
+    throw new Error(`finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${services.length} services `
       + `could not be redeployed: ${list}. A retry redeploys only these.`);
   }
 }

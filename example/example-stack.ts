@@ -1,0 +1,68 @@
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as dsql from 'aws-cdk-lib/aws-dsql';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { DatabaseRole, DsqlUrlSecret } from '../lib';
+
+/**
+ * The example app: a DSQL cluster, a Fargate service whose container gets
+ * DATABASE_URL from a DsqlUrlSecret, and the binding that redeploys the
+ * service after each rotation.
+ */
+export class ExampleStack extends Stack {
+  public readonly dbUrl: DsqlUrlSecret;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const cluster = new dsql.CfnCluster(this, 'Cluster', { deletionProtectionEnabled: false });
+
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL } },
+    });
+    const ecsCluster = new ecs.Cluster(this, 'EcsCluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+
+    this.dbUrl = new DsqlUrlSecret(this, 'DatabaseUrl', {
+      cluster,
+      databaseRole: DatabaseRole.ADMIN,
+      rotationInterval: Duration.hours(4),
+      tokenLifetime: Duration.hours(8),
+      rolloutAllowance: Duration.minutes(30),
+    });
+
+    const taskDef = new ecs.FargateTaskDefinition(this, 'AppTask', { cpu: 256, memoryLimitMiB: 512 });
+    taskDef.addContainer('app', {
+      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/postgres:16-alpine'),
+      // Reconnects every minute with the URL from the environment, as an app would all its life.
+      command: ['sh', '-c', 'while true; do psql "$DATABASE_URL" -c "select now()"; sleep 60; done'],
+      secrets: { DATABASE_URL: this.dbUrl.ecsSecret() },
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'app', logRetention: logs.RetentionDays.ONE_MONTH }),
+    });
+    const service = new ecs.FargateService(this, 'AppService', {
+      cluster: ecsCluster,
+      taskDefinition: taskDef,
+      desiredCount: 1,
+      minHealthyPercent: 100,
+      circuitBreaker: { rollback: true },
+    });
+    this.dbUrl.redeployOnRotation(service);
+
+    // The only AwsSolutions findings on this stack, each narrowed to its resource and finding.
+    NagSuppressions.addResourceSuppressions(this.dbUrl.rotationFunction, [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason: 'AWSLambdaBasicExecutionRole only lets the function write its own logs.',
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; every other statement names its resource.',
+        appliesTo: ['Resource::*'],
+      },
+    ], true);
+  }
+}

@@ -1,0 +1,253 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { HandlerEnv } from '../../lib/contract';
+import { DatabaseRole, DsqlUrlSecret } from '../../lib';
+import { givenService, givenStack } from './stack-fixture';
+
+/** Every IAM statement in the template, flattened. */
+function statements(stack: Stack): Array<{ Action: string | string[]; Resource: unknown }> {
+  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+function actionsOf(s: { Action: string | string[] }): string[] {
+  return Array.isArray(s.Action) ? s.Action : [s.Action];
+}
+
+describe('DsqlUrlSecret resources', () => {
+  test('creates the secret, the rotation function and a 4-hour native schedule', () => {
+    // GIVEN
+    const { stack, cluster } = givenStack();
+    // WHEN
+    new DsqlUrlSecret(stack, 'Db', { cluster, secretName: 'app/database-url' });
+    // THEN
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'app/database-url' });
+    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationLambdaARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('DbRotationFunction'), 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(4 hours)' },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: Match.stringLikeRegexp('^nodejs(2[2-9]|[3-9][0-9])\\.x$'),
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          [HandlerEnv.HOST]: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('Cluster') }, '.dsql.eu-west-1.on.aws']] },
+          [HandlerEnv.PORT]: '5432',
+          [HandlerEnv.REGION]: 'eu-west-1',
+          [HandlerEnv.DATABASE]: 'postgres',
+          [HandlerEnv.USERNAME]: 'admin',
+          [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(8 * 3600),
+          [HandlerEnv.URL_QUERY]: 'sslmode=require',
+          [HandlerEnv.REDEPLOY_CONCURRENCY]: '5',
+          [HandlerEnv.BOUND_SERVICES_PARAMETER]: Match.stringLikeRegexp('^/cdk-dsql-url-secret/.+/bound-services$'),
+        }),
+      },
+    });
+  });
+
+  test('the secret starts with every JSON field the handler writes', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw'), database: 'postgres' });
+    const secret = Object.values(Template.fromStack(stack).findResources('AWS::SecretsManager::Secret'))[0];
+    const value = JSON.stringify(stack.resolve(secret.Properties.SecretString));
+    for (const field of ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt']) {
+      expect(value).toContain(`\\"${field}\\"`);
+    }
+    expect(value).toContain('app_rw');
+  });
+
+  test('custom rotation interval, lifetime, role, parameters and key are passed through', () => {
+    const { stack, cluster } = givenStack();
+    const key = new kms.Key(stack, 'Key');
+    new DsqlUrlSecret(stack, 'Db', {
+      cluster,
+      databaseRole: DatabaseRole.custom('app_rw'),
+      rotationInterval: Duration.hours(12),
+      tokenLifetime: Duration.days(1),
+      rolloutAllowance: Duration.hours(1),
+      encryptionKey: key,
+      urlParameters: { sslmode: 'verify-full', uselibpqcompat: 'true' },
+      redeployConcurrency: 10,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } });
+    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(12 hours)' } });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [HandlerEnv.USERNAME]: 'app_rw',
+          [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '86400',
+          [HandlerEnv.URL_QUERY]: 'sslmode=verify-full&uselibpqcompat=true',
+          [HandlerEnv.REDEPLOY_CONCURRENCY]: '10',
+        }),
+      },
+    });
+  });
+
+  test('ecsSecret() reads the url field and grants the execution role read', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    givenService(stack, ecsCluster, 'App', db.ecsSecret());
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        Secrets: [{ Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url::']] } }],
+      })],
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('AppTaskExecutionRole') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: { Ref: Match.stringLikeRegexp('DbSecret') },
+      })]) },
+    });
+  });
+
+  test('ecsSecret(field) rejects unknown fields and accepts known ones', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    expect(() => db.ecsSecret('passwd')).toThrow(/unknown field 'passwd'; use one of url, host/);
+    expect(db.ecsSecret('host').arn).toContain(':host::');
+  });
+
+  test('grantRead() grants the grantee read on the secret', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    db.grantRead(role);
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('Reader') }],
+      PolicyDocument: { Statement: [Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] })] },
+    });
+  });
+});
+
+describe('redeployOnRotation', () => {
+  test('stores the service ARNs in the parameter and lets the function update exactly those services', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const a = givenService(stack, ecsCluster, 'A', db.ecsSecret());
+    const b = givenService(stack, ecsCluster, 'B', db.ecsSecret());
+    db.redeployOnRotation(a);
+    db.redeployOnRotation(b);
+    const t = Template.fromStack(stack);
+    const parameter = Object.values(t.findResources('AWS::SSM::Parameter'))[0];
+    expect(JSON.stringify(stack.resolve(parameter.Properties.Value))).toMatch(/Ref.*AService.*Ref.*BService/);
+    const ecsStatements = statements(stack).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
+    expect(ecsStatements).toHaveLength(2);
+    for (const s of ecsStatements) {
+      expect(actionsOf(s).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
+      expect(s.Resource).toEqual({ Ref: expect.stringMatching(/^(A|B)Service/) });
+    }
+  });
+
+  test('services are created after the rotation schedule, without a dependency cycle', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'A', db.ecsSecret()));
+    const t = Template.fromStack(stack);
+    const service = Object.values(t.findResources('AWS::ECS::Service'))[0];
+    expect(service.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/DbSecretRotationSchedule/)]));
+    const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0];
+    // The function must not reference the service, or CloudFormation sees a cycle.
+    expect(JSON.stringify(fn)).not.toMatch(/AService/);
+    expect(JSON.stringify(fn.DependsOn ?? [])).not.toMatch(/RedeployPolicy/);
+  });
+
+  test('binding the same service twice is an error', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const a = givenService(stack, ecsCluster, 'A');
+    db.redeployOnRotation(a);
+    expect(() => db.redeployOnRotation(a)).toThrow(/already bound/);
+  });
+
+  test('more than 30 services switch the parameter to the Advanced tier; more than 70 is an error', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    for (let i = 0; i < 31; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
+    Template.fromStack(stack).hasResourceProperties('AWS::SSM::Parameter', { Tier: 'Advanced' });
+
+    const second = givenStack();
+    const db2 = new DsqlUrlSecret(second.stack, 'Db', { cluster: second.cluster });
+    for (let i = 0; i < 71; i++) db2.redeployOnRotation(givenService(second.stack, second.ecsCluster, `S${i}`));
+    expect(() => Template.fromStack(second.stack)).toThrow(/at most 70 services can be bound to one DsqlUrlSecret, got 71/);
+  });
+});
+
+describe('least-privilege IAM', () => {
+  test('admin role: dsql:DbConnectAdmin on this cluster only', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const dsql = statements(stack).filter((s) => actionsOf(s).some((a) => a.startsWith('dsql:')));
+    expect(dsql).toHaveLength(1);
+    expect(dsql[0].Action).toEqual('dsql:DbConnectAdmin');
+    expect(JSON.stringify(dsql[0].Resource)).toMatch(/:dsql:eu-west-1:.*:cluster\/.*"Ref":"Cluster/);
+  });
+
+  test('custom role: dsql:DbConnect, not DbConnectAdmin', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw') });
+    const actions = statements(stack).flatMap(actionsOf).filter((a) => a.startsWith('dsql:'));
+    expect(actions).toEqual(['dsql:DbConnect']);
+  });
+
+  test('no wildcard resource for dsql, ecs, ssm or secretsmanager actions (GetRandomPassword has no resource-level form)', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'A', db.ecsSecret()));
+    const wildcard = statements(stack).filter((s) => JSON.stringify(s.Resource).includes('"*"') || s.Resource === '*');
+    const scoped = wildcard.flatMap(actionsOf).filter((a) => /^(dsql|ecs:UpdateService|ecs:DescribeServices|ssm|secretsmanager):?/.test(a));
+    expect(scoped).toEqual(['secretsmanager:GetRandomPassword']);
+  });
+
+  test('the function may tag the secret and read its bound-services parameter by exact ARN', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const all = statements(stack);
+    const tag = all.find((s) => actionsOf(s).includes('secretsmanager:TagResource'));
+    expect(tag?.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
+    const get = all.find((s) => actionsOf(s).includes('ssm:GetParameter'));
+    expect(JSON.stringify(get?.Resource)).toMatch(/:ssm:eu-west-1:123456789012:parameter\/cdk-dsql-url-secret\/.+\/bound-services/);
+  });
+
+  test('signerArn is the rotation function role', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    expect(stack.resolve(db.signerArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/DbRotationFunctionServiceRole/), 'Arn'] });
+  });
+});
+
+describe('validation', () => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['token lifetime above one week', { tokenLifetime: Duration.days(8) }, /tokenLifetime must be at most 7 days .* got 8 days: lower tokenLifetime/],
+    ['rotation interval under 4 hours', { rotationInterval: Duration.hours(2) }, /rotationInterval must be at least 4 hours .* got 2 hours/],
+    ['interval + allowance equal to lifetime', { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
+      /tokenLifetime must be longer than rotationInterval \+ rolloutAllowance \(6 hours \+ 2 hours = 8 hours\), got 8 hours/],
+    ['interval + allowance above lifetime', { rotationInterval: Duration.hours(8) }, /tokenLifetime must be longer .* got 8 hours: raise tokenLifetime/],
+    ['zero rollout allowance', { rolloutAllowance: Duration.seconds(0) }, /rolloutAllowance must be positive/],
+    ['invalid database name', { database: 'My-DB' }, /database must be a lower-case PostgreSQL identifier .* got 'My-DB'/],
+    ['empty database name', { database: '' }, /database must be .* got ''/],
+    ['invalid secret name', { secretName: 'has space' }, /secretName must be .* got 'has space'/],
+    ['empty secret name', { secretName: '' }, /secretName must be .* got ''/],
+    ['missing sslmode', { urlParameters: { application_name: 'x' } }, /urlParameters.sslmode must be one of require, verify-ca, verify-full .* got '\(missing\)'/],
+    ['plain-text sslmode', { urlParameters: { sslmode: 'disable' } }, /got 'disable'/],
+    ['bad parameter value', { urlParameters: { sslmode: 'require', options: 'a&b' } }, /'options=a&b' is not a valid/],
+    ['concurrency 0', { redeployConcurrency: 0 }, /redeployConcurrency must be a whole number from 1 to 50, got 0/],
+    ['fractional concurrency', { redeployConcurrency: 2.5 }, /got 2.5/],
+  ];
+  test.each(cases)('%s', (_name, props, message) => {
+    const { stack, cluster } = givenStack();
+    expect(() => new DsqlUrlSecret(stack, 'Db', { cluster, ...props })).toThrow(message);
+  });
+
+  test('the longest interval that fits is accepted', () => {
+    const { stack, cluster } = givenStack();
+    expect(() => new DsqlUrlSecret(stack, 'Db', {
+      cluster, rotationInterval: Duration.hours(7), rolloutAllowance: Duration.minutes(59), tokenLifetime: Duration.hours(8),
+    })).not.toThrow();
+  });
+});
