@@ -1,0 +1,81 @@
+/**
+ * An HTTP proxy in front of moto that injects AWS faults and latency by API
+ * operation, so the rotation handler meets throttling the way it would on AWS.
+ * Operations are named by the JSON protocol's X-Amz-Target suffix
+ * (`UpdateService`, `PutSecretValue`, `GetParameter`, ...).
+ */
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+export interface Fault {
+  /** Operation name, e.g. 'UpdateService'. */
+  readonly operation: string;
+  /** How many matching calls fail (then the rule is spent). */
+  remaining: number;
+  /** AWS error type, e.g. 'ThrottlingException'. */
+  readonly errorType: string;
+  readonly status?: number;
+}
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  /** Calls seen per operation, faulted ones included. */
+  readonly calls: Map<string, number>;
+  /** Calls answered with an injected fault, per operation. */
+  readonly faulted: Map<string, number>;
+  inject(fault: Omit<Fault, 'remaining'> & { count: number }): void;
+  /** Added to every forwarded call, like network and service latency. */
+  latencyMs: number;
+  stop(): Promise<void>;
+}
+
+function operationOf(req: http.IncomingMessage): string {
+  const target = String(req.headers['x-amz-target'] ?? '');
+  return target.slice(target.lastIndexOf('.') + 1) || `${req.method} ${req.url}`;
+}
+
+export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const faults: Fault[] = [];
+  const calls = new Map<string, number>();
+  const faulted = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+
+  const proxy: FaultProxy = {
+    endpoint: '',
+    calls,
+    faulted,
+    latencyMs: 0,
+    inject: ({ count, ...rest }) => { faults.push({ ...rest, remaining: count }); },
+    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const operation = operationOf(req);
+      bump(calls, operation);
+      if (proxy.latencyMs > 0) await new Promise((r) => setTimeout(r, proxy.latencyMs));
+      const fault = faults.find((f) => f.operation === operation && f.remaining > 0);
+      if (fault) {
+        fault.remaining--;
+        bump(faulted, operation);
+        res.writeHead(fault.status ?? 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': fault.errorType });
+        res.end(JSON.stringify({ __type: fault.errorType, message: `injected ${fault.errorType}` }));
+        return;
+      }
+      const forward = http.request({
+        host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host },
+      }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
+      forward.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (proxy as { endpoint: string }).endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return proxy;
+}

@@ -1,0 +1,159 @@
+/**
+ * Everything a rotation needs, running locally: moto (Secrets Manager, ECS,
+ * SSM) behind a fault proxy, PostgreSQL behind the DSQL-style endpoint, a
+ * secret, ECS services that inject it, and the shipped handler bundle run in a
+ * child process as Lambda would run it. Used by the integration tests and the
+ * demo.
+ */
+import { randomBytes } from 'crypto';
+import * as path from 'path';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DsqlUrlSecretValue, HandlerEnv } from '../../lib/contract';
+import { createEcsFixture } from './ecs-fixture';
+import { FaultProxy, startFaultProxy } from './fault-proxy';
+import { invokeHandler } from './lambda-runner';
+import { LocalDsqlEndpoint, startLocalDsqlEndpoint } from './local-dsql-endpoint';
+import { MotoServer, startMoto } from './moto-server';
+import { PostgresServer, startPostgres } from './postgres-server';
+import { RotateSecretOptions, RotationResult, RotationStep, rotateSecret } from './rotation-service';
+import { SigningCredentials } from './sigv4-presign-verify';
+
+export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'rotation-handler', 'index.js');
+const REGION = 'us-east-1';
+
+export interface LocalStackOptions {
+  /** ECS services per cluster (default 3). */
+  readonly services?: number;
+  /** ECS clusters (default 1). */
+  readonly clusters?: number;
+  /** Database role (default admin). */
+  readonly username?: string;
+  readonly tokenLifetimeSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** IAM-like credentials the handler signs with; the endpoint knows their secret. */
+export interface LocalCredentials extends SigningCredentials {
+  readonly accessKeyId: string;
+}
+
+export interface LocalStack {
+  readonly moto: MotoServer;
+  readonly proxy: FaultProxy;
+  readonly postgres: PostgresServer;
+  readonly endpoint: LocalDsqlEndpoint;
+  readonly sm: SecretsManagerClient;
+  readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
+  readonly secretArn: string;
+  readonly serviceArns: string[];
+  readonly parameterName: string;
+  /** The credentials the handler signs with (replace to simulate a new session). */
+  signer: LocalCredentials;
+  /** Credentials the endpoint accepts, by access key id (delete one to revoke it). */
+  readonly knownCredentials: Map<string, SigningCredentials>;
+  /** Everything the handler printed, per invocation. */
+  readonly handlerLogs: string[];
+  handlerEnv(extra?: Record<string, string>): Record<string, string>;
+  /** Runs one step of the shipped handler in a child process; throws what the handler threw. */
+  invokeStep(step: RotationStep, token: string, opts?: { timeoutMs?: number; env?: Record<string, string> }): Promise<void>;
+  rotate(opts?: Partial<RotateSecretOptions>): Promise<RotationResult>;
+  readStage(stage: 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS'): Promise<DsqlUrlSecretValue>;
+  stop(): Promise<void>;
+}
+
+export function newCredentials(): LocalCredentials {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const id = Array.from(randomBytes(16), (b) => alphabet[b % alphabet.length]).join('');
+  return { accessKeyId: `AKIA${id}`, secretAccessKey: randomBytes(30).toString('base64') };
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = opts.log ?? (() => undefined);
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stoppers.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const [moto, postgres] = await Promise.all([startMoto(), startPostgres()]);
+    stoppers.push(() => moto.stop(), () => postgres.stop());
+    const proxy = await startFaultProxy(moto.endpoint);
+    stoppers.push(() => proxy.stop());
+    const knownCredentials = new Map<string, SigningCredentials>();
+    const endpoint = await startLocalDsqlEndpoint({
+      region: REGION, backend: postgres, credentials: (id) => knownCredentials.get(id),
+    });
+    stoppers.push(() => endpoint.stop());
+    log(`started moto at ${moto.endpoint}, PostgreSQL on port ${postgres.port}, DSQL-style endpoint at ${endpoint.host}:${endpoint.port}`);
+
+    const clientConfig = moto.clientConfig();
+    const sm = new SecretsManagerClient(clientConfig);
+    const ecs = new ECSClient(clientConfig);
+    const ssm = new SSMClient(clientConfig);
+    const username = opts.username ?? 'admin';
+    const created = await sm.send(new CreateSecretCommand({
+      Name: `demo/database-url-${randomBytes(3).toString('hex')}`,
+      // The construct's placeholder: no token exists before the first rotation.
+      SecretString: JSON.stringify({ url: '', host: endpoint.host, port: String(endpoint.port), username, password: '', dbname: 'postgres', sslmode: 'require', issuedAt: '', expiresAt: '' }),
+    }));
+    const secretArn = created.ARN!;
+    const serviceArns: string[] = [];
+    for (let c = 0; c < (opts.clusters ?? 1); c++) {
+      const fixture = await createEcsFixture(ecs, { clusterName: `app-cluster-${c + 1}`, services: opts.services ?? 3, secretArn });
+      serviceArns.push(...fixture.serviceArns);
+    }
+    const parameterName = `/cdk-dsql-url-secret/local/${randomBytes(3).toString('hex')}/bound-services`;
+    await ssm.send(new PutParameterCommand({ Name: parameterName, Type: 'String', Value: JSON.stringify(serviceArns) }));
+    log(`created secret ${secretArn.split(':').pop()} and ${serviceArns.length} ECS services that inject it`);
+
+    const stack: LocalStack = {
+      moto, proxy, postgres, endpoint, sm, ecs, ssm, secretArn, serviceArns, parameterName, knownCredentials,
+      signer: newCredentials(),
+      handlerLogs: [],
+      handlerEnv: (extra = {}) => ({
+        [HandlerEnv.HOST]: endpoint.host,
+        [HandlerEnv.PORT]: String(endpoint.port),
+        [HandlerEnv.REGION]: REGION,
+        [HandlerEnv.DATABASE]: 'postgres',
+        [HandlerEnv.USERNAME]: username,
+        [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(opts.tokenLifetimeSeconds ?? 8 * 3600),
+        [HandlerEnv.URL_QUERY]: 'sslmode=require',
+        [HandlerEnv.BOUND_SERVICES_PARAMETER]: parameterName,
+        [HandlerEnv.REDEPLOY_CONCURRENCY]: '5',
+        [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '5',
+        AWS_REGION: REGION,
+        AWS_ACCESS_KEY_ID: stack.signer.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: stack.signer.secretAccessKey,
+        ...(stack.signer.sessionToken ? { AWS_SESSION_TOKEN: stack.signer.sessionToken } : {}),
+        ...(stack.signer.expiresAt ? { AWS_CREDENTIAL_EXPIRATION: stack.signer.expiresAt.toISOString() } : {}),
+        AWS_ENDPOINT_URL: proxy.endpoint,
+        // The endpoint's certificate comes from a throwaway CA; real DSQL chains to public roots.
+        NODE_EXTRA_CA_CERTS: endpoint.caFile,
+        ...extra,
+      }),
+      invokeStep: async (step, token, invokeOpts = {}) => {
+        const result = await invokeHandler({
+          bundle: HANDLER_BUNDLE,
+          env: stack.handlerEnv(invokeOpts.env),
+          event: { Step: step, SecretId: secretArn, ClientRequestToken: token },
+          timeoutMs: invokeOpts.timeoutMs ?? 60_000,
+        });
+        stack.handlerLogs.push(result.logs);
+        if (!result.ok) throw Object.assign(new Error(result.error.message), { name: result.error.name });
+      },
+      rotate: (rotateOpts = {}) => rotateSecret({ sm, secretId: secretArn, invokeStep: stack.invokeStep, ...rotateOpts }),
+      readStage: async (stage) => {
+        const out = await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: stage }));
+        return JSON.parse(out.SecretString!) as DsqlUrlSecretValue;
+      },
+      stop,
+    };
+    knownCredentials.set(stack.signer.accessKeyId, stack.signer);
+    return stack;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
