@@ -29,7 +29,8 @@ const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecre
  */
 export async function handler(event: RotationEvent): Promise<void> {
   const { Step: step, SecretId: secretId, ClientRequestToken: token } = event ?? {};
-  const run = STEPS[step];
+  // Own keys only: 'toString' or '__proto__' must not pass for a step.
+  const run = Object.hasOwn(STEPS, step) ? STEPS[step] : undefined;
   if (run === undefined) throw new Error(`Unknown rotation step '${step}': expected createSecret, setSecret, testSecret or finishSecret`);
   if (!secretId || !token) throw new Error('The rotation event must carry SecretId and ClientRequestToken');
 

@@ -1,0 +1,73 @@
+import { HandlerEnv } from '../../lib/contract';
+import { readConfig } from '../../rotation-handler/config';
+import { handlerEnv, HOST, REGION } from './fixtures';
+
+describe('readConfig', () => {
+  test('reads every setting the construct passes', () => {
+    const cfg = readConfig(handlerEnv({
+      [HandlerEnv.PORT]: '6543',
+      [HandlerEnv.USERNAME]: 'app_user',
+      [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '3600',
+      [HandlerEnv.URL_QUERY]: 'sslmode=verify-full&uselibpqcompat=true',
+      [HandlerEnv.BOUND_SERVICES_PARAMETER]: '/my/bound-services',
+      [HandlerEnv.REDEPLOY_CONCURRENCY]: '3',
+      [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '7',
+    }));
+
+    expect(cfg).toEqual({
+      host: HOST,
+      port: 6543,
+      region: REGION,
+      database: 'postgres',
+      username: 'app_user',
+      tokenLifetimeSeconds: 3600,
+      urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
+      boundServicesParameter: '/my/bound-services',
+      redeployConcurrency: 3,
+      connectTimeoutSeconds: 7,
+    });
+  });
+
+  test('optional settings fall back to their defaults', () => {
+    const cfg = readConfig(handlerEnv({
+      [HandlerEnv.PORT]: undefined,
+      [HandlerEnv.URL_QUERY]: undefined,
+    }));
+
+    expect(cfg.port).toBe(5432);
+    expect(cfg.urlQuery).toBe('sslmode=require');
+    expect(cfg.redeployConcurrency).toBe(5);
+    expect(cfg.connectTimeoutSeconds).toBe(10);
+  });
+
+  test.each([HandlerEnv.HOST, HandlerEnv.REGION, HandlerEnv.DATABASE, HandlerEnv.USERNAME, HandlerEnv.TOKEN_LIFETIME_SECONDS,
+    HandlerEnv.BOUND_SERVICES_PARAMETER])(
+    'a missing %s is an error that names the variable',
+    (name) => {
+      expect(() => readConfig(handlerEnv({ [name]: undefined }))).toThrow(new RegExp(`Environment variable ${name} is not set`));
+      expect(() => readConfig(handlerEnv({ [name]: '' }))).toThrow(new RegExp(`Environment variable ${name} is not set`));
+    },
+  );
+
+  test.each([
+    [HandlerEnv.TOKEN_LIFETIME_SECONDS, 'abc'],
+    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '0'],
+    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '-60'],
+    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '1.5'],
+    [HandlerEnv.PORT, '54x'],
+    [HandlerEnv.REDEPLOY_CONCURRENCY, '0'],
+    [HandlerEnv.CONNECT_TIMEOUT_SECONDS, 'ten'],
+  ])('%s=%s is rejected as not a positive integer', (name, raw) => {
+    expect(() => readConfig(handlerEnv({ [name]: raw }))).toThrow(`Environment variable ${name} must be a positive integer, got '${raw}'`);
+  });
+
+  test('reads process.env by default', () => {
+    const saved = process.env[HandlerEnv.HOST];
+    delete process.env[HandlerEnv.HOST];
+    try {
+      expect(() => readConfig()).toThrow(HandlerEnv.HOST);
+    } finally {
+      if (saved !== undefined) process.env[HandlerEnv.HOST] = saved;
+    }
+  });
+});

@@ -1,0 +1,155 @@
+import 'aws-sdk-client-mock-jest';
+import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DsqlSigner } from '@aws-sdk/dsql-signer';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DsqlUrlSecretValue } from '../../lib/contract';
+import { handler } from '../../rotation-handler/index';
+import { log, redact } from '../../rotation-handler/log';
+import { buildSecretValue } from '../../rotation-handler/token';
+import {
+  awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeSecretsManager, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
+  TOKEN,
+} from './fixtures';
+
+async function realToken(username = 'admin'): Promise<string> {
+  const signer = new DsqlSigner({ hostname: HOST, region: REGION, expiresIn: 3600, credentials: FAKE_CREDENTIALS });
+  return username === 'admin' ? signer.getDbConnectAdminAuthToken() : signer.getDbConnectAuthToken();
+}
+
+function capturedLines(spy: jest.SpyInstance): string[] {
+  return spy.mock.calls.map((args) => args.map(String).join(' '));
+}
+
+/** The secrets that must never appear in a log line. */
+function secretsOf(value: DsqlUrlSecretValue): string[] {
+  return [
+    value.password,
+    encodeURIComponent(value.password),
+    value.url,
+    FAKE_CREDENTIALS.secretAccessKey,
+    FAKE_CREDENTIALS.sessionToken,
+    encodeURIComponent(FAKE_CREDENTIALS.sessionToken),
+    new URL(`https://${value.password}`).searchParams.get('X-Amz-Signature')!,
+  ];
+}
+
+describe('redact', () => {
+  test('removes a real DsqlSigner token, raw or percent-encoded, from free text', async () => {
+    const token = await realToken();
+    const signature = new URL(`https://${token}`).searchParams.get('X-Amz-Signature')!;
+
+    for (const form of [token, encodeURIComponent(token)]) {
+      const out = redact(`connect failed for token ${form} at ${HOST}`);
+      expect(out).toBe(`connect failed for token *** at ${HOST}`);
+      expect(out).not.toContain(signature);
+    }
+  });
+
+  test('removes the password of a postgres URL and keeps the rest of it', async () => {
+    const { url } = buildSecretValue(config(), await realToken(), new Date(), new Date());
+
+    const out = redact(`could not use ${url}`);
+
+    expect(out).toBe(`could not use postgres://admin:***@${HOST}:5432/postgres?sslmode=require`);
+  });
+
+  test.each(['postgres', 'postgresql'])('removes a plain password in a %s:// URL', (scheme) => {
+    expect(redact(`${scheme}://app_user:s3cr3t!@db.example.com:5432/app`)).toBe(`${scheme}://app_user:***@db.example.com:5432/app`);
+  });
+
+  test('a token inside a JSON string is removed without breaking the JSON', async () => {
+    const token = await realToken('app_user');
+
+    const out = redact(JSON.stringify({ password: token, host: HOST }));
+
+    expect(JSON.parse(out)).toEqual({ password: '***', host: HOST });
+  });
+
+  test('leaves text without secrets unchanged', () => {
+    const text = `promoted ${TOKEN} of ${SECRET_ARN}; service ${serviceArn('main', 'web')}`;
+    expect(redact(text)).toBe(text);
+  });
+});
+
+describe('log', () => {
+  let spy: jest.SpyInstance;
+  beforeEach(() => { spy = jest.spyOn(console, 'log').mockImplementation(() => undefined); });
+  afterEach(() => spy.mockRestore());
+
+  test('writes one JSON line per call with level, message, fields and time', () => {
+    log.warn('service no longer exists, skipped', { service: 'arn:x', count: 2 });
+
+    expect(spy).toHaveBeenCalledTimes(1);
+    const line = JSON.parse(spy.mock.calls[0][0] as string);
+    expect(line).toMatchObject({ level: 'WARN', message: 'service no longer exists, skipped', service: 'arn:x', count: 2 });
+    expect(new Date(line.time).toISOString()).toBe(line.time);
+  });
+
+  test('redacts tokens that reach a field (e.g. a library error message)', async () => {
+    const token = await realToken();
+
+    log.error('could not force a new deployment', { detail: `Rejected: ${token}` });
+
+    const [line] = capturedLines(spy);
+    expect(line).not.toContain(token);
+    expect(JSON.parse(line).detail).toBe('Rejected: ***');
+  });
+});
+
+describe('no secret reaches the logs during a full rotation', () => {
+  const smMock = mockClient(SecretsManagerClient);
+  const ecsMock = mockClient(ECSClient);
+  const ssmMock = mockClient(SSMClient);
+  let restoreEnv: () => void;
+  let spy: jest.SpyInstance;
+
+  beforeEach(() => {
+    smMock.reset();
+    ecsMock.reset();
+    ssmMock.reset();
+    restoreEnv = setEnv(handlerEnv());
+    spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    spy.mockRestore();
+    restoreEnv();
+  });
+  afterAll(() => {
+    smMock.restore();
+    ecsMock.restore();
+    ssmMock.restore();
+  });
+
+  test('createSecret, setSecret and finishSecret (with a failing service whose error echoes the URL) log no token or key', async () => {
+    // GIVEN a rotation with two services, one of which fails with an error that echoes the new URL
+    const sm = new FakeSecretsManager();
+    sm.install(smMock);
+    const A = serviceArn('main', 'a');
+    const B = serviceArn('main', 'b');
+    const ecs = new FakeEcs().add(A, B);
+    const pendingUrl = () => (JSON.parse(sm.versions.get(TOKEN)!.value!) as DsqlUrlSecretValue).url;
+    ecs.failUpdate = (arn) => (arn === B ? awsError('InvalidParameterException', `bad container environment: DATABASE_URL=${pendingUrl()}`) : undefined);
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [A, B]);
+    const event = (Step: string) => ({ Step, SecretId: SECRET_ARN, ClientRequestToken: TOKEN });
+
+    // WHEN
+    await handler(event('createSecret'));
+    await handler(event('setSecret'));
+    await expect(handler(event('finishSecret'))).rejects.toThrow(B);
+
+    // THEN the steps ran and logged
+    expect(smMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+    expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
+    const lines = capturedLines(spy);
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    expect(lines.some((l) => l.includes('could not force a new deployment') && l.includes('postgres://admin:***@'))).toBe(true);
+    // AND none of them holds a secret
+    const value = JSON.parse(sm.versions.get(TOKEN)!.value!) as DsqlUrlSecretValue;
+    for (const secret of secretsOf(value)) {
+      for (const line of lines) expect(line).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,394 @@
+import 'aws-sdk-client-mock-jest';
+import { DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
+import { readConfig } from '../../rotation-handler/config';
+import { checkConnection } from '../../rotation-handler/connection-check';
+import { handler } from '../../rotation-handler/index';
+import { RetryPolicy } from '../../rotation-handler/retry';
+import { createSecret, finishSecret, setSecret, StepContext, testSecret } from '../../rotation-handler/steps';
+import {
+  awsError, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
+  FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
+} from './fixtures';
+
+jest.mock('../../rotation-handler/connection-check');
+const checkConnectionMock = jest.mocked(checkConnection);
+
+const smMock = mockClient(SecretsManagerClient);
+const ecsMock = mockClient(ECSClient);
+const ssmMock = mockClient(SSMClient);
+
+let restoreEnv: () => void;
+beforeEach(() => {
+  smMock.reset();
+  ecsMock.reset();
+  ssmMock.reset();
+  checkConnectionMock.mockReset();
+  restoreEnv = setEnv(handlerEnv());
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+afterEach(() => {
+  restoreEnv();
+  jest.restoreAllMocks();
+});
+afterAll(() => {
+  smMock.restore();
+  ecsMock.restore();
+  ssmMock.restore();
+});
+
+function context(overrides: Partial<StepContext> = {}): StepContext {
+  return {
+    sm: new SecretsManagerClient({ region: REGION }),
+    ecs: new ECSClient({ region: REGION }),
+    ssm: new SSMClient({ region: REGION }),
+    config: readConfig(),
+    secretArn: SECRET_ARN,
+    token: TOKEN,
+    metadata: describeSecretOutput(),
+    ...overrides,
+  };
+}
+
+const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value", $metadata: {} });
+
+function pendingValue(overrides: Partial<DsqlUrlSecretValue> = {}): DsqlUrlSecretValue {
+  return {
+    url: `postgres://admin:tok@${HOST}:5432/postgres?sslmode=require`, host: HOST, port: 5432, username: 'admin', password: 'tok',
+    dbname: 'postgres', sslmode: 'require', issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    ...overrides,
+  };
+}
+
+function storedValue(): DsqlUrlSecretValue {
+  const put = smMock.commandCalls(PutSecretValueCommand);
+  expect(put).toHaveLength(1);
+  return JSON.parse(put[0].args[0].input.SecretString!) as DsqlUrlSecretValue;
+}
+
+const updatedServices = () => ecsMock.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.service!);
+
+describe('createSecret', () => {
+  test('mints a token and stores the full value as AWSPENDING under the ClientRequestToken', async () => {
+    // GIVEN no value for the token yet
+    restoreEnv();
+    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '7200', [HandlerEnv.URL_QUERY]: 'sslmode=verify-full' }));
+    smMock.on(GetSecretValueCommand).rejects(notFound());
+    smMock.on(PutSecretValueCommand).resolves({});
+
+    // WHEN
+    await createSecret(context());
+
+    // THEN it looked for the pending value of this token, then wrote one
+    expect(smMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' });
+    expect(smMock).toHaveReceivedCommandWith(PutSecretValueCommand, {
+      SecretId: SECRET_ARN, ClientRequestToken: TOKEN, VersionStages: ['AWSPENDING'],
+    });
+    const value = storedValue();
+    expect(Object.keys(value).sort()).toEqual(['dbname', 'expiresAt', 'host', 'issuedAt', 'password', 'port', 'sslmode', 'url', 'username']);
+    expect(value).toMatchObject({ host: HOST, port: 5432, username: 'admin', dbname: 'postgres', sslmode: 'verify-full' });
+    expect(value.url).toBe(`postgres://admin:${encodeURIComponent(value.password)}@${HOST}:5432/postgres?sslmode=verify-full`);
+    expect(value.url).not.toContain(value.password); // only the encoded form is in the URL
+    const q = tokenParams(value.password);
+    expect(q.get('Action')).toBe('DbConnectAdmin');
+    expect(q.get('X-Amz-Expires')).toBe('7200');
+    expect(presignedTokenIsValid(value.password, FAKE_CREDENTIALS, REGION)).toBe(true);
+    expect(Date.parse(value.expiresAt) - Date.parse(value.issuedAt)).toBe(7200 * 1000);
+    expect(Math.abs(Date.parse(value.issuedAt) - Date.now())).toBeLessThan(10_000);
+  });
+
+  test('a custom database role gets a DbConnect token', async () => {
+    restoreEnv();
+    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.USERNAME]: 'app_user' }));
+    smMock.on(GetSecretValueCommand).rejects(notFound());
+
+    await createSecret(context());
+
+    const value = storedValue();
+    expect(value.username).toBe('app_user');
+    expect(tokenParams(value.password).get('Action')).toBe('DbConnect');
+    expect(value.url.startsWith('postgres://app_user:')).toBe(true);
+  });
+
+  test('a staged version without a value (moto answers with no SecretString) is written', async () => {
+    smMock.on(GetSecretValueCommand).resolves({ ARN: SECRET_ARN, VersionId: TOKEN, VersionStages: ['AWSPENDING'] });
+
+    await createSecret(context());
+
+    expect(smMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+  });
+
+  test('idempotent: when the pending value exists nothing is written', async () => {
+    smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
+
+    await createSecret(context());
+
+    expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
+  });
+
+  test('any other GetSecretValue error fails the step before writing', async () => {
+    smMock.on(GetSecretValueCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform secretsmanager:GetSecretValue'));
+
+    await expect(createSecret(context())).rejects.toThrow('secretsmanager:GetSecretValue');
+    expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
+  });
+});
+
+describe('setSecret', () => {
+  test('sends nothing anywhere', async () => {
+    await setSecret(context());
+
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(ecsMock).not.toHaveReceivedAnyCommand();
+    expect(ssmMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('testSecret', () => {
+  test('connects with the pending value and the configured timeout', async () => {
+    restoreEnv();
+    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '4' }));
+    const value = pendingValue();
+    smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' })
+      .resolves({ SecretString: JSON.stringify(value) });
+
+    await testSecret(context());
+
+    expect(checkConnectionMock).toHaveBeenCalledTimes(1);
+    expect(checkConnectionMock).toHaveBeenCalledWith(value, 4);
+    expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
+  });
+
+  test('a failed connection fails the step with the check\'s message', async () => {
+    smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
+    checkConnectionMock.mockRejectedValue(new Error('testSecret: DSQL rejected the new token'));
+
+    await expect(testSecret(context())).rejects.toThrow('DSQL rejected the new token');
+  });
+
+  test.each([
+    ['ResourceNotFoundException', () => smMock.on(GetSecretValueCommand).rejects(notFound())],
+    ['a stub without SecretString', () => smMock.on(GetSecretValueCommand).resolves({ VersionId: TOKEN })],
+  ])('no pending value (%s) is an error', async (_case, arrange) => {
+    arrange();
+
+    await expect(testSecret(context())).rejects.toThrow(`version ${TOKEN} of ${SECRET_ARN} has no AWSPENDING value`);
+    expect(checkConnectionMock).not.toHaveBeenCalled();
+  });
+
+  test('an expired pending token is an error, without trying to connect', async () => {
+    const expiresAt = new Date(Date.now() - 1000).toISOString();
+    smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue({ expiresAt })) });
+
+    await expect(testSecret(context())).rejects.toThrow(`the pending token expired at ${expiresAt}`);
+    expect(checkConnectionMock).not.toHaveBeenCalled();
+  });
+});
+
+describe('finishSecret', () => {
+  const A = serviceArn('main', 'a');
+  const B = serviceArn('main', 'b');
+  const C = serviceArn('other', 'c');
+
+  test('promotes the token, records the promotion time in a tag, then redeploys every bound service', async () => {
+    // GIVEN
+    const sm = new FakeSecretsManager();
+    sm.install(smMock);
+    new FakeEcs().add(A, B, C).install(ecsMock);
+    boundServices(ssmMock, [A, B, C]);
+    const before = Date.now();
+
+    // WHEN
+    await finishSecret(context());
+
+    // THEN AWSCURRENT moved from the old version to the token
+    expect(smMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
+      SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT', MoveToVersionId: TOKEN, RemoveFromVersionId: OLD_VERSION,
+    });
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+    expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
+    // AND the tag holds "<token> <iso time>" of the promotion
+    const tag = sm.tags.get(PROMOTED_TAG_KEY)!;
+    const [taggedVersion, iso] = tag.split(' ');
+    expect(taggedVersion).toBe(TOKEN);
+    expect(new Date(iso).toISOString()).toBe(iso);
+    expect(Date.parse(iso)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(iso)).toBeLessThanOrEqual(Date.now());
+    // AND every service got a forced deployment in its own cluster
+    expect(updatedServices().sort()).toEqual([A, B, C].sort());
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'main', service: A, forceNewDeployment: true });
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'other', service: C, forceNewDeployment: true });
+    // AND in that order: promote, tag, redeploy
+    const promote = smMock.commandCalls(UpdateSecretVersionStageCommand)[0];
+    const tagCall = smMock.commandCalls(TagResourceCommand)[0];
+    expect(promote.calledBefore(tagCall)).toBe(true);
+    for (const update of ecsMock.commandCalls(UpdateServiceCommand)) expect(tagCall.calledBefore(update)).toBe(true);
+  });
+
+  test('DescribeServices is batched by 10 per cluster: 23 services over 2 clusters → 2 + 2 calls', async () => {
+    const arns = [
+      ...Array.from({ length: 12 }, (_, i) => serviceArn('c1', `s${i}`)),
+      ...Array.from({ length: 11 }, (_, i) => serviceArn('c2', `s${i}`)),
+    ];
+    new FakeSecretsManager().install(smMock);
+    new FakeEcs().add(...arns).install(ecsMock);
+    boundServices(ssmMock, arns);
+
+    await finishSecret(context());
+
+    const batches = ecsMock.commandCalls(DescribeServicesCommand).map((c) => c.args[0].input as DescribeServicesCommandInput);
+    expect(batches.map((b) => `${b.cluster}:${b.services!.length}`)).toEqual(['c1:10', 'c1:2', 'c2:10', 'c2:1']);
+    expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 23);
+  });
+
+  test('with no bound-services parameter yet, promotion alone completes the step', async () => {
+    const sm = new FakeSecretsManager();
+    sm.install(smMock);
+    boundServices(ssmMock, undefined);
+
+    await finishSecret(context());
+
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+    expect(ecsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('missing services are skipped, not failed', async () => {
+    new FakeSecretsManager().install(smMock);
+    const ecs = new FakeEcs().add(A);
+    ecs.services.set(C, { serviceArn: C, status: 'INACTIVE', deployments: [] });
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [A, B, C]); // B does not exist at all
+
+    await expect(finishSecret(context())).resolves.toBeUndefined();
+    expect(updatedServices()).toEqual([A]);
+  });
+
+  test('one service failing does not stop the others; the step throws after all, listing the failed ARNs', async () => {
+    // GIVEN B's UpdateService is denied
+    const sm = new FakeSecretsManager();
+    sm.install(smMock);
+    const ecs = new FakeEcs().add(A, B, C);
+    ecs.failUpdate = (arn) => (arn === B ? awsError('AccessDeniedException', 'User is not authorized to perform: ecs:UpdateService') : undefined);
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [B, A, C]);
+
+    // WHEN / THEN
+    const error: Error = await finishSecret(context()).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+    expect(error.message).toContain('the new URL is AWSCURRENT but 1 of 3 services could not be redeployed');
+    expect(error.message).toContain(`${B} (AccessDeniedException: User is not authorized to perform: ecs:UpdateService)`);
+    expect(error.message).not.toContain(A);
+    expect(error.message).not.toContain(C);
+    expect(updatedServices().sort()).toEqual([A, B, C].sort());
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+  });
+
+  test('throttled UpdateService calls are retried with backoff and the step succeeds', async () => {
+    new FakeSecretsManager().install(smMock);
+    const ecs = new FakeEcs().add(A, B);
+    let throttles = 0;
+    ecs.failUpdate = (arn) => (arn === A && throttles++ < 3 ? throttling() : undefined);
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [A, B]);
+    const retry = recordingRetry({ maxAttempts: 5, baseDelayMs: 100, random: () => 0.5 });
+
+    await finishSecret(context({ retry }));
+
+    expect(updatedServices().filter((s) => s === A)).toHaveLength(4);
+    expect(updatedServices().filter((s) => s === B)).toHaveLength(1);
+    expect(retry.sleeps).toEqual([50, 100, 200]);
+  });
+
+  test('throttling that never ends fails that service after maxAttempts and the step', async () => {
+    new FakeSecretsManager().install(smMock);
+    const ecs = new FakeEcs().add(A, B);
+    ecs.failUpdate = (arn) => (arn === A ? throttling() : undefined);
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [A, B]);
+    const retry: RetryPolicy = recordingRetry({ maxAttempts: 3 });
+
+    await expect(finishSecret(context({ retry }))).rejects.toThrow(`${A} (ThrottlingException: Rate exceeded)`);
+    expect(updatedServices().filter((s) => s === A)).toHaveLength(3);
+    expect(updatedServices().filter((s) => s === B)).toHaveLength(1);
+  });
+
+  describe('when the token is already AWSCURRENT (a retried finishSecret)', () => {
+    const current = { [TOKEN]: ['AWSCURRENT', 'AWSPENDING'], [OLD_VERSION]: ['AWSPREVIOUS'] };
+
+    test('promotion is not repeated and the recorded promotion time is used', async () => {
+      // GIVEN promoted an hour ago; A redeployed after that, B not
+      const promotedAt = new Date(Date.now() - 3600_000);
+      ecsMock.on(DescribeServicesCommand).resolves({
+        services: [
+          { serviceArn: A, status: 'ACTIVE', deployments: [{ createdAt: new Date(promotedAt.getTime() + 1000) }] },
+          { serviceArn: B, status: 'ACTIVE', deployments: [{ createdAt: new Date(promotedAt.getTime() - 1000) }] },
+        ],
+      });
+      ecsMock.on(UpdateServiceCommand).resolves({});
+      boundServices(ssmMock, [A, B]);
+
+      // WHEN
+      await finishSecret(context({ metadata: describeSecretOutput({ stages: current, tags: promotedTag(TOKEN, promotedAt) }) }));
+
+      // THEN
+      expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
+      expect(smMock).not.toHaveReceivedCommand(TagResourceCommand);
+      expect(updatedServices()).toEqual([B]);
+    });
+
+    test('a tag left by an earlier version is ignored: the promotion time is recorded anew', async () => {
+      // GIVEN the tag names the previous version; A's deployment is after that old time
+      const oldPromotion = new Date(Date.now() - 86_400_000);
+      ecsMock.on(DescribeServicesCommand).resolves({
+        services: [{ serviceArn: A, status: 'ACTIVE', deployments: [{ createdAt: new Date(oldPromotion.getTime() + 1000) }] }],
+      });
+      ecsMock.on(UpdateServiceCommand).resolves({});
+      boundServices(ssmMock, [A]);
+
+      await finishSecret(context({ metadata: describeSecretOutput({ stages: current, tags: promotedTag(OLD_VERSION, oldPromotion) }) }));
+
+      expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
+      expect(smMock).toHaveReceivedCommandWith(TagResourceCommand, {
+        SecretId: SECRET_ARN, Tags: [{ Key: PROMOTED_TAG_KEY, Value: expect.stringMatching(new RegExp(`^${TOKEN} \\d{4}-\\d{2}-\\d{2}T`)) }],
+      });
+      expect(updatedServices()).toEqual([A]);
+    });
+  });
+
+  test('retry after a partial redeploy: the second run redeploys only the service that failed', async () => {
+    // GIVEN the rotation is at finishSecret; B's first UpdateService is denied
+    const sm = new FakeSecretsManager();
+    sm.install(smMock);
+    const ecs = new FakeEcs().add(A, B);
+    let bDenied = true;
+    ecs.failUpdate = (arn) => (arn === B && bDenied ? awsError('AccessDeniedException', 'denied') : undefined);
+    ecs.install(ecsMock);
+    boundServices(ssmMock, [A, B]);
+    const event = { Step: 'finishSecret', SecretId: SECRET_ARN, ClientRequestToken: TOKEN };
+
+    // WHEN the first run fails on B
+    await expect(handler(event)).rejects.toThrow(`1 of 2 services could not be redeployed: ${B}`);
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+    const tagAfterFirstRun = sm.tags.get(PROMOTED_TAG_KEY);
+    expect(tagAfterFirstRun).toMatch(new RegExp(`^${TOKEN} `));
+    expect(updatedServices().sort()).toEqual([A, B].sort());
+
+    // AND Secrets Manager retries after the permission is fixed
+    bDenied = false;
+    ecsMock.resetHistory();
+    smMock.resetHistory();
+    await handler(event);
+
+    // THEN only B is redeployed; promotion and tag are not repeated
+    expect(updatedServices()).toEqual([B]);
+    expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
+    expect(smMock).not.toHaveReceivedCommand(TagResourceCommand);
+    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(tagAfterFirstRun);
+  });
+});
