@@ -61,3 +61,56 @@ export interface DsqlUrlSecretValue {
   /** Latest moment the token is valid (ISO-8601). */
   readonly expiresAt: string;
 }
+
+/** Environment variables added for the signer, the watchdog and the first rotation. */
+export const SignerEnv = {
+  /** `role` or `access-key` (see SignerKind). */
+  SIGNER: 'SIGNER',
+  /** IAM user whose access keys sign tokens (access-key signer only). */
+  SIGNER_USER_NAME: 'SIGNER_USER_NAME',
+  /** Secret holding that user's access keys (access-key signer only). */
+  SIGNER_KEYS_SECRET_ARN: 'SIGNER_KEYS_SECRET_ARN',
+  /** rolloutAllowance in seconds: a key still in use by tasks is never deleted before it passes. */
+  ROLLOUT_ALLOWANCE_SECONDS: 'ROLLOUT_ALLOWANCE_SECONDS',
+} as const;
+
+export const WatchdogEnv = {
+  /** The URL secret the watchdog checks and rotates. */
+  SECRET_ARN: 'SECRET_ARN',
+  /** Seconds before `expiresAt` at which the watchdog starts a rotation (see lib/timing.ts). */
+  ROTATE_BEFORE_EXPIRY_SECONDS: 'ROTATE_BEFORE_EXPIRY_SECONDS',
+  /** A pending version older than this (a failed rotation) is cleared so a new rotation can start. */
+  STALE_PENDING_SECONDS: 'STALE_PENDING_SECONDS',
+  /** Value of the `Secret` dimension of the watchdog's metrics. */
+  METRIC_SECRET_DIMENSION: 'METRIC_SECRET_DIMENSION',
+} as const;
+
+/** Who signs the tokens. */
+export const SignerKind = {
+  /** The rotation function's execution role: tokens die with its session credentials. */
+  ROLE: 'role',
+  /** A dedicated IAM user's access key, replaced at each rotation: tokens live their full lifetime. */
+  ACCESS_KEY: 'access-key',
+} as const;
+
+/** The JSON in the signer-keys secret: at most two keys, as IAM allows. */
+export interface SignerKeysValue {
+  readonly keys: ReadonlyArray<{
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    /** The URL secret version whose token this key signed. */
+    readonly versionId: string;
+    readonly createdAt: string;
+  }>;
+}
+
+/** CloudWatch namespace of the metrics the handlers emit (embedded metric format). */
+export const METRICS_NAMESPACE = 'CdkDsqlUrlSecret';
+export const MetricName = {
+  /** 1 when the watchdog's connection with AWSCURRENT failed, else 0. */
+  TOKEN_CHECK_FAILED: 'TokenCheckFailed',
+  /** Seconds until AWSCURRENT's expiresAt, as seen by the watchdog. */
+  TOKEN_SECONDS_LEFT: 'TokenSecondsLeft',
+  /** 1 when the watchdog started a rotation. */
+  WATCHDOG_ROTATION_STARTED: 'WatchdogRotationStarted',
+} as const;
