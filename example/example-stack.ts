@@ -52,10 +52,10 @@ export class ExampleStack extends Stack {
     this.dbUrl.redeployOnRotation(service);
 
     // The only AwsSolutions findings on this stack, each narrowed to its resource and finding.
-    NagSuppressions.addResourceSuppressions(this.dbUrl.rotationFunction, [
+    NagSuppressions.addResourceSuppressions(this.dbUrl, [
       {
         id: 'AwsSolutions-IAM4',
-        reason: 'AWSLambdaBasicExecutionRole only lets the function write its own logs.',
+        reason: 'AWSLambdaBasicExecutionRole only lets the rotation, watchdog and first-rotation functions write their own logs.',
         appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
       },
       {

@@ -114,3 +114,8 @@ export const MetricName = {
   /** 1 when the watchdog started a rotation. */
   WATCHDOG_ROTATION_STARTED: 'WatchdogRotationStarted',
 } as const;
+
+export const InitialRotationEnv = {
+  /** How long the first-rotation custom resource waits for the rotation to complete. */
+  TIMEOUT_SECONDS: 'INITIAL_ROTATION_TIMEOUT_SECONDS',
+} as const;

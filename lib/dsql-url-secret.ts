@@ -1,6 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { Duration, Lazy, Names, SecretValue, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, SecretValue, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -10,15 +9,23 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { HandlerEnv } from './contract';
+import { HandlerEnv, SignerEnv, SignerKind } from './contract';
 import { DatabaseRole } from './database-role';
+import { newHandlerFunction } from './handler-function';
+import { InitialRotation } from './initial-rotation';
+import { ManagedAccessKey } from './managed-access-key';
+import { RotationTrigger } from './rotation-trigger';
+import { rotateBeforeExpirySeconds } from './timing';
+import { TokenSigner } from './token-signer';
 import {
-  validateConcurrency, validateDatabaseName, validateSecretName, validateTiming, validateUrlParameters,
+  needsScheduler, validateConcurrency, validateDatabaseName, validateSecretName, validateTiming, validateUrlParameters,
 } from './validation';
+import { Watchdog } from './watchdog';
 
 /** The fields of the secret's JSON value. */
 const SECRET_FIELDS = ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt'];
-const HANDLER_ASSET = path.join(__dirname, '..', 'assets', 'rotation-handler');
+// Lambda's role credentials were seen to die after about 12 hours; tokens they sign cannot outlive them.
+const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
 // A Standard SSM parameter holds 4 KB, an Advanced one 8 KB; a service ARN is about 100 characters.
 const STANDARD_TIER_MAX_SERVICES = 30;
 const MAX_BOUND_SERVICES = 70;
@@ -43,21 +50,38 @@ export interface DsqlUrlSecretProps {
   readonly database?: string;
 
   /**
+   * Who signs the tokens. A token dies with the credentials that signed it.
+   * @default TokenSigner.rotationFunctionRole()
+   */
+  readonly signer?: TokenSigner;
+
+  /**
    * How often a new token is minted and the bound services are redeployed.
-   * At least 4 hours (Secrets Manager's shortest schedule).
+   * Whole hours from 4 hours up use Secrets Manager's own schedule; anything
+   * shorter (down to rolloutAllowance + 5 minutes, and 15 minutes) uses an
+   * EventBridge Scheduler schedule that calls RotateSecret.
    * @default Duration.hours(4)
    */
   readonly rotationInterval?: Duration;
 
   /**
-   * How long each token is requested to be valid. Must exceed
-   * rotationInterval + rolloutAllowance, and be at most 7 days.
+   * How long each token is requested to be valid: at least
+   * rotationInterval + rolloutAllowance + watchdogInterval + 5 minutes, and at
+   * most 7 days.
    *
-   * A token also dies when the credentials that signed it expire; with the
-   * rotation function's role as signer that can be earlier than this.
+   * With the rotation function's role as signer a token may die earlier,
+   * when the role's session credentials expire; the watchdog then rotates.
    * @default Duration.hours(8)
    */
   readonly tokenLifetime?: Duration;
+
+  /**
+   * How often the watchdog connects with the current URL. It starts a
+   * rotation when the URL no longer authenticates or expires sooner than
+   * rolloutAllowance + watchdogInterval + 5 minutes.
+   * @default Duration.minutes(5)
+   */
+  readonly watchdogInterval?: Duration;
 
   /**
    * How long a forced redeployment of the bound services may take until
@@ -119,10 +143,15 @@ export class DsqlUrlSecret extends Construct {
   /** The function that rotates the secret. */
   public readonly rotationFunction: lambda.IFunction;
   /**
-   * The IAM identity that signs the tokens. Custom database roles must be
-   * granted to it: `AWS IAM GRANT <role> TO '<signerArn>'`.
+   * The IAM identity that signs the tokens (the rotation function's role, or
+   * the managed IAM user). Custom database roles must be granted to it:
+   * `AWS IAM GRANT <role> TO '<signerArn>'`.
    */
   public readonly signerArn: string;
+  /** The function that checks the current URL every watchdogInterval. */
+  public readonly watchdogFunction: lambda.IFunction;
+  /** Fires when the current URL fails to authenticate in consecutive watchdog checks. */
+  public readonly tokenCheckAlarm: cloudwatch.Alarm;
   /** The endpoint host name in the URL. */
   public readonly host: string;
   /** The database role the URL logs in as. */
@@ -130,7 +159,7 @@ export class DsqlUrlSecret extends Construct {
 
   private readonly boundServiceArns: string[] = [];
   private readonly boundServices = new Set<ecs.IBaseService>();
-  private readonly rotationSchedule: secretsmanager.RotationSchedule;
+  private readonly initialRotation: InitialRotation;
   private readonly function: lambda.Function;
   private redeployPolicy?: iam.Policy;
 
@@ -142,13 +171,17 @@ export class DsqlUrlSecret extends Construct {
     const database = props.database ?? 'postgres';
     const urlParameters = props.urlParameters ?? { sslmode: 'require' };
     const redeployConcurrency = props.redeployConcurrency ?? 5;
-    validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance });
+    const watchdogInterval = props.watchdogInterval ?? Duration.minutes(5);
+    const signer = props.signer ?? TokenSigner.rotationFunctionRole();
+    validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     validateDatabaseName(database);
     validateSecretName(props.secretName);
     validateUrlParameters(urlParameters);
     validateConcurrency(redeployConcurrency);
-    if (!fs.existsSync(path.join(HANDLER_ASSET, 'index.js'))) {
-      throw new Error(`The rotation handler bundle is missing at ${HANDLER_ASSET}: run 'npm run bundle' (the package build does this)`);
+    if (signer.kind === SignerKind.ROLE && tokenLifetime.toSeconds() > ROLE_SIGNER_SAFE_LIFETIME.toSeconds()) {
+      Annotations.of(this).addWarningV2('cdk-dsql-url-secret:roleSignerLifetime',
+        `tokenLifetime is ${tokenLifetime.toHumanString()}, but tokens signed by the rotation function's role die with its session `
+        + 'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens');
     }
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
@@ -160,7 +193,7 @@ export class DsqlUrlSecret extends Construct {
       secretName: props.secretName,
       encryptionKey: props.encryptionKey,
       description: `Aurora DSQL connection URL for ${this.host} as ${this.databaseRole.name}, rotated by cdk-dsql-url-secret`,
-      // No token exists before the first rotation, which the schedule starts at creation.
+      // No token exists before the first rotation, which InitialRotation runs during deployment.
       secretObjectValue: {
         url: SecretValue.unsafePlainText(''),
         host: SecretValue.unsafePlainText(this.host),
@@ -192,14 +225,10 @@ export class DsqlUrlSecret extends Construct {
         : []),
     });
 
-    this.function = new lambda.Function(this, 'RotationFunction', {
+    this.function = newHandlerFunction(this, 'RotationFunction', {
       description: `Rotates the Aurora DSQL URL in ${id} and redeploys bound ECS services`,
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(HANDLER_ASSET),
       timeout: Duration.minutes(5),
-      memorySize: 256,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       environment: {
@@ -212,15 +241,26 @@ export class DsqlUrlSecret extends Construct {
         [HandlerEnv.URL_QUERY]: new URLSearchParams(urlParameters).toString(),
         [HandlerEnv.REDEPLOY_CONCURRENCY]: String(redeployConcurrency),
         [HandlerEnv.BOUND_SERVICES_PARAMETER]: boundServicesParameterName,
+        [SignerEnv.SIGNER]: signer.kind,
+        [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowance.toSeconds()),
       },
     });
     this.rotationFunction = this.function;
-    this.signerArn = this.function.role!.roleArn;
 
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: [this.databaseRole.iamAction],
-      resources: [clusterArn],
-    }));
+    let signerUser: iam.IUser | undefined;
+    if (signer.kind === SignerKind.ACCESS_KEY) {
+      const managed = new ManagedAccessKey(this, 'Signer', {
+        clusterArn, connectAction: this.databaseRole.iamAction, rotationFunction: this.function, encryptionKey: props.encryptionKey,
+      });
+      signerUser = managed.user;
+      this.signerArn = managed.user.userArn;
+    } else {
+      this.function.addToRolePolicy(new iam.PolicyStatement({
+        actions: [this.databaseRole.iamAction],
+        resources: [clusterArn],
+      }));
+      this.signerArn = this.function.role!.roleArn;
+    }
     this.function.addToRolePolicy(new iam.PolicyStatement({
       actions: ['ssm:GetParameter'],
       resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: boundServicesParameterName.slice(1) })],
@@ -230,10 +270,40 @@ export class DsqlUrlSecret extends Construct {
       actions: ['secretsmanager:TagResource'],
       resources: [this.secret.secretArn],
     }));
-    this.rotationSchedule = this.secret.addRotationSchedule('RotationSchedule', {
+    const scheduled = needsScheduler(rotationInterval);
+    const rotationSchedule = this.secret.addRotationSchedule('RotationSchedule', {
       rotationLambda: this.function,
-      automaticallyAfter: rotationInterval,
+      // Zero configures rotation without Secrets Manager's own schedule.
+      automaticallyAfter: scheduled ? Duration.days(0) : rotationInterval,
+      // The first rotation is run, and waited for, by InitialRotation.
+      rotateImmediatelyOnUpdate: false,
     });
+    if (scheduled) {
+      const trigger = new RotationTrigger(this, 'RotationTrigger', { secret: this.secret, rotationFunction: this.function, interval: rotationInterval });
+      trigger.schedule.node.addDependency(rotationSchedule);
+    }
+
+    this.initialRotation = new InitialRotation(this, 'InitialRotation', {
+      secret: this.secret, rotationFunction: this.function, signerUser, vpc: props.vpc, vpcSubnets: props.vpcSubnets,
+    });
+    // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
+    this.initialRotation.resource.node.addDependency(rotationSchedule);
+
+    const watchdog = new Watchdog(this, 'Watchdog', {
+      secret: this.secret,
+      rotationFunction: this.function,
+      interval: watchdogInterval,
+      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds({
+        rotationIntervalSeconds: rotationInterval.toSeconds(),
+        rolloutAllowanceSeconds: rolloutAllowance.toSeconds(),
+        watchdogIntervalSeconds: watchdogInterval.toSeconds(),
+      })),
+      metricDimension: Names.uniqueResourceName(this, { maxLength: 200 }),
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+    });
+    this.watchdogFunction = watchdog.function;
+    this.tokenCheckAlarm = watchdog.alarm;
   }
 
   /**
@@ -252,7 +322,8 @@ export class DsqlUrlSecret extends Construct {
   /**
    * Forces a new deployment of `service` after every rotation, so that its
    * tasks restart with the new URL before the old token expires. The service
-   * is created after the rotation schedule. Call once per service.
+   * is created after the first rotation has completed, so no task starts
+   * without a valid URL. Call once per service.
    */
   public redeployOnRotation(service: ecs.IBaseService): void {
     if (this.boundServices.has(service)) {
@@ -261,13 +332,13 @@ export class DsqlUrlSecret extends Construct {
     this.boundServices.add(service);
     this.boundServiceArns.push(service.serviceArn);
     // A policy of its own: the function must not depend on the services,
-    // which depend on the rotation schedule, which depends on the function.
+    // which depend on the first rotation, which depends on the function.
     this.redeployPolicy ??= new iam.Policy(this, 'RedeployPolicy', { roles: [this.function.role!] });
     this.redeployPolicy.addStatements(new iam.PolicyStatement({
       actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
       resources: [service.serviceArn],
     }));
-    service.node.addDependency(this.rotationSchedule);
+    service.node.addDependency(this.initialRotation.resource);
   }
 
   /** Grants read access to the secret's value. */

@@ -1,9 +1,14 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import {
+  minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, rotateBeforeExpirySeconds, SAFETY_MARGIN_SECONDS,
+} from './timing';
 
 /** DSQL tokens can be requested for at most one week. */
 export const MAX_TOKEN_LIFETIME = Duration.days(7);
-/** Secrets Manager's own schedules run at most every 4 hours. */
-export const MIN_ROTATION_INTERVAL = Duration.hours(4);
+/** Secrets Manager's own schedules run at most every 4 hours; shorter intervals use EventBridge Scheduler. */
+export const MIN_NATIVE_ROTATION_INTERVAL = Duration.hours(4);
+/** Below this, rotations and rollouts would run back to back. */
+const MIN_ROTATION_INTERVAL_SECONDS = 15 * 60;
 
 // Postgres identifiers as DSQL accepts them unquoted.
 const DATABASE_NAME = /^[a-z_][a-z0-9_$]{0,62}$/;
@@ -15,32 +20,52 @@ export interface TimingSettings {
   readonly rotationInterval: Duration;
   readonly tokenLifetime: Duration;
   readonly rolloutAllowance: Duration;
+  readonly watchdogInterval: Duration;
 }
+
+const human = (seconds: number) => Duration.seconds(seconds).toHumanString();
 
 /**
  * A task started just before a rotation keeps its token until the rollout
- * after the next rotation has replaced it: the token must outlive
- * rotationInterval + rolloutAllowance.
+ * after the next rotation has replaced it, and the watchdog must be able to
+ * step in before that token expires: see lib/timing.ts for the budget.
  */
 export function validateTiming(t: TimingSettings): void {
-  const interval = t.rotationInterval.toSeconds();
+  const budget = {
+    rotationIntervalSeconds: t.rotationInterval.toSeconds(),
+    rolloutAllowanceSeconds: t.rolloutAllowance.toSeconds(),
+    watchdogIntervalSeconds: t.watchdogInterval.toSeconds(),
+  };
   const lifetime = t.tokenLifetime.toSeconds();
-  const allowance = t.rolloutAllowance.toSeconds();
   if (lifetime > MAX_TOKEN_LIFETIME.toSeconds()) {
     throw new Error(`tokenLifetime must be at most 7 days (DSQL's limit), got ${t.tokenLifetime.toHumanString()}: lower tokenLifetime`);
   }
-  if (interval < MIN_ROTATION_INTERVAL.toSeconds()) {
-    throw new Error(`rotationInterval must be at least 4 hours (Secrets Manager's shortest schedule), got ${t.rotationInterval.toHumanString()}: raise rotationInterval`);
-  }
-  if (allowance <= 0) {
+  if (budget.rolloutAllowanceSeconds <= 0) {
     throw new Error(`rolloutAllowance must be positive, got ${t.rolloutAllowance.toHumanString()}: set it to how long a redeploy of your services may take`);
   }
-  if (interval + allowance >= lifetime) {
-    const needed = Duration.seconds(interval + allowance);
-    throw new Error(`tokenLifetime must be longer than rotationInterval + rolloutAllowance (${t.rotationInterval.toHumanString()} + `
-      + `${t.rolloutAllowance.toHumanString()} = ${needed.toHumanString()}), got ${t.tokenLifetime.toHumanString()}: `
-      + 'raise tokenLifetime above that or lower rotationInterval, so tasks are replaced before their token expires');
+  if (budget.watchdogIntervalSeconds < 60 || budget.watchdogIntervalSeconds > 3600) {
+    throw new Error(`watchdogInterval must be from 1 minute to 1 hour, got ${t.watchdogInterval.toHumanString()}`);
   }
+  const minInterval = Math.max(MIN_ROTATION_INTERVAL_SECONDS, minimumRotationIntervalSeconds(budget));
+  if (budget.rotationIntervalSeconds < minInterval) {
+    throw new Error(`rotationInterval must be at least rolloutAllowance + ${human(SAFETY_MARGIN_SECONDS)} (and 15 minutes) = ${human(minInterval)}, `
+      + `got ${t.rotationInterval.toHumanString()}: raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, `
+      + 'so each rollout finishes before the next rotation starts');
+  }
+  const minLifetime = minimumTokenLifetimeSeconds(budget);
+  if (lifetime < minLifetime) {
+    const maxInterval = lifetime - rotateBeforeExpirySeconds(budget);
+    const lower = maxInterval >= minInterval ? ` or lower rotationInterval to at most ${human(maxInterval)}` : '';
+    throw new Error(`tokenLifetime must be at least rotationInterval + rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)} margin `
+      + `(${t.rotationInterval.toHumanString()} + ${t.rolloutAllowance.toHumanString()} + ${t.watchdogInterval.toHumanString()} + ${human(SAFETY_MARGIN_SECONDS)} = ${human(minLifetime)}), `
+      + `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`);
+  }
+}
+
+/** Secrets Manager's own schedule takes whole hours from 4 hours up; anything else needs EventBridge Scheduler. */
+export function needsScheduler(rotationInterval: Duration): boolean {
+  const seconds = rotationInterval.toSeconds();
+  return seconds < MIN_NATIVE_ROTATION_INTERVAL.toSeconds() || seconds % 3600 !== 0;
 }
 
 export function validateDatabaseName(name: string): void {

@@ -1,9 +1,9 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { HandlerEnv } from '../../lib/contract';
-import { DatabaseRole, DsqlUrlSecret } from '../../lib';
+import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
 import { givenService, givenStack } from './stack-fixture';
 
 /** Every IAM statement in the template, flattened. */
@@ -144,13 +144,13 @@ describe('redeployOnRotation', () => {
     }
   });
 
-  test('services are created after the rotation schedule, without a dependency cycle', () => {
+  test('services are created after the first rotation, without a dependency cycle', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     db.redeployOnRotation(givenService(stack, ecsCluster, 'A', db.ecsSecret()));
     const t = Template.fromStack(stack);
     const service = Object.values(t.findResources('AWS::ECS::Service'))[0];
-    expect(service.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/DbSecretRotationSchedule/)]));
+    expect(service.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/DbInitialRotation/)]));
     const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0];
     // The function must not reference the service, or CloudFormation sees a cycle.
     expect(JSON.stringify(fn)).not.toMatch(/AService/);
@@ -224,11 +224,16 @@ describe('least-privilege IAM', () => {
 describe('validation', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['token lifetime above one week', { tokenLifetime: Duration.days(8) }, /tokenLifetime must be at most 7 days .* got 8 days: lower tokenLifetime/],
-    ['rotation interval under 4 hours', { rotationInterval: Duration.hours(2) }, /rotationInterval must be at least 4 hours .* got 2 hours/],
-    ['interval + allowance equal to lifetime', { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
-      /tokenLifetime must be longer than rotationInterval \+ rolloutAllowance \(6 hours \+ 2 hours = 8 hours\), got 8 hours/],
-    ['interval + allowance above lifetime', { rotationInterval: Duration.hours(8) }, /tokenLifetime must be longer .* got 8 hours: raise tokenLifetime/],
+    ['rotation interval under 15 minutes', { rotationInterval: Duration.minutes(10), rolloutAllowance: Duration.minutes(1) },
+      /rotationInterval must be at least rolloutAllowance \+ 5 minutes \(and 15 minutes\) = 15 minutes, got 10 minutes: raise rotationInterval to at least 15 minutes/],
+    ['rotation interval shorter than a rollout', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.hours(1) },
+      /rotationInterval must be at least .* = 1 hour 5 minutes, got 1 hour: .* or lower rolloutAllowance/],
+    ['lifetime equal to interval + allowance', { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
+      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance \+ watchdogInterval \+ 5 minutes margin \(6 hours \+ 2 hours \+ 5 minutes \+ 5 minutes = 8 hours 10 minutes\), got 8 hours: raise tokenLifetime to at least 8 hours 10 minutes or lower rotationInterval to at most 5 hours 50 minutes/],
+    ['lifetime below interval', { rotationInterval: Duration.hours(8) }, /tokenLifetime must be at least .* got 8 hours: raise tokenLifetime to at least 8 hours 40 minutes or lower rotationInterval to at most 7 hours 20 minutes/],
+    ['lifetime too short for any interval', { tokenLifetime: Duration.minutes(40) }, /got 40 minutes: raise tokenLifetime to at least 4 hours 40 minutes, so tasks/],
     ['zero rollout allowance', { rolloutAllowance: Duration.seconds(0) }, /rolloutAllowance must be positive/],
+    ['watchdog interval under a minute', { watchdogInterval: Duration.seconds(30) }, /watchdogInterval must be from 1 minute to 1 hour, got 30 seconds/],
     ['invalid database name', { database: 'My-DB' }, /database must be a lower-case PostgreSQL identifier .* got 'My-DB'/],
     ['empty database name', { database: '' }, /database must be .* got ''/],
     ['invalid secret name', { secretName: 'has space' }, /secretName must be .* got 'has space'/],
@@ -244,10 +249,23 @@ describe('validation', () => {
     expect(() => new DsqlUrlSecret(stack, 'Db', { cluster, ...props })).toThrow(message);
   });
 
-  test('the longest interval that fits is accepted', () => {
+  test('the tightest lifetime that fits is accepted, one second less is not', () => {
+    const tight = { rotationInterval: Duration.hours(4), rolloutAllowance: Duration.minutes(30), watchdogInterval: Duration.minutes(5) };
+    const ok = givenStack();
+    expect(() => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(280) })).not.toThrow();
+    const tooShort = givenStack();
+    expect(() => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(280 * 60 - 1) }))
+      .toThrow(/at least 4 hours 40 minutes/);
+  });
+
+  test('a role-signed lifetime above 12 hours warns and points to managed access keys', () => {
     const { stack, cluster } = givenStack();
-    expect(() => new DsqlUrlSecret(stack, 'Db', {
-      cluster, rotationInterval: Duration.hours(7), rolloutAllowance: Duration.minutes(59), tokenLifetime: Duration.hours(8),
-    })).not.toThrow();
+    new DsqlUrlSecret(stack, 'Db', { cluster, rotationInterval: Duration.hours(12), tokenLifetime: Duration.days(1) });
+    Annotations.fromStack(stack).hasWarning('/TestStack/Db', Match.stringLikeRegexp('TokenSigner.managedAccessKey\\(\\)'));
+    const keys = givenStack();
+    new DsqlUrlSecret(keys.stack, 'Db', {
+      cluster: keys.cluster, signer: TokenSigner.managedAccessKey(), rotationInterval: Duration.hours(12), tokenLifetime: Duration.days(1),
+    });
+    Annotations.fromStack(keys.stack).hasNoWarning('/TestStack/Db', Match.anyValue());
   });
 });

@@ -1,0 +1,54 @@
+import { SecretValue } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { SignerEnv } from './contract';
+
+export interface ManagedAccessKeyProps {
+  readonly clusterArn: string;
+  /** `dsql:DbConnectAdmin` or `dsql:DbConnect`. */
+  readonly connectAction: string;
+  readonly rotationFunction: lambda.Function;
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The IAM user that signs tokens with long-term access keys, and the secret
+ * that holds its keys. Only the rotation function can read that secret: a
+ * resource policy denies every other principal, so neither ECS tasks nor
+ * readers of the URL secret can reach the key material.
+ */
+export class ManagedAccessKey extends Construct {
+  public readonly user: iam.User;
+  public readonly keysSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ManagedAccessKeyProps) {
+    super(scope, id);
+    this.user = new iam.User(this, 'User');
+    this.user.addToPolicy(new iam.PolicyStatement({ actions: [props.connectAction], resources: [props.clusterArn] }));
+
+    this.keysSecret = new secretsmanager.Secret(this, 'Keys', {
+      description: 'Access keys of the IAM user that signs Aurora DSQL tokens; read only by the rotation function',
+      encryptionKey: props.encryptionKey,
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ keys: [] })),
+    });
+    const role = props.rotationFunction.role!;
+    this.keysSecret.addToResourcePolicy(new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: ['*'],
+      conditions: { StringNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+    }));
+    this.keysSecret.grantRead(props.rotationFunction);
+    this.keysSecret.grantWrite(props.rotationFunction);
+    props.rotationFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['iam:CreateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'],
+      resources: [this.user.userArn],
+    }));
+    props.rotationFunction.addEnvironment(SignerEnv.SIGNER_USER_NAME, this.user.userName);
+    props.rotationFunction.addEnvironment(SignerEnv.SIGNER_KEYS_SECRET_ARN, this.keysSecret.secretArn);
+  }
+}

@@ -1,0 +1,81 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from './contract';
+import { newHandlerFunction } from './handler-function';
+
+export interface WatchdogProps {
+  readonly secret: secretsmanager.ISecret;
+  readonly rotationFunction: lambda.IFunction;
+  readonly interval: Duration;
+  readonly rotateBeforeExpiry: Duration;
+  /** The `Secret` dimension of the metrics. */
+  readonly metricDimension: string;
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+}
+
+/**
+ * Every `interval`, connects with the current URL. If it does not
+ * authenticate, or expires sooner than a rotation and rollout take, starts a
+ * rotation. An alarm fires when checks fail repeatedly.
+ */
+export class Watchdog extends Construct {
+  public readonly function: lambda.Function;
+  public readonly alarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: WatchdogProps) {
+    super(scope, id);
+    this.function = newHandlerFunction(this, 'Function', {
+      handler: 'index.watchdogHandler',
+      description: 'Checks that the Aurora DSQL URL still authenticates and rotates it when it does not',
+      timeout: Duration.minutes(1),
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      environment: {
+        [WatchdogEnv.SECRET_ARN]: props.secret.secretArn,
+        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String(props.rotateBeforeExpiry.toSeconds()),
+        // A rotation takes seconds; a pending version this old is a failed one.
+        [WatchdogEnv.STALE_PENDING_SECONDS]: String(Duration.minutes(30).toSeconds()),
+        [WatchdogEnv.METRIC_SECRET_DIMENSION]: props.metricDimension,
+        [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '10',
+      },
+    });
+    props.secret.grantRead(this.function);
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      // RotateSecret starts a rotation; UpdateSecretVersionStage clears a failed one's AWSPENDING.
+      actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:ListSecretVersionIds'],
+      resources: [props.secret.secretArn],
+    }));
+    // RotateSecret requires the caller to be allowed to invoke the rotation function.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }));
+
+    new events.Rule(this, 'Schedule', {
+      description: 'Runs the Aurora DSQL URL watchdog',
+      schedule: events.Schedule.rate(props.interval),
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+
+    const failures = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: MetricName.TOKEN_CHECK_FAILED,
+      dimensionsMap: { Secret: props.metricDimension },
+      statistic: 'Sum',
+      period: props.interval,
+    });
+    this.alarm = failures.createAlarm(this, 'TokenCheckFailedAlarm', {
+      alarmDescription: 'The Aurora DSQL URL in the secret failed to authenticate in consecutive watchdog checks',
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}

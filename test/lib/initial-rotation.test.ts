@@ -1,0 +1,35 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { DsqlUrlSecret } from '../../lib';
+import { givenService, givenStack } from './stack-fixture';
+
+describe('first rotation during deployment', () => {
+  test('a custom resource runs it after the rotation schedule exists, and bound services wait for it', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'App', db.ecsSecret()));
+    const t = Template.fromStack(stack);
+    const [customId, custom] = Object.entries(t.findResources('Custom::DsqlUrlSecretInitialRotation'))[0];
+    expect(custom.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbInitialRotationFunction/), 'Arn'] });
+    expect(custom.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/DbSecretRotationSchedule/)]));
+    const service = Object.values(t.findResources('AWS::ECS::Service'))[0];
+    expect(service.DependsOn).toContain(customId);
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.initialRotationHandler', Timeout: 660 });
+  });
+
+  test('the native schedule does not also rotate at creation', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotateImmediatelyOnUpdate: false });
+  });
+
+  test('its only inputs are stable, so stack updates neither rerun it nor touch services', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    Template.fromStack(stack).hasResourceProperties('Custom::DsqlUrlSecretInitialRotation', {
+      ServiceToken: Match.anyValue(),
+      SecretArn: { Ref: Match.stringLikeRegexp('DbSecret') },
+    });
+    const custom = Object.values(Template.fromStack(stack).findResources('Custom::DsqlUrlSecretInitialRotation'))[0];
+    expect(Object.keys(custom.Properties).sort()).toEqual(['SecretArn', 'ServiceToken']);
+  });
+});

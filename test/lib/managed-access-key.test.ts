@@ -1,0 +1,73 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { HandlerEnv, SignerEnv } from '../../lib/contract';
+import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
+import { givenService, givenStack } from './stack-fixture';
+
+function policiesOf(stack: Stack, roleOrUser: RegExp) {
+  const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles ?? p.Properties.Users ?? []).match(roleOrUser));
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+}
+const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('TokenSigner.managedAccessKey()', () => {
+  test('creates an IAM user whose only permission is to connect to this cluster', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey(), databaseRole: DatabaseRole.custom('app_rw') });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::IAM::User', 1);
+    const userStatements = policiesOf(stack, /DbSignerUser/);
+    expect(userStatements).toHaveLength(1);
+    expect(userStatements[0].Action).toBe('dsql:DbConnect');
+    expect(JSON.stringify(userStatements[0].Resource)).toMatch(/:cluster\/.*"Ref":"Cluster/);
+  });
+
+  test('the rotation function manages that user\'s keys only, and no longer signs with its own role', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    const fnStatements = policiesOf(stack, /DbRotationFunctionServiceRole/);
+    const iamStatement = fnStatements.find((s) => actions(s).includes('iam:CreateAccessKey'))!;
+    expect(actions(iamStatement).sort()).toEqual(['iam:CreateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys']);
+    expect(iamStatement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
+    expect(fnStatements.flatMap(actions).filter((a) => a.startsWith('dsql:'))).toEqual([]);
+    expect(stack.resolve(db.signerArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({
+        [SignerEnv.SIGNER]: 'access-key',
+        [SignerEnv.SIGNER_USER_NAME]: { Ref: Match.stringLikeRegexp('^DbSignerUser') },
+        [SignerEnv.SIGNER_KEYS_SECRET_ARN]: { Ref: Match.stringLikeRegexp('^DbSignerKeys') },
+        [HandlerEnv.USERNAME]: 'admin',
+      }) },
+    });
+  });
+
+  test('key material lives in its own secret that denies every principal but the rotation function', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    givenService(stack, ecsCluster, 'App', db.ecsSecret());
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    t.hasResourceProperties('AWS::SecretsManager::ResourcePolicy', {
+      SecretId: { Ref: Match.stringLikeRegexp('^DbSignerKeys') },
+      ResourcePolicy: { Statement: [Match.objectLike({
+        Effect: 'Deny', Action: 'secretsmanager:GetSecretValue', Principal: { AWS: '*' },
+        Condition: { StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationFunctionServiceRole'), 'Arn'] } } },
+      })] },
+    });
+    // The task's execution role may read the URL secret, never the keys secret.
+    const execution = JSON.stringify(policiesOf(stack, /AppTaskExecutionRole/));
+    expect(execution).toMatch(/DbSecret/);
+    expect(execution).not.toMatch(/DbSignerKeys/);
+  });
+
+  test('the first-rotation resource is deleted before the user and may remove its keys', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    const t = Template.fromStack(stack);
+    const custom = Object.values(t.findResources('Custom::DsqlUrlSecretInitialRotation'))[0];
+    expect(custom.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DbSignerUser/)]));
+    const cleanup = policiesOf(stack, /DbInitialRotationFunctionServiceRole/).find((s) => actions(s).includes('iam:DeleteAccessKey'))!;
+    expect(cleanup.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
+  });
+});

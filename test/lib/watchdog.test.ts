@@ -1,0 +1,53 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { METRICS_NAMESPACE, WatchdogEnv } from '../../lib/contract';
+import { DsqlUrlSecret } from '../../lib';
+import { givenStack } from './stack-fixture';
+
+describe('watchdog', () => {
+  test('runs every watchdogInterval and rotates before rollout + interval + margin remain', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, watchdogInterval: Duration.minutes(3), rolloutAllowance: Duration.minutes(20) });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(3 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DbWatchdogFunction'), 'Arn'] } })],
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.watchdogHandler',
+      Environment: { Variables: Match.objectLike({
+        [WatchdogEnv.SECRET_ARN]: { Ref: Match.stringLikeRegexp('DbSecret') },
+        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String((20 + 3 + 5) * 60),
+      }) },
+    });
+  });
+
+  test('may read, rotate and unblock this secret, and invoke this rotation function only', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes('DbWatchdogFunctionServiceRole'));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const rotate = statements.find((s: any) => [].concat(s.Action).includes('secretsmanager:RotateSecret' as never));
+    expect(rotate.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
+    const invoke = statements.find((s: any) => s.Action === 'lambda:InvokeFunction');
+    expect(invoke.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunction/), 'Arn'] });
+    expect(JSON.stringify(statements)).not.toMatch(/"\*"|dsql:/);
+  });
+
+  test('the token-check alarm fires on two consecutive failed checks', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'TokenCheckFailed',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(db.tokenCheckAlarm.alarmArn).toBeDefined();
+  });
+});
