@@ -18,7 +18,7 @@ import { RotationTrigger } from './rotation-trigger';
 import { rotateBeforeExpirySeconds } from './timing';
 import { TokenSigner } from './token-signer';
 import {
-  needsScheduler, validateConcurrency, validateDatabaseName, validateSecretName, validateTiming, validateUrlParameters,
+  needsScheduler, timingBudget, validateConcurrency, validateDatabaseName, validateSecretName, validateTiming, validateUrlParameters,
 } from './validation';
 import { Watchdog } from './watchdog';
 
@@ -278,13 +278,16 @@ export class DsqlUrlSecret extends Construct {
       // The first rotation is run, and waited for, by InitialRotation.
       rotateImmediatelyOnUpdate: false,
     });
-    if (scheduled) {
+    if (!scheduled) {
+      // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
+      (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
+    } else {
       const trigger = new RotationTrigger(this, 'RotationTrigger', { secret: this.secret, rotationFunction: this.function, interval: rotationInterval });
       trigger.schedule.node.addDependency(rotationSchedule);
     }
 
     this.initialRotation = new InitialRotation(this, 'InitialRotation', {
-      secret: this.secret, rotationFunction: this.function, signerUser, vpc: props.vpc, vpcSubnets: props.vpcSubnets,
+      secret: this.secret, rotationFunction: this.function, signerUser,
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);
@@ -293,11 +296,7 @@ export class DsqlUrlSecret extends Construct {
       secret: this.secret,
       rotationFunction: this.function,
       interval: watchdogInterval,
-      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds({
-        rotationIntervalSeconds: rotationInterval.toSeconds(),
-        rolloutAllowanceSeconds: rolloutAllowance.toSeconds(),
-        watchdogIntervalSeconds: watchdogInterval.toSeconds(),
-      })),
+      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval }))),
       metricDimension: Names.uniqueResourceName(this, { maxLength: 200 }),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,

@@ -1,5 +1,4 @@
 import { CustomResource, Duration } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -12,8 +11,6 @@ export interface InitialRotationProps {
   readonly rotationFunction: lambda.IFunction;
   /** The signing IAM user, whose Lambda-created access keys must go before CloudFormation deletes it. */
   readonly signerUser?: iam.IUser;
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
 }
 
 /**
@@ -32,8 +29,8 @@ export class InitialRotation extends Construct {
       handler: 'index.initialRotationHandler',
       description: 'Runs the first rotation of the Aurora DSQL URL secret during deployment',
       timeout: timeout.plus(Duration.minutes(1)),
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
+      // Outside any VPC on purpose: it never connects to DSQL, but must reach
+      // CloudFormation's S3 response URL, which a VPC without NAT would block for an hour.
       environment: {
         [WatchdogEnv.SECRET_ARN]: props.secret.secretArn,
         [InitialRotationEnv.TIMEOUT_SECONDS]: String(timeout.toSeconds()),

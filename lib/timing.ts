@@ -7,36 +7,58 @@
 /** Slack for the rotation itself (four steps, retries) and clock skew. */
 export const SAFETY_MARGIN_SECONDS = 300;
 
+/**
+ * A pending version older than this is a failed rotation: the watchdog
+ * clears it so that a new rotation can start (Secrets Manager refuses one
+ * while it exists). A rotation normally takes seconds.
+ */
+export const STALE_PENDING_SECONDS = 15 * 60;
+
+/**
+ * Secrets Manager's own schedule rotates at any time within a window after
+ * each tick; the construct sets that window to one hour. EventBridge
+ * Scheduler fires on time (window 0).
+ */
+export const NATIVE_SCHEDULE_WINDOW_SECONDS = 3600;
+
 export interface TimingBudget {
   readonly rotationIntervalSeconds: number;
   readonly rolloutAllowanceSeconds: number;
   readonly watchdogIntervalSeconds: number;
+  /** How late a scheduled rotation may start: NATIVE_SCHEDULE_WINDOW_SECONDS or 0. */
+  readonly scheduleWindowSeconds: number;
 }
 
 /**
  * The watchdog rotates when the current token has less than this left: it may
- * notice up to one watchdog interval late, the rotation takes up to the safety
+ * notice up to one watchdog interval late, a failed rotation blocks a new one
+ * until its pending version is stale, the rotation takes up to the safety
  * margin, and the rollout up to rolloutAllowance.
  */
-export function rotateBeforeExpirySeconds(t: TimingBudget): number {
-  return t.rolloutAllowanceSeconds + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS;
+export function rotateBeforeExpirySeconds(t: Omit<TimingBudget, 'rotationIntervalSeconds' | 'scheduleWindowSeconds'>): number {
+  return t.rolloutAllowanceSeconds + t.watchdogIntervalSeconds + STALE_PENDING_SECONDS + SAFETY_MARGIN_SECONDS;
 }
 
 /**
  * The shortest token lifetime that is safe: a token minted at one scheduled
- * rotation must still have more than rotateBeforeExpirySeconds left at the
- * next, so that the watchdog never fires on a healthy schedule and the tasks
- * started with it are replaced before it expires.
+ * rotation must still have more than rotateBeforeExpirySeconds left when the
+ * next one starts (at the latest, at the end of its window), so the watchdog
+ * never fires on a healthy schedule and can still rescue a failed one.
  */
 export function minimumTokenLifetimeSeconds(t: TimingBudget): number {
-  return t.rotationIntervalSeconds + rotateBeforeExpirySeconds(t);
+  return t.rotationIntervalSeconds + t.scheduleWindowSeconds + rotateBeforeExpirySeconds(t);
 }
 
 /**
- * The shortest rotation interval that is safe: a rollout must finish before
- * the next rotation starts, or (with access keys) the next rotation would
- * delete the key of tasks not yet replaced.
+ * The shortest rotation interval that is safe: a rescue rotation by the
+ * watchdog and its rollout must finish before the next scheduled rotation
+ * starts another rollout (which would supersede it and keep old tasks
+ * longer, or, with access keys, delete a key still in use), and a failed
+ * rotation's pending version must go stale before the next tick.
  */
-export function minimumRotationIntervalSeconds(t: Pick<TimingBudget, 'rolloutAllowanceSeconds'>): number {
-  return t.rolloutAllowanceSeconds + SAFETY_MARGIN_SECONDS;
+export function minimumRotationIntervalSeconds(t: Pick<TimingBudget, 'rolloutAllowanceSeconds' | 'watchdogIntervalSeconds'>): number {
+  return Math.max(
+    2 * t.rolloutAllowanceSeconds + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS,
+    STALE_PENDING_SECONDS + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS,
+  );
 }

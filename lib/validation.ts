@@ -1,14 +1,13 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import {
-  minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, rotateBeforeExpirySeconds, SAFETY_MARGIN_SECONDS,
+  minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, NATIVE_SCHEDULE_WINDOW_SECONDS, rotateBeforeExpirySeconds,
+  SAFETY_MARGIN_SECONDS, STALE_PENDING_SECONDS, TimingBudget,
 } from './timing';
 
 /** DSQL tokens can be requested for at most one week. */
 export const MAX_TOKEN_LIFETIME = Duration.days(7);
 /** Secrets Manager's own schedules run at most every 4 hours; shorter intervals use EventBridge Scheduler. */
 export const MIN_NATIVE_ROTATION_INTERVAL = Duration.hours(4);
-/** Below this, rotations and rollouts would run back to back. */
-const MIN_ROTATION_INTERVAL_SECONDS = 15 * 60;
 
 // Postgres identifiers as DSQL accepts them unquoted.
 const DATABASE_NAME = /^[a-z_][a-z0-9_$]{0,62}$/;
@@ -23,6 +22,16 @@ export interface TimingSettings {
   readonly watchdogInterval: Duration;
 }
 
+/** The budget of lib/timing.ts for these props. */
+export function timingBudget(t: TimingSettings): TimingBudget {
+  return {
+    rotationIntervalSeconds: t.rotationInterval.toSeconds(),
+    rolloutAllowanceSeconds: t.rolloutAllowance.toSeconds(),
+    watchdogIntervalSeconds: t.watchdogInterval.toSeconds(),
+    scheduleWindowSeconds: needsScheduler(t.rotationInterval) ? 0 : NATIVE_SCHEDULE_WINDOW_SECONDS,
+  };
+}
+
 const human = (seconds: number) => Duration.seconds(seconds).toHumanString();
 
 /**
@@ -31,11 +40,7 @@ const human = (seconds: number) => Duration.seconds(seconds).toHumanString();
  * step in before that token expires: see lib/timing.ts for the budget.
  */
 export function validateTiming(t: TimingSettings): void {
-  const budget = {
-    rotationIntervalSeconds: t.rotationInterval.toSeconds(),
-    rolloutAllowanceSeconds: t.rolloutAllowance.toSeconds(),
-    watchdogIntervalSeconds: t.watchdogInterval.toSeconds(),
-  };
+  const budget = timingBudget(t);
   const lifetime = t.tokenLifetime.toSeconds();
   if (lifetime > MAX_TOKEN_LIFETIME.toSeconds()) {
     throw new Error(`tokenLifetime must be at most 7 days (DSQL's limit), got ${t.tokenLifetime.toHumanString()}: lower tokenLifetime`);
@@ -46,18 +51,20 @@ export function validateTiming(t: TimingSettings): void {
   if (budget.watchdogIntervalSeconds < 60 || budget.watchdogIntervalSeconds > 3600) {
     throw new Error(`watchdogInterval must be from 1 minute to 1 hour, got ${t.watchdogInterval.toHumanString()}`);
   }
-  const minInterval = Math.max(MIN_ROTATION_INTERVAL_SECONDS, minimumRotationIntervalSeconds(budget));
+  const minInterval = minimumRotationIntervalSeconds(budget);
   if (budget.rotationIntervalSeconds < minInterval) {
-    throw new Error(`rotationInterval must be at least rolloutAllowance + ${human(SAFETY_MARGIN_SECONDS)} (and 15 minutes) = ${human(minInterval)}, `
-      + `got ${t.rotationInterval.toHumanString()}: raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, `
-      + 'so each rollout finishes before the next rotation starts');
+    throw new Error(`rotationInterval must be at least ${human(minInterval)} for rolloutAllowance ${t.rolloutAllowance.toHumanString()} and `
+      + `watchdogInterval ${t.watchdogInterval.toHumanString()} (2 x rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}, `
+      + `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ${t.rotationInterval.toHumanString()}: `
+      + `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes before the next one starts`);
   }
   const minLifetime = minimumTokenLifetimeSeconds(budget);
   if (lifetime < minLifetime) {
-    const maxInterval = lifetime - rotateBeforeExpirySeconds(budget);
+    const maxInterval = lifetime - budget.scheduleWindowSeconds - rotateBeforeExpirySeconds(budget);
     const lower = maxInterval >= minInterval ? ` or lower rotationInterval to at most ${human(maxInterval)}` : '';
-    throw new Error(`tokenLifetime must be at least rotationInterval + rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)} margin `
-      + `(${t.rotationInterval.toHumanString()} + ${t.rolloutAllowance.toHumanString()} + ${t.watchdogInterval.toHumanString()} + ${human(SAFETY_MARGIN_SECONDS)} = ${human(minLifetime)}), `
+    const window = budget.scheduleWindowSeconds > 0 ? ` + ${human(budget.scheduleWindowSeconds)} schedule window` : '';
+    throw new Error(`tokenLifetime must be at least rotationInterval${window} + rolloutAllowance + watchdogInterval + `
+      + `${human(STALE_PENDING_SECONDS)} to clear a failed rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, `
       + `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`);
   }
 }

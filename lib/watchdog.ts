@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from './contract';
 import { newHandlerFunction } from './handler-function';
+import { STALE_PENDING_SECONDS } from './timing';
 
 export interface WatchdogProps {
   readonly secret: secretsmanager.ISecret;
@@ -41,8 +42,7 @@ export class Watchdog extends Construct {
       environment: {
         [WatchdogEnv.SECRET_ARN]: props.secret.secretArn,
         [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String(props.rotateBeforeExpiry.toSeconds()),
-        // A rotation takes seconds; a pending version this old is a failed one.
-        [WatchdogEnv.STALE_PENDING_SECONDS]: String(Duration.minutes(30).toSeconds()),
+        [WatchdogEnv.STALE_PENDING_SECONDS]: String(STALE_PENDING_SECONDS),
         [WatchdogEnv.METRIC_SECRET_DIMENSION]: props.metricDimension,
         [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '10',
       },

@@ -1,4 +1,17 @@
-import { HandlerEnv } from '../lib/contract';
+import { HandlerEnv, SignerEnv, SignerKind } from '../lib/contract';
+
+/** Who signs the tokens, as the construct configured it. */
+export type SignerConfig =
+  | { readonly kind: typeof SignerKind.ROLE }
+  | {
+    readonly kind: typeof SignerKind.ACCESS_KEY;
+    /** The dedicated IAM user whose access keys sign tokens. */
+    readonly userName: string;
+    /** The secret that stores that user's access keys (JSON SignerKeysValue). */
+    readonly keysSecretArn: string;
+    /** AWSPREVIOUS's key is never deleted sooner than this after the last promotion. */
+    readonly rolloutAllowanceSeconds: number;
+  };
 
 /** What the construct configured, read once per invocation from the environment. */
 export interface HandlerConfig {
@@ -12,17 +25,18 @@ export interface HandlerConfig {
   readonly boundServicesParameter: string;
   readonly redeployConcurrency: number;
   readonly connectTimeoutSeconds: number;
+  readonly signer: SignerConfig;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
+export function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (value === undefined || value === '') {
-    throw new Error(`Environment variable ${name} is not set: the rotation function must be deployed by the DsqlUrlSecret construct`);
+    throw new Error(`Environment variable ${name} is not set: the function must be deployed by the DsqlUrlSecret construct`);
   }
   return value;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
+export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
   const raw = env[name];
   if ((raw === undefined || raw === '') && fallback !== undefined) return fallback;
   const value = Number(required(env, name));
@@ -30,6 +44,30 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback?: number): n
     throw new Error(`Environment variable ${name} must be a positive integer, got '${raw}'`);
   }
   return value;
+}
+
+export function nonNegativeInt(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = required(env, name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`Environment variable ${name} must be a non-negative integer, got '${raw}'`);
+  }
+  return value;
+}
+
+/** `SIGNER` unset means `role`: what every function deployed before signers existed does. */
+export function readSignerConfig(env: NodeJS.ProcessEnv = process.env): SignerConfig {
+  const kind = env[SignerEnv.SIGNER];
+  if (kind === undefined || kind === '' || kind === SignerKind.ROLE) return { kind: SignerKind.ROLE };
+  if (kind !== SignerKind.ACCESS_KEY) {
+    throw new Error(`Environment variable ${SignerEnv.SIGNER} must be '${SignerKind.ROLE}' or '${SignerKind.ACCESS_KEY}', got '${kind}'`);
+  }
+  return {
+    kind,
+    userName: required(env, SignerEnv.SIGNER_USER_NAME),
+    keysSecretArn: required(env, SignerEnv.SIGNER_KEYS_SECRET_ARN),
+    rolloutAllowanceSeconds: nonNegativeInt(env, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS),
+  };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
@@ -44,5 +82,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     boundServicesParameter: required(env, HandlerEnv.BOUND_SERVICES_PARAMETER),
     redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
+    signer: readSignerConfig(env),
   };
 }

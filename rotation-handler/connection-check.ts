@@ -34,11 +34,37 @@ export async function checkConnection(value: DsqlUrlSecretValue, timeoutSeconds:
       deadline,
     ]);
   } catch (err) {
-    throw new Error(explainConnectionFailure(value, err));
+    throw new ConnectionCheckError(explainConnectionFailure(value, err), classifyConnectionFailure(err));
   } finally {
     clearTimeout(timer);
     await client.end().catch(() => undefined);
   }
+}
+
+/** What kind of failure a connection check met; `auth` means DSQL refused the token. */
+export type ConnectionFailureKind = 'auth' | 'network' | 'tls' | 'other';
+
+/**
+ * The error checkConnection throws. Callers test the plain `kind` property,
+ * not `instanceof`, so the check works where this module is mocked.
+ */
+export class ConnectionCheckError extends Error {
+  constructor(message: string, readonly kind: ConnectionFailureKind) {
+    super(message);
+    this.name = 'ConnectionCheckError';
+  }
+}
+
+export function classifyConnectionFailure(err: unknown): ConnectionFailureKind {
+  const e = err as { code?: string; message?: string };
+  const detail = e.message ?? String(err);
+  if (e.code === '28000' || e.code === '28P01' || /access denied|authentication|password/i.test(detail)) return 'auth';
+  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')
+    || /timeout|timed out/i.test(detail)) {
+    return 'network';
+  }
+  if (/certificate|self[- ]signed|SSL|TLS/i.test(detail)) return 'tls';
+  return 'other';
 }
 
 /** Turns a driver error into a message that names the likely cause and the fix. */
@@ -47,17 +73,17 @@ export function explainConnectionFailure(value: Pick<DsqlUrlSecretValue, 'host' 
   const where = `${value.host}:${value.port} as '${value.username}'`;
   const detail = e.message ?? String(err);
   const action = value.username === ADMIN_ROLE_NAME ? 'dsql:DbConnectAdmin' : 'dsql:DbConnect';
-  if (e.code === '28000' || e.code === '28P01' || /access denied|authentication|password/i.test(detail)) {
+  const kind = classifyConnectionFailure(err);
+  if (kind === 'auth') {
     const grant = value.username === ADMIN_ROLE_NAME
       ? ''
       : ` and that the role was granted to the signer: AWS IAM GRANT ${value.username} TO '<signer IAM ARN>'`;
     return `testSecret: DSQL rejected the new token at ${where} (${detail}). Check that the signing identity has ${action} on the cluster${grant}.`;
   }
-  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')
-    || /timeout|timed out/i.test(detail)) {
+  if (kind === 'network') {
     return `testSecret: could not reach ${where} (${e.code ?? 'timeout'}: ${detail}). Check the function's network path to the endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups).`;
   }
-  if (/certificate|self[- ]signed|SSL|TLS/i.test(detail)) {
+  if (kind === 'tls') {
     return `testSecret: TLS to ${where} failed (${detail}). DSQL requires TLS; check that the host name is the cluster endpoint.`;
   }
   return `testSecret: connecting to ${where} failed (${e.code ?? 'error'}: ${detail}).`;

@@ -1,9 +1,14 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { readConfig } from './config';
 import { log } from './log';
 import { createSecret, finishSecret, setSecret, StepContext, testSecret } from './steps';
+
+// One bundle, three functions: each function's `handler` setting names its export.
+export { watchdogHandler } from './watchdog';
+export { initialRotationHandler } from './initial-rotation';
 
 /** What Secrets Manager sends to a rotation function. */
 export interface RotationEvent {
@@ -18,6 +23,8 @@ const sm = new SecretsManagerClient({});
 // Our own jittered retry handles throttling, so it can count and bound it.
 const ecs = new ECSClient({ maxAttempts: 1 });
 const ssm = new SSMClient({});
+// Used only by the access-key signer; creating a client makes no call.
+const iam = new IAMClient({});
 
 const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecret, setSecret, testSecret, finishSecret };
 
@@ -41,7 +48,7 @@ export async function handler(event: RotationEvent): Promise<void> {
   const stages = metadata.VersionIdsToStages?.[token];
   if (stages === undefined) throw new Error(`Secret version ${token} has no stage for rotation of secret ${secretArn}`);
 
-  const ctx: StepContext = { sm, ecs, ssm, config: readConfig(), secretArn, token, metadata };
+  const ctx: StepContext = { sm, ecs, ssm, iam, config: readConfig(), secretArn, token, metadata };
   if (stages.includes('AWSCURRENT')) {
     if (step !== 'finishSecret') {
       log.info('version is already AWSCURRENT, nothing to do', fields);

@@ -1,29 +1,46 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import {
   DescribeSecretCommandOutput, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
   TagResourceCommand, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DsqlUrlSecretValue, PROMOTED_TAG_KEY } from '../lib/contract';
+import { DsqlUrlSecretValue, PROMOTED_TAG_KEY, SignerKind } from '../lib/contract';
 import { loadBoundServices } from './bound-services';
 import { HandlerConfig } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
 import { redeployServices } from './redeploy';
 import { RetryPolicy } from './retry';
+import { recordedPromotionTime, versionWithStage } from './secret-versions';
+import { signingCredentials } from './signer';
 import { mintSecretValue } from './token';
+
+export { versionWithStage } from './secret-versions';
 
 export interface StepContext {
   readonly sm: SecretsManagerClient;
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
+  readonly iam: IAMClient;
   readonly config: HandlerConfig;
   readonly secretArn: string;
   readonly token: string;
   /** The secret's metadata as read by the guards at the start of this invocation. */
   readonly metadata: DescribeSecretCommandOutput;
   readonly retry?: RetryPolicy;
+  /**
+   * testSecret with the access-key signer: the waits between connection
+   * attempts DSQL refuses, while IAM makes a brand-new key usable.
+   */
+  readonly newKeyRetryDelaysMs?: readonly number[];
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** About 30 s in all: a new IAM access key is normally accepted within a few seconds. */
+export const NEW_KEY_RETRY_DELAYS_MS: readonly number[] = [2_000, 4_000, 8_000, 16_000];
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Reads the value stored under `token` with AWSPENDING, or undefined if none was written yet. */
 async function pendingValue(ctx: StepContext): Promise<DsqlUrlSecretValue | undefined> {
@@ -42,14 +59,18 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     log.info('createSecret: pending value already exists, nothing to do', { secretArn: ctx.secretArn, versionId: ctx.token });
     return;
   }
-  const value = await mintSecretValue(ctx.config);
+  const now = new Date();
+  const credentials = await signingCredentials(ctx, now);
+  const value = await mintSecretValue(ctx.config, now, credentials);
   await ctx.sm.send(new PutSecretValueCommand({
     SecretId: ctx.secretArn,
     ClientRequestToken: ctx.token,
     SecretString: JSON.stringify(value),
     VersionStages: ['AWSPENDING'],
   }));
-  log.info('createSecret: stored a new URL as AWSPENDING', { secretArn: ctx.secretArn, versionId: ctx.token, expiresAt: value.expiresAt });
+  log.info('createSecret: stored a new URL as AWSPENDING', {
+    secretArn: ctx.secretArn, versionId: ctx.token, signer: ctx.config.signer.kind, expiresAt: value.expiresAt,
+  });
 }
 
 /**
@@ -61,17 +82,56 @@ export async function setSecret(ctx: StepContext): Promise<void> {
   log.info('setSecret: nothing to do, DSQL validates tokens against IAM at connect time', { secretArn: ctx.secretArn, versionId: ctx.token });
 }
 
-/** Connects with the pending URL for real; a token DSQL would refuse never gets promoted. */
+/**
+ * Connects with the pending URL for real; a token DSQL would refuse never gets
+ * promoted.
+ *
+ * Two special cases:
+ * - With RotateImmediately=false, Secrets Manager runs only this step, on a
+ *   throwaway AWSPENDING copy of the current value. If that is the
+ *   construct's placeholder (empty url: createSecret always writes a real
+ *   one), there is no token to test yet.
+ * - A brand-new IAM access key takes a few seconds to be accepted: with the
+ *   access-key signer an authentication failure is retried with backoff
+ *   (about 30 s in all). The role signer's credentials are not new, so it
+ *   fails at once.
+ */
 export async function testSecret(ctx: StepContext): Promise<void> {
+  const fields = { secretArn: ctx.secretArn, versionId: ctx.token };
   const value = await pendingValue(ctx);
   if (value === undefined) {
     throw new Error(`testSecret: version ${ctx.token} of ${ctx.secretArn} has no AWSPENDING value; createSecret did not run or failed`);
   }
+  if (value.url === '') {
+    log.info('testSecret: the pending value is the placeholder (no token yet), nothing to test', fields);
+    return;
+  }
   if (Date.parse(value.expiresAt) <= Date.now()) {
     throw new Error(`testSecret: the pending token expired at ${value.expiresAt}; a retry mints a new one only in a new rotation`);
   }
-  await checkConnection(value, ctx.config.connectTimeoutSeconds);
-  log.info('testSecret: the pending URL connects and runs SELECT 1', { secretArn: ctx.secretArn, versionId: ctx.token });
+  const delays = ctx.config.signer.kind === SignerKind.ACCESS_KEY ? (ctx.newKeyRetryDelaysMs ?? NEW_KEY_RETRY_DELAYS_MS) : [];
+  const sleep = ctx.sleep ?? sleepFor;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await checkConnection(value, ctx.config.connectTimeoutSeconds);
+      break;
+    } catch (err) {
+      // `kind` is set by checkConnection; 'auth' means DSQL refused the token.
+      const refused = (err as { kind?: string }).kind === 'auth';
+      if (!refused || attempt > delays.length) {
+        if (refused && attempt > 1) {
+          const waited = delays.slice(0, attempt - 1).reduce((a, b) => a + b, 0) / 1000;
+          (err as Error).message += ` (still refused after ${attempt} attempts over ${waited} s; a new IAM access key is normally accepted within seconds)`;
+        }
+        throw err;
+      }
+      log.info('testSecret: DSQL refused the token of a new access key; IAM may not have propagated the key yet, retrying', {
+        ...fields, attempt, retryInMs: delays[attempt - 1],
+      });
+      await sleep(delays[attempt - 1]);
+    }
+  }
+  log.info('testSecret: the pending URL connects and runs SELECT 1', fields);
 }
 
 /**
@@ -105,10 +165,6 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   }
 }
 
-export function versionWithStage(metadata: DescribeSecretCommandOutput, stage: string): string | undefined {
-  return Object.entries(metadata.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
-}
-
 /**
  * The promotion time of `ctx.token`, from the secret's tag if an earlier
  * attempt wrote it, otherwise now (we are just past the promotion) recorded in
@@ -116,11 +172,8 @@ export function versionWithStage(metadata: DescribeSecretCommandOutput, stage: s
  * service twice for one version.
  */
 async function promotionTime(ctx: StepContext): Promise<Date> {
-  const tag = ctx.metadata.Tags?.find((t) => t.Key === PROMOTED_TAG_KEY)?.Value;
-  const [versionId, iso] = (tag ?? '').split(' ');
-  if (versionId === ctx.token && iso !== undefined && !Number.isNaN(Date.parse(iso))) {
-    return new Date(iso);
-  }
+  const recorded = recordedPromotionTime(ctx.metadata, ctx.token);
+  if (recorded !== undefined) return recorded;
   const now = new Date();
   await ctx.sm.send(new TagResourceCommand({
     SecretId: ctx.secretArn, Tags: [{ Key: PROMOTED_TAG_KEY, Value: `${ctx.token} ${now.toISOString()}` }],

@@ -3,17 +3,29 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { ADMIN_ROLE_NAME, DsqlUrlSecretValue } from '../lib/contract';
 import { HandlerConfig } from './config';
 
+/** Credentials a token is signed with. Long-term access keys have no session token and no expiration. */
+export interface SigningCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
 /**
- * Signs a DSQL token with the function's own credentials and returns the full
- * secret value. Signing is local: no call to AWS.
+ * Signs a DSQL token and returns the full secret value. Signing is local: no
+ * call to AWS. Without `signingCredentials`, the function's own credentials
+ * (the default provider chain) sign.
  *
  * `expiresAt` is the earlier of the requested lifetime and the expiry of the
  * credentials that signed it, because a token dies with its signing
- * credentials. When the provider does not report an expiry (Lambda's
- * environment credentials do not), the requested lifetime is the upper bound.
+ * credentials. When the credentials report no expiry (Lambda's environment
+ * credentials do not; an IAM user's access key has none), the requested
+ * lifetime is the upper bound.
  */
-export async function mintSecretValue(config: HandlerConfig, now: Date = new Date()): Promise<DsqlUrlSecretValue> {
-  const credentials = await defaultProvider()();
+export async function mintSecretValue(
+  config: HandlerConfig, now: Date = new Date(), signingCredentials?: SigningCredentials,
+): Promise<DsqlUrlSecretValue> {
+  const credentials = signingCredentials ?? await defaultProvider()();
   const signer = new DsqlSigner({
     hostname: config.host,
     region: config.region,

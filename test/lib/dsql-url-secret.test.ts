@@ -224,14 +224,16 @@ describe('least-privilege IAM', () => {
 describe('validation', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['token lifetime above one week', { tokenLifetime: Duration.days(8) }, /tokenLifetime must be at most 7 days .* got 8 days: lower tokenLifetime/],
-    ['rotation interval under 15 minutes', { rotationInterval: Duration.minutes(10), rolloutAllowance: Duration.minutes(1) },
-      /rotationInterval must be at least rolloutAllowance \+ 5 minutes \(and 15 minutes\) = 15 minutes, got 10 minutes: raise rotationInterval to at least 15 minutes/],
-    ['rotation interval shorter than a rollout', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.hours(1) },
-      /rotationInterval must be at least .* = 1 hour 5 minutes, got 1 hour: .* or lower rolloutAllowance/],
+    ['rotation interval too short', { rotationInterval: Duration.minutes(10), rolloutAllowance: Duration.minutes(1) },
+      /rotationInterval must be at least 25 minutes for rolloutAllowance 1 minute and watchdogInterval 5 minutes .* got 10 minutes: raise rotationInterval to at least 25 minutes/],
+    ['rotation interval shorter than two rollouts', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.hours(1) },
+      /rotationInterval must be at least 2 hours 10 minutes .* got 1 hour: .* or lower rolloutAllowance/],
     ['lifetime equal to interval + allowance', { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
-      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance \+ watchdogInterval \+ 5 minutes margin \(6 hours \+ 2 hours \+ 5 minutes \+ 5 minutes = 8 hours 10 minutes\), got 8 hours: raise tokenLifetime to at least 8 hours 10 minutes or lower rotationInterval to at most 5 hours 50 minutes/],
-    ['lifetime below interval', { rotationInterval: Duration.hours(8) }, /tokenLifetime must be at least .* got 8 hours: raise tokenLifetime to at least 8 hours 40 minutes or lower rotationInterval to at most 7 hours 20 minutes/],
-    ['lifetime too short for any interval', { tokenLifetime: Duration.minutes(40) }, /got 40 minutes: raise tokenLifetime to at least 4 hours 40 minutes, so tasks/],
+      /tokenLifetime must be at least rotationInterval \+ 1 hour schedule window \+ rolloutAllowance \+ watchdogInterval \+ 15 minutes to clear a failed rotation \+ 5 minutes margin = 9 hours 25 minutes, got 8 hours: raise tokenLifetime to at least 9 hours 25 minutes or lower rotationInterval to at most 4 hours 35 minutes/],
+    ['lifetime below interval', { rotationInterval: Duration.hours(8) }, /got 8 hours: raise tokenLifetime to at least 9 hours 55 minutes or lower rotationInterval to at most 6 hours 5 minutes/],
+    ['lifetime too short for any interval', { tokenLifetime: Duration.minutes(40) }, /got 40 minutes: raise tokenLifetime to at least 5 hours 55 minutes, so tasks/],
+    ['scheduler intervals have no window', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.minutes(10), tokenLifetime: Duration.minutes(90) },
+      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance .* = 1 hour 35 minutes, got 1 hour 30 minutes/],
     ['zero rollout allowance', { rolloutAllowance: Duration.seconds(0) }, /rolloutAllowance must be positive/],
     ['watchdog interval under a minute', { watchdogInterval: Duration.seconds(30) }, /watchdogInterval must be from 1 minute to 1 hour, got 30 seconds/],
     ['invalid database name', { database: 'My-DB' }, /database must be a lower-case PostgreSQL identifier .* got 'My-DB'/],
@@ -252,10 +254,10 @@ describe('validation', () => {
   test('the tightest lifetime that fits is accepted, one second less is not', () => {
     const tight = { rotationInterval: Duration.hours(4), rolloutAllowance: Duration.minutes(30), watchdogInterval: Duration.minutes(5) };
     const ok = givenStack();
-    expect(() => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(280) })).not.toThrow();
+    expect(() => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(355) })).not.toThrow();
     const tooShort = givenStack();
-    expect(() => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(280 * 60 - 1) }))
-      .toThrow(/at least 4 hours 40 minutes/);
+    expect(() => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(355 * 60 - 1) }))
+      .toThrow(/at least 5 hours 55 minutes/);
   });
 
   test('a role-signed lifetime above 12 hours warns and points to managed access keys', () => {

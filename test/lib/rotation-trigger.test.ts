@@ -40,6 +40,6 @@ describe('rotation more often than every 4 hours', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster, rotationInterval: Duration.hours(5), tokenLifetime: Duration.hours(10) });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::Scheduler::Schedule', 0);
-    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(5 hours)' } });
+    t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(5 hours)', Duration: '1h' } });
   });
 });

@@ -5,7 +5,7 @@ import { DsqlUrlSecret } from '../../lib';
 import { givenStack } from './stack-fixture';
 
 describe('watchdog', () => {
-  test('runs every watchdogInterval and rotates before rollout + interval + margin remain', () => {
+  test('runs every watchdogInterval and rotates before rollout + interval + stale-pending wait + margin remain', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, watchdogInterval: Duration.minutes(3), rolloutAllowance: Duration.minutes(20) });
     const t = Template.fromStack(stack);
@@ -17,7 +17,7 @@ describe('watchdog', () => {
       Handler: 'index.watchdogHandler',
       Environment: { Variables: Match.objectLike({
         [WatchdogEnv.SECRET_ARN]: { Ref: Match.stringLikeRegexp('DbSecret') },
-        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String((20 + 3 + 5) * 60),
+        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String((20 + 3 + 15 + 5) * 60),
       }) },
     });
   });

@@ -1,6 +1,6 @@
-import { HandlerEnv } from '../../lib/contract';
-import { readConfig } from '../../rotation-handler/config';
-import { handlerEnv, HOST, REGION } from './fixtures';
+import { HandlerEnv, SignerEnv } from '../../lib/contract';
+import { readConfig, readSignerConfig } from '../../rotation-handler/config';
+import { accessKeySignerEnv, handlerEnv, HOST, KEYS_SECRET_ARN, REGION, SIGNER_USER } from './fixtures';
 
 describe('readConfig', () => {
   test('reads every setting the construct passes', () => {
@@ -25,6 +25,7 @@ describe('readConfig', () => {
       boundServicesParameter: '/my/bound-services',
       redeployConcurrency: 3,
       connectTimeoutSeconds: 7,
+      signer: { kind: 'role' },
     });
   });
 
@@ -69,5 +70,34 @@ describe('readConfig', () => {
     } finally {
       if (saved !== undefined) process.env[HandlerEnv.HOST] = saved;
     }
+  });
+});
+
+describe('readSignerConfig', () => {
+  test.each([undefined, '', 'role'])('SIGNER=%p is the role signer (functions deployed before signers existed set none)', (value) => {
+    expect(readSignerConfig({ [SignerEnv.SIGNER]: value })).toEqual({ kind: 'role' });
+  });
+
+  test('access-key reads the user, the keys secret and the rollout allowance', () => {
+    expect(readConfig(handlerEnv(accessKeySignerEnv(900))).signer).toEqual({
+      kind: 'access-key', userName: SIGNER_USER, keysSecretArn: KEYS_SECRET_ARN, rolloutAllowanceSeconds: 900,
+    });
+    expect(readSignerConfig(accessKeySignerEnv(0)).kind).toBe('access-key');
+  });
+
+  test.each([SignerEnv.SIGNER_USER_NAME, SignerEnv.SIGNER_KEYS_SECRET_ARN, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS])(
+    'access-key without %s is an error that names it',
+    (name) => {
+      expect(() => readSignerConfig({ ...accessKeySignerEnv(), [name]: undefined })).toThrow(`Environment variable ${name} is not set`);
+    },
+  );
+
+  test.each(['-1', '1.5', 'soon'])('ROLLOUT_ALLOWANCE_SECONDS=%s is rejected', (raw) => {
+    expect(() => readSignerConfig({ ...accessKeySignerEnv(), [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: raw }))
+      .toThrow(`Environment variable ${SignerEnv.ROLLOUT_ALLOWANCE_SECONDS} must be a non-negative integer, got '${raw}'`);
+  });
+
+  test('an unknown signer is rejected', () => {
+    expect(() => readSignerConfig({ [SignerEnv.SIGNER]: 'user' })).toThrow("Environment variable SIGNER must be 'role' or 'access-key', got 'user'");
   });
 });

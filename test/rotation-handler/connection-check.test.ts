@@ -1,6 +1,6 @@
 import { AddressInfo, createServer, Server, Socket } from 'net';
 import { DsqlUrlSecretValue } from '../../lib/contract';
-import { checkConnection, explainConnectionFailure } from '../../rotation-handler/connection-check';
+import { checkConnection, classifyConnectionFailure, explainConnectionFailure } from '../../rotation-handler/connection-check';
 import { HOST } from './fixtures';
 
 const admin = { host: HOST, port: 5432, username: 'admin' };
@@ -61,6 +61,19 @@ describe('explainConnectionFailure', () => {
   });
 });
 
+describe('classifyConnectionFailure', () => {
+  test.each([
+    ['auth', driverError('access denied', '28000')],
+    ['auth', driverError('password authentication failed', '28P01')],
+    ['network', driverError('connect ECONNREFUSED', 'ECONNREFUSED')],
+    ['network', driverError('Connection terminated due to connection timeout')],
+    ['tls', driverError('self-signed certificate in certificate chain')],
+    ['other', driverError('relation does not exist', '42P01')],
+  ])('%s: %p', (kind, err) => {
+    expect(classifyConnectionFailure(err)).toBe(kind);
+  });
+});
+
 describe('checkConnection with a real pg client', () => {
   const servers: Server[] = [];
   const sockets: Socket[] = [];
@@ -101,6 +114,7 @@ describe('checkConnection with a real pg client', () => {
     const { error, ms } = await timed(checkConnection(valueFor(port), 5));
 
     expect(error.message).toContain(`could not reach 127.0.0.1:${port} as 'admin' (ECONNREFUSED`);
+    expect((error as Error & { kind?: string }).kind).toBe('network');
     expect(ms).toBeLessThan(2000);
   });
 
@@ -125,6 +139,7 @@ describe('checkConnection with a real pg client', () => {
     const { error } = await timed(checkConnection(valueFor(port), 5));
 
     expect(error.message).toContain(`TLS to 127.0.0.1:${port} as 'admin' failed`);
+    expect((error as Error & { kind?: string }).kind).toBe('tls');
     // Only the 8-byte SSLRequest (length 8, code 80877103) was sent: no startup message, no password.
     expect(received.length).toBe(8);
     expect(received.readInt32BE(4)).toBe(80877103);

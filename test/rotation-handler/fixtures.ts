@@ -14,11 +14,17 @@ import {
   PutSecretValueCommandInput, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand, TagResourceCommandInput,
   UpdateSecretVersionStageCommand, UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateAccessKeyCommand, CreateAccessKeyCommandInput, DeleteAccessKeyCommand, DeleteAccessKeyCommandInput, IAMClient, ListAccessKeysCommand,
+  ListAccessKeysCommandInput, NoSuchEntityException,
+} from '@aws-sdk/client-iam';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
+import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { AwsClientStub } from 'aws-sdk-client-mock';
-import { HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
 import { HandlerConfig } from '../../rotation-handler/config';
 import { RetryPolicy } from '../../rotation-handler/retry';
+import { buildSecretValue } from '../../rotation-handler/token';
 
 export const REGION = 'us-east-1';
 export const HOST = 'abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws';
@@ -29,6 +35,20 @@ export const TOKEN = '11111111-2222-4333-8444-555555555555';
 export const OLD_VERSION = '99999999-8888-4777-8666-555555555555';
 /** Name of the SSM parameter that lists the bound services. */
 export const BOUND_SERVICES_PARAMETER = '/cdk-dsql-url-secret/test/bound-services';
+
+/** The access-key signer's IAM user and the secret holding its keys. */
+export const SIGNER_USER = 'app-db-url-signer';
+export const KEYS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-url-signer-keys-XyZ123';
+
+/** The environment of the rotation function with the access-key signer. */
+export function accessKeySignerEnv(rolloutAllowanceSeconds = 1800): Record<string, string> {
+  return {
+    [SignerEnv.SIGNER]: 'access-key',
+    [SignerEnv.SIGNER_USER_NAME]: SIGNER_USER,
+    [SignerEnv.SIGNER_KEYS_SECRET_ARN]: KEYS_SECRET_ARN,
+    [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowanceSeconds),
+  };
+}
 
 /** Fake long-term-looking credentials; the secret and session token must never be logged. */
 export const FAKE_CREDENTIALS = {
@@ -58,6 +78,10 @@ export function handlerEnv(overrides: Record<string, string | undefined> = {}): 
     AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
     AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
     AWS_CREDENTIAL_EXPIRATION: undefined,
+    [SignerEnv.SIGNER]: undefined,
+    [SignerEnv.SIGNER_USER_NAME]: undefined,
+    [SignerEnv.SIGNER_KEYS_SECRET_ARN]: undefined,
+    [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: undefined,
     // With AWS_PROFILE set the SDK skips the environment credentials.
     AWS_PROFILE: undefined,
     AWS_REGION: REGION,
@@ -92,6 +116,7 @@ export function config(overrides: Partial<HandlerConfig> = {}): HandlerConfig {
     boundServicesParameter: BOUND_SERVICES_PARAMETER,
     redeployConcurrency: 5,
     connectTimeoutSeconds: 10,
+    signer: { kind: 'role' },
     ...overrides,
   };
 }
@@ -167,15 +192,39 @@ export class FakeSecretsManager {
     this.versions.set(TOKEN, { stages: ['AWSPENDING'] });
   }
 
+  /** AWSCURRENT of the signer keys secret (KEYS_SECRET_ARN); undefined: no value. */
+  keysValue: string | undefined = '{"keys":[]}';
+  /** Lets a test make a PutSecretValue fail (checked before it is stored). */
+  failPut: (input: PutSecretValueCommandInput) => Error | undefined = () => undefined;
+
   install(stub: AwsClientStub<SecretsManagerClient>): void {
     stub.on(DescribeSecretCommand).callsFake(() => this.describe());
-    stub.on(GetSecretValueCommand).callsFake((input: GetSecretValueCommandInput) => this.getValue(input));
-    stub.on(PutSecretValueCommand).callsFake((input: PutSecretValueCommandInput) => this.putValue(input));
+    stub.on(GetSecretValueCommand).callsFake((input: GetSecretValueCommandInput) => {
+      if (input.SecretId !== KEYS_SECRET_ARN) return this.getValue(input);
+      if (this.keysValue === undefined || (input.VersionStage ?? 'AWSCURRENT') !== 'AWSCURRENT') {
+        throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value", $metadata: {} });
+      }
+      return { ARN: KEYS_SECRET_ARN, SecretString: this.keysValue };
+    });
+    stub.on(PutSecretValueCommand).callsFake((input: PutSecretValueCommandInput) => {
+      const injected = this.failPut(input);
+      if (injected !== undefined) throw injected;
+      if (input.SecretId !== KEYS_SECRET_ARN) return this.putValue(input);
+      this.keysValue = input.SecretString;
+      return { ARN: KEYS_SECRET_ARN };
+    });
     stub.on(UpdateSecretVersionStageCommand).callsFake((input: UpdateSecretVersionStageCommandInput) => this.moveStage(input));
     stub.on(TagResourceCommand).callsFake((input: TagResourceCommandInput) => {
       for (const t of input.Tags ?? []) this.tags.set(t.Key!, t.Value!);
       return {};
     });
+  }
+
+  /** Sets a version's stages and value, moving each stage away from any other version. */
+  setVersion(versionId: string, stages: string[], value?: DsqlUrlSecretValue | string): this {
+    for (const stage of stages) this.removeStage(stage);
+    this.versions.set(versionId, { stages: [...stages], value: typeof value === 'string' || value === undefined ? value : JSON.stringify(value) });
+    return this;
   }
 
   stagesOf(versionId: string): string[] {
@@ -305,4 +354,89 @@ export function presignedTokenIsValid(token: string, credentials: { secretAccess
 /** The query parameters of a DSQL token (`<host>/?Action=…&X-Amz-…`). */
 export function tokenParams(token: string): URLSearchParams {
   return new URL(`https://${token}`).searchParams;
+}
+
+/** An access key as IAM returns it from CreateAccessKey. */
+export interface FakeAccessKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+let fakeKeyCounter = 0;
+
+/** A new, unique, realistic-looking access key (AKIA + 16 characters). */
+export function newFakeAccessKey(): FakeAccessKey {
+  fakeKeyCounter++;
+  const n = String(fakeKeyCounter).padStart(4, '0');
+  return { accessKeyId: `AKIAFAKEKEY00000${n}`, secretAccessKey: `fakeSecret/${n}+${'s'.repeat(28)}` };
+}
+
+/**
+ * A minimal stateful IAM for one user's access keys: at most two keys, as IAM
+ * allows (LimitExceededException beyond), NoSuchEntityException for unknown
+ * keys or users. `failDelete` lets a test make DeleteAccessKey throw.
+ */
+export class FakeIam {
+  readonly keys = new Map<string, FakeAccessKey>();
+  readonly created: FakeAccessKey[] = [];
+  failDelete: (accessKeyId: string) => Error | undefined = () => undefined;
+
+  constructor(readonly userName: string = SIGNER_USER) {}
+
+  add(...keys: FakeAccessKey[]): this {
+    for (const k of keys) this.keys.set(k.accessKeyId, k);
+    return this;
+  }
+
+  ids(): string[] {
+    return [...this.keys.keys()].sort();
+  }
+
+  install(stub: AwsClientStub<IAMClient>): void {
+    const noSuchEntity = (what: string) => new NoSuchEntityException({ message: `${what} cannot be found.`, $metadata: {} });
+    stub.on(ListAccessKeysCommand).callsFake((input: ListAccessKeysCommandInput) => {
+      if (input.UserName !== this.userName) throw noSuchEntity(`The user with name ${input.UserName}`);
+      return {
+        AccessKeyMetadata: [...this.keys.values()].map((k) => ({ UserName: this.userName, AccessKeyId: k.accessKeyId, Status: 'Active' })),
+        IsTruncated: false,
+      };
+    });
+    stub.on(DeleteAccessKeyCommand).callsFake((input: DeleteAccessKeyCommandInput) => {
+      const injected = this.failDelete(input.AccessKeyId!);
+      if (injected !== undefined) throw injected;
+      if (input.UserName !== this.userName || !this.keys.has(input.AccessKeyId!)) {
+        throw noSuchEntity(`The Access Key with id ${input.AccessKeyId}`);
+      }
+      this.keys.delete(input.AccessKeyId!);
+      return {};
+    });
+    stub.on(CreateAccessKeyCommand).callsFake((input: CreateAccessKeyCommandInput) => {
+      if (input.UserName !== this.userName) throw noSuchEntity(`The user with name ${input.UserName}`);
+      if (this.keys.size >= 2) {
+        throw Object.assign(new Error('Cannot exceed quota for AccessKeysPerUser: 2'), { name: 'LimitExceededException', $metadata: {} });
+      }
+      const key = newFakeAccessKey();
+      this.keys.set(key.accessKeyId, key);
+      this.created.push(key);
+      return {
+        AccessKey: {
+          UserName: this.userName, AccessKeyId: key.accessKeyId, SecretAccessKey: key.secretAccessKey, Status: 'Active', CreateDate: new Date(),
+        },
+      };
+    });
+  }
+}
+
+/** A complete secret value whose token was signed with `key` (long-term: no session token). */
+export async function valueSignedWith(key: FakeAccessKey, issuedAt: Date = new Date()): Promise<DsqlUrlSecretValue> {
+  const signer = new DsqlSigner({ hostname: HOST, region: REGION, expiresIn: 43200, credentials: key });
+  const token = await signer.getDbConnectAdminAuthToken();
+  return buildSecretValue(config(), token, issuedAt, new Date(issuedAt.getTime() + 43200_000));
+}
+
+/** The construct's initial placeholder: every field present, url and password empty. */
+export function placeholderValue(): Record<string, string> {
+  return {
+    url: '', host: HOST, port: '5432', username: 'admin', password: '', dbname: 'postgres', sslmode: 'require', issuedAt: '', expiresAt: '',
+  };
 }

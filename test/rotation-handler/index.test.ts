@@ -8,6 +8,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
 import { checkConnection } from '../../rotation-handler/connection-check';
+import * as bundleEntry from '../../rotation-handler/index';
 import { handler, RotationEvent } from '../../rotation-handler/index';
 import {
   activeService, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, promotedTag,
@@ -197,5 +198,12 @@ describe('step dispatch for an AWSPENDING token', () => {
   test('a failing step fails the invocation (so Secrets Manager retries and the failure is loud)', async () => {
     // testSecret before createSecret: no pending value
     await expect(handler(event('testSecret'))).rejects.toThrow('has no AWSPENDING value');
+  });
+});
+
+describe('bundle entry', () => {
+  test('exports the three handlers the construct names: index.handler, index.watchdogHandler, index.initialRotationHandler', () => {
+    expect(Object.keys(bundleEntry).sort()).toEqual(['handler', 'initialRotationHandler', 'watchdogHandler']);
+    for (const fn of Object.values(bundleEntry)) expect(typeof fn).toBe('function');
   });
 });

@@ -1,15 +1,17 @@
 import 'aws-sdk-client-mock-jest';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
+import * as connectionCheck from '../../rotation-handler/connection-check';
 import { handler } from '../../rotation-handler/index';
 import { log, redact } from '../../rotation-handler/log';
 import { buildSecretValue } from '../../rotation-handler/token';
 import {
-  awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeSecretsManager, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
+  accessKeySignerEnv, awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeIam, FakeSecretsManager, placeholderValue, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
   TOKEN,
 } from './fixtures';
 
@@ -67,6 +69,12 @@ describe('redact', () => {
     expect(JSON.parse(out)).toEqual({ password: '***', host: HOST });
   });
 
+  test.each(['AKIAIOSFODNN7EXAMPLE', 'ASIAXYZXYZXYZXYZ1234'])('keeps only the last 4 characters of an access key id (%s)', (id) => {
+    const out = redact(`The Access Key with id ${id} cannot be found.`);
+
+    expect(out).toBe(`The Access Key with id …${id.slice(-4)} cannot be found.`);
+  });
+
   test('leaves text without secrets unchanged', () => {
     const text = `promoted ${TOKEN} of ${SECRET_ARN}; service ${serviceArn('main', 'web')}`;
     expect(redact(text)).toBe(text);
@@ -102,24 +110,56 @@ describe('no secret reaches the logs during a full rotation', () => {
   const smMock = mockClient(SecretsManagerClient);
   const ecsMock = mockClient(ECSClient);
   const ssmMock = mockClient(SSMClient);
+  const iamMock = mockClient(IAMClient);
   let restoreEnv: () => void;
   let spy: jest.SpyInstance;
+  let checkConnectionSpy: jest.SpyInstance;
 
   beforeEach(() => {
     smMock.reset();
     ecsMock.reset();
     ssmMock.reset();
+    iamMock.reset();
+    checkConnectionSpy = jest.spyOn(connectionCheck, 'checkConnection');
     restoreEnv = setEnv(handlerEnv());
     spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   });
   afterEach(() => {
     spy.mockRestore();
+    checkConnectionSpy.mockRestore();
     restoreEnv();
   });
   afterAll(() => {
     smMock.restore();
     ecsMock.restore();
     ssmMock.restore();
+    iamMock.restore();
+  });
+
+  test('a whole rotation with the access-key signer logs no key material, key id or token', async () => {
+    // GIVEN the access-key signer, a user with no key yet, the placeholder as AWSCURRENT
+    restoreEnv();
+    restoreEnv = setEnv(handlerEnv(accessKeySignerEnv()));
+    const sm = new FakeSecretsManager(JSON.stringify(placeholderValue()));
+    sm.install(smMock);
+    const iam = new FakeIam();
+    iam.install(iamMock);
+    boundServices(ssmMock, undefined);
+    const event = (Step: string) => ({ Step, SecretId: SECRET_ARN, ClientRequestToken: TOKEN });
+    checkConnectionSpy.mockResolvedValue(undefined);
+
+    // WHEN
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) await handler(event(step));
+
+    // THEN
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+    const [key] = iam.created;
+    const value = JSON.parse(sm.versions.get(TOKEN)!.value!) as DsqlUrlSecretValue;
+    const lines = capturedLines(spy);
+    expect(lines.some((l) => l.includes(`…${key.accessKeyId.slice(-4)}`))).toBe(true);
+    for (const secret of [...secretsOf(value), key.accessKeyId, key.secretAccessKey, sm.keysValue!]) {
+      for (const line of lines) expect(line).not.toContain(secret);
+    }
   });
 
   test('createSecret, setSecret and finishSecret (with a failing service whose error echoes the URL) log no token or key', async () => {

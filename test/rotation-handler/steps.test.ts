@@ -4,6 +4,7 @@ import {
   GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
@@ -11,9 +12,9 @@ import { readConfig } from '../../rotation-handler/config';
 import { checkConnection } from '../../rotation-handler/connection-check';
 import { handler } from '../../rotation-handler/index';
 import { RetryPolicy } from '../../rotation-handler/retry';
-import { createSecret, finishSecret, setSecret, StepContext, testSecret } from '../../rotation-handler/steps';
+import { createSecret, finishSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, StepContext, testSecret } from '../../rotation-handler/steps';
 import {
-  awsError, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
+  accessKeySignerEnv, awsError, placeholderValue, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
   FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
 } from './fixtures';
 
@@ -48,6 +49,7 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     sm: new SecretsManagerClient({ region: REGION }),
     ecs: new ECSClient({ region: REGION }),
     ssm: new SSMClient({ region: REGION }),
+    iam: new IAMClient({ region: REGION }),
     config: readConfig(),
     secretArn: SECRET_ARN,
     token: TOKEN,
@@ -181,6 +183,89 @@ describe('testSecret', () => {
 
     await expect(testSecret(context())).rejects.toThrow(`version ${TOKEN} of ${SECRET_ARN} has no AWSPENDING value`);
     expect(checkConnectionMock).not.toHaveBeenCalled();
+  });
+
+  test('the placeholder as pending value (RotateImmediately=false copies AWSCURRENT) has no token to test: success without connecting', async () => {
+    smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(placeholderValue()) });
+
+    await expect(testSecret(context())).resolves.toBeUndefined();
+
+    expect(checkConnectionMock).not.toHaveBeenCalled();
+    const lines = (console.log as jest.Mock).mock.calls.map((args) => String(args[0]));
+    expect(lines.some((l) => l.includes('the pending value is the placeholder (no token yet), nothing to test'))).toBe(true);
+  });
+
+  describe('a new access key that IAM has not propagated yet', () => {
+    const authFailure = () => Object.assign(new Error('testSecret: DSQL rejected the new token at host (access denied)'), { kind: 'auth' });
+    const networkFailure = () => Object.assign(new Error('testSecret: could not reach host (ECONNREFUSED)'), { kind: 'network' });
+
+    function accessKeyContext(sleeps: number[]): StepContext {
+      restoreEnv();
+      restoreEnv = setEnv(handlerEnv(accessKeySignerEnv()));
+      smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
+      return context({ newKeyRetryDelaysMs: [10, 20, 40], sleep: async (ms) => { sleeps.push(ms); } });
+    }
+
+    test('access-key signer: authentication failures are retried with backoff until DSQL accepts the key', async () => {
+      const sleeps: number[] = [];
+      const ctx = accessKeyContext(sleeps);
+      checkConnectionMock.mockRejectedValueOnce(authFailure()).mockRejectedValueOnce(authFailure()).mockResolvedValueOnce(undefined);
+
+      await testSecret(ctx);
+
+      expect(checkConnectionMock).toHaveBeenCalledTimes(3);
+      expect(sleeps).toEqual([10, 20]);
+    });
+
+    test('access-key signer: retries are bounded; the last error says how long it waited', async () => {
+      const sleeps: number[] = [];
+      const ctx = accessKeyContext(sleeps);
+      checkConnectionMock.mockRejectedValue(authFailure());
+
+      const error: Error = await testSecret(ctx).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+
+      expect(checkConnectionMock).toHaveBeenCalledTimes(4);
+      expect(sleeps).toEqual([10, 20, 40]);
+      expect(error.message).toContain('DSQL rejected the new token');
+      expect(error.message).toContain('still refused after 4 attempts over 0.07 s');
+    });
+
+    test('access-key signer: a network failure after a refusal ends the retries with the network message alone', async () => {
+      const sleeps: number[] = [];
+      const ctx = accessKeyContext(sleeps);
+      checkConnectionMock.mockRejectedValueOnce(authFailure()).mockRejectedValueOnce(networkFailure());
+
+      await expect(testSecret(ctx)).rejects.toThrow(/^testSecret: could not reach host \(ECONNREFUSED\)$/);
+      expect(checkConnectionMock).toHaveBeenCalledTimes(2);
+      expect(sleeps).toEqual([10]);
+    });
+
+    test('access-key signer: a network failure is not retried', async () => {
+      const sleeps: number[] = [];
+      const ctx = accessKeyContext(sleeps);
+      checkConnectionMock.mockRejectedValue(networkFailure());
+
+      await expect(testSecret(ctx)).rejects.toThrow('could not reach host');
+      expect(checkConnectionMock).toHaveBeenCalledTimes(1);
+      expect(sleeps).toEqual([]);
+    });
+
+    test('role signer: an authentication failure fails at once (its credentials are not new)', async () => {
+      const sleeps: number[] = [];
+      smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
+      checkConnectionMock.mockRejectedValue(authFailure());
+
+      await expect(testSecret(context({ newKeyRetryDelaysMs: [10, 20], sleep: async (ms) => { sleeps.push(ms); } })))
+        .rejects.toThrow(/^testSecret: DSQL rejected the new token at host \(access denied\)$/);
+      expect(checkConnectionMock).toHaveBeenCalledTimes(1);
+      expect(sleeps).toEqual([]);
+    });
+
+    test('the default backoff waits about 30 s in all', () => {
+      const total = NEW_KEY_RETRY_DELAYS_MS.reduce((a, b) => a + b, 0);
+      expect(total).toBeGreaterThanOrEqual(20_000);
+      expect(total).toBeLessThanOrEqual(35_000);
+    });
   });
 
   test('an expired pending token is an error, without trying to connect', async () => {

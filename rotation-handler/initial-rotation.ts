@@ -1,0 +1,291 @@
+import * as http from 'http';
+import * as https from 'https';
+import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import {
+  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../lib/contract';
+import { positiveInt } from './config';
+import { log, redact } from './log';
+import { isRotationInProgressError, keySuffix, versionWithStage } from './secret-versions';
+
+/** What CloudFormation sends to a custom resource's function. */
+export interface CustomResourceEvent {
+  readonly RequestType: 'Create' | 'Update' | 'Delete';
+  readonly ResponseURL: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly PhysicalResourceId?: string;
+  readonly ResourceType?: string;
+  readonly ResourceProperties?: Record<string, unknown>;
+}
+
+/** The body PUT to the ResponseURL. */
+export interface CustomResourceResponse {
+  readonly Status: 'SUCCESS' | 'FAILED';
+  readonly Reason: string;
+  readonly PhysicalResourceId: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly Data?: Record<string, string>;
+}
+
+/** The part of Lambda's context used: how long this invocation may still run. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis?(): number;
+}
+
+export interface InitialRotationOptions {
+  readonly sm?: SecretsManagerClient;
+  readonly iam?: IAMClient;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Between two DescribeSecret calls while waiting (default 5 s). */
+  readonly pollIntervalMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds since the epoch (default Date.now). */
+  readonly now?: () => number;
+  /** Waits between attempts to PUT the response (default 1 s, 3 s). */
+  readonly responseRetryDelaysMs?: readonly number[];
+}
+
+export const DEFAULT_INITIAL_ROTATION_TIMEOUT_SECONDS = 600;
+const DEFAULT_POLL_INTERVAL_MS = 5_000;
+/** Kept free at the end of the invocation to send the response. */
+const RESPONSE_RESERVE_MS = 15_000;
+/** CloudFormation rejects response bodies over 4 KiB. */
+const MAX_REASON_LENGTH = 2_000;
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+let defaultSm: SecretsManagerClient | undefined;
+let defaultIam: IAMClient | undefined;
+
+/**
+ * The first rotation, as a CloudFormation custom resource invoked directly
+ * (ServiceToken = this function), so it answers on the ResponseURL itself.
+ *
+ * - Create and Update: if AWSCURRENT already holds a URL, succeed at once
+ *   (later stack updates neither rotate nor redeploy anything). Otherwise
+ *   start a rotation (or join the one in progress) and wait until a version
+ *   with a URL is AWSCURRENT; fail after INITIAL_ROTATION_TIMEOUT_SECONDS
+ *   with a message that says where to look.
+ * - Delete: remove the access keys the rotation function created for the
+ *   signer user (SIGNER_USER_NAME, when set), because CloudFormation cannot
+ *   delete a user that still has keys. Nothing else.
+ *
+ * The physical id is the secret ARN and never changes, so an update never
+ * replaces the resource. Every outcome, errors included, is answered.
+ */
+export async function initialRotationHandler(event: CustomResourceEvent, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+  return runInitialRotation(event, context);
+}
+
+export async function runInitialRotation(
+  event: CustomResourceEvent, context?: LambdaContextLike, options: InitialRotationOptions = {},
+): Promise<CustomResourceResponse> {
+  const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const secretArn = env[WatchdogEnv.SECRET_ARN];
+  const physicalId = event.PhysicalResourceId ?? (secretArn || event.LogicalResourceId);
+  const fields = { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, stackId: event.StackId, requestId: event.RequestId };
+  log.info('initial rotation: request received', { ...fields, secretArn });
+
+  let status: CustomResourceResponse['Status'] = 'SUCCESS';
+  let reason: string;
+  try {
+    if (event.RequestType === 'Delete') {
+      reason = await deleteSignerKeys(options.iam ?? (defaultIam ??= new IAMClient({})), env[SignerEnv.SIGNER_USER_NAME]);
+    } else if (event.RequestType === 'Create' || event.RequestType === 'Update') {
+      if (!secretArn) throw new Error(`Environment variable ${WatchdogEnv.SECRET_ARN} is not set: the function must be deployed by the DsqlUrlSecret construct`);
+      const timeoutSeconds = positiveInt(env, InitialRotationEnv.TIMEOUT_SECONDS, DEFAULT_INITIAL_ROTATION_TIMEOUT_SECONDS);
+      const remaining = context?.getRemainingTimeInMillis?.();
+      // Never outlive the invocation: CloudFormation would wait an hour for an answer that never comes.
+      const deadline = Math.min(startedAt + timeoutSeconds * 1000, remaining === undefined ? Infinity : startedAt + remaining - RESPONSE_RESERVE_MS);
+      reason = await ensureFirstRotation({
+        sm: options.sm ?? (defaultSm ??= new SecretsManagerClient({})),
+        secretArn,
+        deadline,
+        startedAt,
+        now,
+        sleep: options.sleep ?? sleepFor,
+        pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      });
+    } else {
+      throw new Error(`Unknown RequestType '${String((event as { RequestType?: unknown }).RequestType)}'`);
+    }
+  } catch (err) {
+    status = 'FAILED';
+    reason = (err as Error)?.message ?? String(err);
+  }
+  reason = redact(reason);
+  if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+  const response: CustomResourceResponse = {
+    Status: status,
+    Reason: reason,
+    PhysicalResourceId: physicalId,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+  };
+  (status === 'SUCCESS' ? log.info : log.error)('initial rotation: responding', { ...fields, status, reason });
+  await sendResponse(event.ResponseURL, response, options.responseRetryDelaysMs ?? [1_000, 3_000], options.sleep ?? sleepFor);
+  return response;
+}
+
+interface WaitContext {
+  readonly sm: SecretsManagerClient;
+  readonly secretArn: string;
+  readonly deadline: number;
+  readonly startedAt: number;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly pollIntervalMs: number;
+}
+
+/** Returns the success reason; throws with the failure reason. */
+async function ensureFirstRotation(w: WaitContext): Promise<string> {
+  const fields = { secretArn: w.secretArn };
+  if (await currentHasUrl(w.sm, w.secretArn)) {
+    log.info('initial rotation: the secret already holds a URL, nothing to do', fields);
+    return `The secret ${w.secretArn} already holds a URL; nothing to do`;
+  }
+
+  let metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
+  const placeholderVersion = versionWithStage(metadata, 'AWSCURRENT');
+  const running = pendingVersion(metadata);
+  if (running !== undefined) {
+    log.info('initial rotation: a rotation is already in progress, waiting for it', { ...fields, versionId: running });
+  } else {
+    try {
+      const out = await w.sm.send(new RotateSecretCommand({ SecretId: w.secretArn }));
+      log.info('initial rotation: started the first rotation', { ...fields, versionId: out.VersionId });
+    } catch (err) {
+      if (!isRotationInProgressError(err)) {
+        const e = err as { name?: string; message?: string };
+        throw new Error(`Could not start the first rotation of secret ${w.secretArn}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`);
+      }
+      log.info('initial rotation: RotateSecret answered that a rotation is in progress, waiting for it', fields);
+    }
+  }
+
+  for (;;) {
+    const left = w.deadline - w.now();
+    if (left <= 0) break;
+    await w.sleep(Math.min(w.pollIntervalMs, left));
+    metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
+    // The placeholder is AWSCURRENT until finishSecret moves the label; a new holder is the rotated version.
+    if (versionWithStage(metadata, 'AWSCURRENT') !== placeholderVersion && await currentHasUrl(w.sm, w.secretArn)) {
+      const versionId = versionWithStage(metadata, 'AWSCURRENT');
+      log.info('initial rotation: the first rotation completed', { ...fields, versionId, seconds: Math.round((w.now() - w.startedAt) / 1000) });
+      return `The first rotation of ${w.secretArn} completed: version ${versionId} is AWSCURRENT`;
+    }
+  }
+  throw new Error(timeoutMessage(w.secretArn, Math.round((w.now() - w.startedAt) / 1000), metadata));
+}
+
+function timeoutMessage(secretArn: string, seconds: number, metadata: DescribeSecretCommandOutput): string {
+  const functionName = metadata.RotationLambdaARN?.split(':')[6];
+  const where = functionName
+    ? `its CloudWatch log group /aws/lambda/${functionName}`
+    : "the rotation function's CloudWatch log group (/aws/lambda/<function name>)";
+  return `The first rotation of secret ${secretArn} did not complete within ${seconds} s. `
+    + `The rotation function logs the step that failed and why in ${where}. Usual causes: `
+    + 'the signing identity lacks dsql:DbConnectAdmin (admin) or dsql:DbConnect (custom role) on the cluster; '
+    + 'the rotation function has no network path to the cluster endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups); '
+    + "a custom database role was not granted to the signer: AWS IAM GRANT <role> TO '<signer IAM ARN>'.";
+}
+
+/** AWSPENDING on a version that is not AWSCURRENT: a rotation that has not finished. */
+function pendingVersion(metadata: DescribeSecretCommandOutput): string | undefined {
+  return Object.entries(metadata.VersionIdsToStages ?? {})
+    .find(([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))?.[0];
+}
+
+/** Whether AWSCURRENT has a non-empty url (the placeholder's is empty). Always by stage. */
+async function currentHasUrl(sm: SecretsManagerClient, secretArn: string): Promise<boolean> {
+  const out = await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }));
+  try {
+    const url = (JSON.parse(out.SecretString ?? '') as { url?: unknown }).url;
+    return typeof url === 'string' && url !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes every access key of the signer user, so that CloudFormation can delete the user. */
+async function deleteSignerKeys(iam: IAMClient, userName: string | undefined): Promise<string> {
+  if (!userName) return 'Nothing to delete';
+  let ids: string[];
+  try {
+    const out = await iam.send(new ListAccessKeysCommand({ UserName: userName }));
+    ids = (out.AccessKeyMetadata ?? []).map((k) => k.AccessKeyId).filter((id): id is string => !!id);
+  } catch (err) {
+    if ((err as Error).name === 'NoSuchEntityException') return `The signer user ${userName} no longer exists`;
+    throw new Error(`Could not list the access keys of the signer user ${userName} (${(err as Error).name}: ${(err as Error).message}); `
+      + 'delete them by hand (aws iam list-access-keys / delete-access-key) so that the user can be deleted');
+  }
+  for (const id of ids) {
+    try {
+      await iam.send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: id }));
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchEntityException') continue;
+      throw new Error(`Could not delete access key ${keySuffix(id)} of the signer user ${userName} (${(err as Error).name}: ${(err as Error).message}); `
+        + 'delete it by hand (aws iam delete-access-key) so that the user can be deleted');
+    }
+    log.info('initial rotation: deleted an access key of the signer user before the user is deleted', { signerUser: userName, key: keySuffix(id) });
+  }
+  return `Deleted ${ids.length} access key(s) of the signer user ${userName}`;
+}
+
+/**
+ * PUTs the response to CloudFormation's presigned S3 URL: https only, except
+ * http://127.0.0.1 or http://localhost for tests. Retried; if every attempt
+ * fails it throws, so that Lambda's retry of the asynchronous invocation runs
+ * the (idempotent) request again.
+ */
+export async function sendResponse(
+  responseUrl: string, response: CustomResourceResponse, retryDelaysMs: readonly number[] = [1_000, 3_000],
+  sleep: (ms: number) => Promise<void> = sleepFor,
+): Promise<void> {
+  const url = new URL(responseUrl);
+  const local = url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
+  if (url.protocol !== 'https:' && !local) {
+    throw new Error(`ResponseURL must be https, got ${url.protocol}//${url.host}`);
+  }
+  const body = JSON.stringify(response);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await put(url, body, local ? http.request : https.request);
+      return;
+    } catch (err) {
+      // The URL is a presigned S3 URL: log its host only.
+      log.warn('initial rotation: could not send the response to CloudFormation', {
+        host: url.host, attempt, error: (err as Error).message,
+      });
+      if (attempt > retryDelaysMs.length) throw err;
+      await sleep(retryDelaysMs[attempt - 1]);
+    }
+  }
+}
+
+function put(url: URL, body: string, request: typeof https.request): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'PUT',
+      // S3 presigned for an empty content type: any other value breaks the signature.
+      headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const code = res.statusCode ?? 0;
+        if (code >= 200 && code < 300) resolve();
+        else reject(new Error(`HTTP ${code}`));
+      });
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

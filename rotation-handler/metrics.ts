@@ -1,0 +1,36 @@
+import { METRICS_NAMESPACE } from '../lib/contract';
+
+/** A CloudWatch unit this package uses. */
+export type MetricUnit = 'Count' | 'Seconds' | 'None';
+
+export interface MetricDatum {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: MetricUnit;
+}
+
+/**
+ * Writes one CloudWatch embedded-metric-format line to stdout: Lambda ships it
+ * to CloudWatch Logs, which extracts the metrics (namespace METRICS_NAMESPACE,
+ * one dimension `Secret`). No API call, no permission needed. Returns the line.
+ */
+export function emitMetrics(secretDimension: string, data: readonly MetricDatum[], now: Date = new Date()): string {
+  const document: Record<string, unknown> = {
+    _aws: {
+      Timestamp: now.getTime(),
+      CloudWatchMetrics: [{
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [['Secret']],
+        Metrics: data.map((d) => ({ Name: d.name, Unit: d.unit })),
+      }],
+    },
+    Secret: secretDimension,
+  };
+  for (const d of data) {
+    // EMF values must be finite numbers.
+    document[d.name] = Number.isFinite(d.value) ? d.value : 0;
+  }
+  const line = JSON.stringify(document);
+  console.log(line);
+  return line;
+}

@@ -1,0 +1,192 @@
+import {
+  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand, RotateSecretCommand,
+  SecretsManagerClient, UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
+import { positiveInt, required } from './config';
+import { checkConnection } from './connection-check';
+import { log } from './log';
+import { emitMetrics } from './metrics';
+import { isRotationInProgressError, versionWithStage } from './secret-versions';
+import { decideWatchdogAction, WatchdogAction } from './watchdog-decision';
+
+/** What the construct configured for the watchdog function. */
+export interface WatchdogConfig {
+  readonly secretArn: string;
+  readonly rotateBeforeExpirySeconds: number;
+  readonly stalePendingSeconds: number;
+  /** undefined: the secret's name. */
+  readonly metricDimension: string | undefined;
+  readonly connectTimeoutSeconds: number;
+}
+
+export function readWatchdogConfig(env: NodeJS.ProcessEnv = process.env): WatchdogConfig {
+  const dimension = env[WatchdogEnv.METRIC_SECRET_DIMENSION];
+  return {
+    secretArn: required(env, WatchdogEnv.SECRET_ARN),
+    rotateBeforeExpirySeconds: positiveInt(env, WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS),
+    stalePendingSeconds: positiveInt(env, WatchdogEnv.STALE_PENDING_SECONDS),
+    metricDimension: dimension === undefined || dimension === '' ? undefined : dimension,
+    connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
+  };
+}
+
+export interface WatchdogResult {
+  readonly action: WatchdogAction['action'];
+  readonly reason: string;
+  /** Whether a connection with AWSCURRENT's URL succeeded (false for the placeholder). */
+  readonly connected: boolean;
+  /** Seconds until AWSCURRENT's expiresAt; undefined when it holds no token. */
+  readonly secondsLeft: number | undefined;
+  readonly rotationInProgress: boolean;
+  readonly rotationStarted: boolean;
+  /** Versions of failed rotations whose AWSPENDING label was removed. */
+  readonly clearedPendingVersions: readonly string[];
+}
+
+export interface WatchdogOptions {
+  readonly sm?: SecretsManagerClient;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => Date;
+}
+
+let defaultClient: SecretsManagerClient | undefined;
+
+/** EventBridge's scheduled event carries nothing the watchdog needs. */
+export async function watchdogHandler(): Promise<WatchdogResult> {
+  return runWatchdog();
+}
+
+/**
+ * Checks that AWSCURRENT's URL still connects and has enough life left for a
+ * rotation plus a rollout; starts a rotation when not. Clears the AWSPENDING
+ * label of a failed rotation, which would otherwise block every later one.
+ * Emits TokenCheckFailed, TokenSecondsLeft and WatchdogRotationStarted, and
+ * logs one line with the decision. Never logs the URL or the token.
+ */
+export async function runWatchdog(options: WatchdogOptions = {}): Promise<WatchdogResult> {
+  const config = readWatchdogConfig(options.env ?? process.env);
+  const sm = options.sm ?? (defaultClient ??= new SecretsManagerClient({}));
+  const now = options.now?.() ?? new Date();
+
+  const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
+  const secretArn = metadata.ARN ?? config.secretArn;
+  const dimension = config.metricDimension ?? metadata.Name ?? secretArn;
+
+  const { rotationInProgress, cleared } = await clearStalePending(sm, metadata, secretArn, config.stalePendingSeconds, now);
+
+  const value = await currentValue(sm, secretArn);
+  let connected = false;
+  let checkFailure: string | undefined;
+  if (value !== undefined && typeof value.url === 'string' && value.url !== '') {
+    try {
+      await checkConnection(value as DsqlUrlSecretValue, config.connectTimeoutSeconds);
+      connected = true;
+    } catch (err) {
+      checkFailure = (err as Error).message.replace(/^testSecret: /, '');
+    }
+  } else {
+    checkFailure = value === undefined ? 'AWSCURRENT is not a JSON secret value' : 'AWSCURRENT is the placeholder: no token yet';
+  }
+  const expiresMs = typeof value?.expiresAt === 'string' ? Date.parse(value.expiresAt) : NaN;
+  const expiresAt = Number.isNaN(expiresMs) ? undefined : new Date(expiresMs);
+  const secondsLeft = expiresAt === undefined ? undefined : Math.round((expiresAt.getTime() - now.getTime()) / 1000);
+
+  let decision: WatchdogAction = decideWatchdogAction({
+    now, expiresAt, connected, rotationInProgress, rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds,
+  });
+  let rotationStarted = false;
+  let rotateError: unknown;
+  if (decision.action === 'rotate') {
+    try {
+      // No rules and no function: the rotation the construct configured.
+      await sm.send(new RotateSecretCommand({ SecretId: secretArn }));
+      rotationStarted = true;
+    } catch (err) {
+      if (isRotationInProgressError(err)) {
+        decision = { action: 'wait', reason: `${decision.reason}; RotateSecret answered that a rotation is already in progress` };
+      } else {
+        rotateError = err;
+      }
+    }
+  }
+
+  emitMetrics(dimension, [
+    { name: MetricName.TOKEN_CHECK_FAILED, value: connected ? 0 : 1, unit: 'Count' },
+    // No token is no time left.
+    { name: MetricName.TOKEN_SECONDS_LEFT, value: secondsLeft ?? 0, unit: 'Seconds' },
+    { name: MetricName.WATCHDOG_ROTATION_STARTED, value: rotationStarted ? 1 : 0, unit: 'Count' },
+  ], now);
+  const fields = {
+    secretArn, action: decision.action, reason: decision.reason, connected, secondsLeft, rotationInProgress, rotationStarted,
+    clearedPendingVersions: cleared.length, checkFailure,
+  };
+  if (rotateError !== undefined) {
+    const e = rotateError as { name?: string; message?: string };
+    log.error('watchdog: could not start a rotation', { ...fields, error: e.name, detail: e.message });
+    throw new Error(`watchdog: RotateSecret on ${secretArn} failed (${e.name ?? 'Error'}: ${e.message ?? String(rotateError)}) `
+      + `after deciding to rotate because ${decision.reason}`);
+  }
+  (decision.action === 'none' ? log.info : log.warn)('watchdog: decision', fields);
+  return {
+    action: decision.action, reason: decision.reason, connected, secondsLeft, rotationInProgress, rotationStarted,
+    clearedPendingVersions: cleared,
+  };
+}
+
+/** AWSCURRENT's JSON; undefined when it is not JSON. Always by stage (see FACTS: moto without VersionStage). */
+async function currentValue(sm: SecretsManagerClient, secretArn: string): Promise<Partial<DsqlUrlSecretValue> | undefined> {
+  const out = await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }));
+  try {
+    const parsed: unknown = JSON.parse(out.SecretString ?? '');
+    return typeof parsed === 'object' && parsed !== null ? parsed as Partial<DsqlUrlSecretValue> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A version with AWSPENDING but not AWSCURRENT is a rotation in progress when
+ * it is younger than `stalePendingSeconds`, else a failed rotation: its
+ * AWSPENDING label is removed so that the next RotateSecret can start.
+ */
+async function clearStalePending(
+  sm: SecretsManagerClient, metadata: DescribeSecretCommandOutput, secretArn: string, stalePendingSeconds: number, now: Date,
+): Promise<{ rotationInProgress: boolean; cleared: string[] }> {
+  const pending = Object.entries(metadata.VersionIdsToStages ?? {})
+    .filter(([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))
+    .map(([id]) => id);
+  const cleared: string[] = [];
+  if (pending.length === 0) return { rotationInProgress: false, cleared };
+
+  const createdAt = await versionCreationDates(sm, secretArn);
+  let rotationInProgress = false;
+  for (const versionId of pending) {
+    const created = createdAt.get(versionId);
+    const ageSeconds = created === undefined ? undefined : Math.round((now.getTime() - created.getTime()) / 1000);
+    if (ageSeconds === undefined || ageSeconds <= stalePendingSeconds) {
+      // Unknown age: assume a running rotation rather than break one.
+      rotationInProgress = true;
+      continue;
+    }
+    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
+    cleared.push(versionId);
+    log.warn('watchdog: removed AWSPENDING from the version of a rotation that failed; it blocked every later rotation', {
+      secretArn, versionId, ageSeconds, stalePendingSeconds, currentVersionId: versionWithStage(metadata, 'AWSCURRENT'),
+    });
+  }
+  return { rotationInProgress, cleared };
+}
+
+async function versionCreationDates(sm: SecretsManagerClient, secretArn: string): Promise<Map<string, Date>> {
+  const dates = new Map<string, Date>();
+  let nextToken: string | undefined;
+  do {
+    const out = await sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken: nextToken, MaxResults: 100 }));
+    for (const v of out.Versions ?? []) {
+      if (v.VersionId !== undefined && v.CreatedDate !== undefined) dates.set(v.VersionId, new Date(v.CreatedDate));
+    }
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return dates;
+}
