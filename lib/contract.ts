@@ -30,6 +30,8 @@ export const HandlerEnv = {
   BOUND_SERVICES_PARAMETER: 'BOUND_SERVICES_PARAMETER',
   /** How many UpdateService calls may run at once. */
   REDEPLOY_CONCURRENCY: 'REDEPLOY_CONCURRENCY',
+  /** Milliseconds between the starts of two services' redeployments (0: no spacing). */
+  REDEPLOY_STAGGER_MS: 'REDEPLOY_STAGGER_MS',
   /** Seconds testSecret waits for the connection and `SELECT 1`. */
   CONNECT_TIMEOUT_SECONDS: 'CONNECT_TIMEOUT_SECONDS',
 } as const;
@@ -118,4 +120,17 @@ export const MetricName = {
 export const InitialRotationEnv = {
   /** How long the first-rotation custom resource waits for the rotation to complete. */
   TIMEOUT_SECONDS: 'INITIAL_ROTATION_TIMEOUT_SECONDS',
+} as const;
+
+/**
+ * Tags on the URL secret, so tools (the CLI) can find everything from the
+ * secret alone, without the CDK app.
+ */
+export const SecretTag = {
+  /** Marks a secret managed by this construct; the value is the construct path. */
+  MANAGED_BY: 'cdk-dsql-url-secret:managed-by',
+  /** Name of the SSM parameter that lists the bound services. */
+  BOUND_SERVICES_PARAMETER: 'cdk-dsql-url-secret:bound-services-parameter',
+  /** rotationInterval in seconds. */
+  ROTATION_INTERVAL_SECONDS: 'cdk-dsql-url-secret:rotation-interval-seconds',
 } as const;

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, Names, SecretValue, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, SecretValue, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,11 +9,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { HandlerEnv, SignerEnv, SignerKind } from './contract';
+import { HandlerEnv, SecretTag, SignerEnv, SignerKind } from './contract';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { ManagedAccessKey } from './managed-access-key';
+import { RedeployPermissions } from './redeploy-permissions';
 import { RotationTrigger } from './rotation-trigger';
 import { rotateBeforeExpirySeconds } from './timing';
 import { TokenSigner } from './token-signer';
@@ -118,6 +119,14 @@ export interface DsqlUrlSecretProps {
   readonly redeployConcurrency?: number;
 
   /**
+   * Minimum time between the starts of two services' redeployments. Every
+   * new task opens DSQL connections at start, and DSQL accepts 100 new
+   * connections per second per cluster: spread large fleets out.
+   * @default Duration.seconds(0)
+   */
+  readonly redeployStagger?: Duration;
+
+  /**
    * The VPC to run the rotation function in; it must reach the DSQL endpoint
    * (NAT or a DSQL VPC endpoint).
    * @default - the function runs outside a VPC, with internet access
@@ -161,7 +170,7 @@ export class DsqlUrlSecret extends Construct {
   private readonly boundServices = new Set<ecs.IBaseService>();
   private readonly initialRotation: InitialRotation;
   private readonly function: lambda.Function;
-  private redeployPolicy?: iam.Policy;
+  private redeployPermissions?: RedeployPermissions;
 
   constructor(scope: Construct, id: string, props: DsqlUrlSecretProps) {
     super(scope, id);
@@ -225,6 +234,11 @@ export class DsqlUrlSecret extends Construct {
         : []),
     });
 
+    // Lets tools such as the CLI find the bound services and the schedule from the secret alone.
+    Tags.of(this.secret).add(SecretTag.MANAGED_BY, this.node.path.slice(0, 256));
+    Tags.of(this.secret).add(SecretTag.BOUND_SERVICES_PARAMETER, boundServicesParameterName);
+    Tags.of(this.secret).add(SecretTag.ROTATION_INTERVAL_SECONDS, String(rotationInterval.toSeconds()));
+
     this.function = newHandlerFunction(this, 'RotationFunction', {
       description: `Rotates the Aurora DSQL URL in ${id} and redeploys bound ECS services`,
       handler: 'index.handler',
@@ -240,6 +254,7 @@ export class DsqlUrlSecret extends Construct {
         [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(tokenLifetime.toSeconds()),
         [HandlerEnv.URL_QUERY]: new URLSearchParams(urlParameters).toString(),
         [HandlerEnv.REDEPLOY_CONCURRENCY]: String(redeployConcurrency),
+        [HandlerEnv.REDEPLOY_STAGGER_MS]: String((props.redeployStagger ?? Duration.seconds(0)).toMilliseconds()),
         [HandlerEnv.BOUND_SERVICES_PARAMETER]: boundServicesParameterName,
         [SignerEnv.SIGNER]: signer.kind,
         [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowance.toSeconds()),
@@ -330,13 +345,8 @@ export class DsqlUrlSecret extends Construct {
     }
     this.boundServices.add(service);
     this.boundServiceArns.push(service.serviceArn);
-    // A policy of its own: the function must not depend on the services,
-    // which depend on the first rotation, which depends on the function.
-    this.redeployPolicy ??= new iam.Policy(this, 'RedeployPolicy', { roles: [this.function.role!] });
-    this.redeployPolicy.addStatements(new iam.PolicyStatement({
-      actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
-      resources: [service.serviceArn],
-    }));
+    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!);
+    this.redeployPermissions.add(service);
     service.node.addDependency(this.initialRotation.resource);
   }
 

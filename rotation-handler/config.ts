@@ -24,6 +24,7 @@ export interface HandlerConfig {
   readonly urlQuery: string;
   readonly boundServicesParameter: string;
   readonly redeployConcurrency: number;
+  readonly redeployStaggerMs: number;
   readonly connectTimeoutSeconds: number;
   readonly signer: SignerConfig;
 }
@@ -81,6 +82,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     urlQuery: env[HandlerEnv.URL_QUERY] ?? 'sslmode=require',
     boundServicesParameter: required(env, HandlerEnv.BOUND_SERVICES_PARAMETER),
     redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
+    redeployStaggerMs: env[HandlerEnv.REDEPLOY_STAGGER_MS] ? nonNegativeInt(env, HandlerEnv.REDEPLOY_STAGGER_MS) : 0,
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
     signer: readSignerConfig(env),
   };

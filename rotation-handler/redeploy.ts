@@ -6,6 +6,8 @@ export interface RedeployOptions {
   /** When the new version became AWSCURRENT: a deployment started later already reads it. */
   readonly promotedAt: Date;
   readonly concurrency: number;
+  /** Minimum time between the starts of two services' redeployments, to spread task starts (and DSQL connections). */
+  readonly staggerMs?: number;
   readonly retry?: RetryPolicy;
 }
 
@@ -56,7 +58,16 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
     }
   }
 
+  const staggerMs = options.staggerMs ?? 0;
+  let nextStart = Date.now();
   await forEachLimited(toDeploy, options.concurrency, async (arn) => {
+    if (staggerMs > 0) {
+      // Reserve a start slot synchronously, so concurrent lanes keep the spacing.
+      const slot = Math.max(Date.now(), nextStart);
+      nextStart = slot + staggerMs;
+      const wait = slot - Date.now();
+      if (wait > 0) await retry.sleep(wait);
+    }
     try {
       await withRetry(
         () => ecs.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true })),

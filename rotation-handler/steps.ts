@@ -151,7 +151,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   const promotedAt = await promotionTime(ctx);
   const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter);
   const report = await redeployServices(ctx.ecs, services, {
-    promotedAt, concurrency: ctx.config.redeployConcurrency, retry: ctx.retry,
+    promotedAt, concurrency: ctx.config.redeployConcurrency, staggerMs: ctx.config.redeployStaggerMs, retry: ctx.retry,
   });
   log.info('finishSecret: redeploy summary', {
     secretArn: ctx.secretArn, versionId: ctx.token, services: services.length,

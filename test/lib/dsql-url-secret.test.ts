@@ -48,6 +48,31 @@ describe('DsqlUrlSecret resources', () => {
     });
   });
 
+  test('the secret is tagged so tools find its bound services and schedule without the CDK app', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, rotationInterval: Duration.hours(6), tokenLifetime: Duration.hours(10) });
+    const secret = Object.values(Template.fromStack(stack).findResources('AWS::SecretsManager::Secret'))[0];
+    const tags = Object.fromEntries(secret.Properties.Tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value]));
+    expect(tags).toEqual({
+      'cdk-dsql-url-secret:managed-by': 'TestStack/Db',
+      'cdk-dsql-url-secret:bound-services-parameter': expect.stringMatching(/^\/cdk-dsql-url-secret\/.+\/bound-services$/),
+      'cdk-dsql-url-secret:rotation-interval-seconds': '21600',
+    });
+  });
+
+  test('redeployStagger reaches the handler in milliseconds (default 0)', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, redeployStagger: Duration.millis(1500) });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler', Environment: { Variables: Match.objectLike({ [HandlerEnv.REDEPLOY_STAGGER_MS]: '1500' }) },
+    });
+    const defaults = givenStack();
+    new DsqlUrlSecret(defaults.stack, 'Db', { cluster: defaults.cluster });
+    Template.fromStack(defaults.stack).hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler', Environment: { Variables: Match.objectLike({ [HandlerEnv.REDEPLOY_STAGGER_MS]: '0' }) },
+    });
+  });
+
   test('the secret starts with every JSON field the handler writes', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw'), database: 'postgres' });
@@ -137,11 +162,20 @@ describe('redeployOnRotation', () => {
     const parameter = Object.values(t.findResources('AWS::SSM::Parameter'))[0];
     expect(JSON.stringify(stack.resolve(parameter.Properties.Value))).toMatch(/Ref.*AService.*Ref.*BService/);
     const ecsStatements = statements(stack).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
-    expect(ecsStatements).toHaveLength(2);
-    for (const s of ecsStatements) {
-      expect(actionsOf(s).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
-      expect(s.Resource).toEqual({ Ref: expect.stringMatching(/^(A|B)Service/) });
-    }
+    expect(ecsStatements).toHaveLength(1);
+    expect(actionsOf(ecsStatements[0]).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
+    expect(ecsStatements[0].Resource).toEqual([{ Ref: expect.stringMatching(/^AService/) }, { Ref: expect.stringMatching(/^BService/) }]);
+  });
+
+  test('above 40 services the policy names each cluster\'s services instead, to fit IAM\'s inline policy size', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    for (let i = 0; i < 41; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
+    const ecsStatements = statements(stack).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
+    expect(ecsStatements).toHaveLength(1);
+    const resource = JSON.stringify(ecsStatements[0].Resource);
+    expect(resource).toMatch(/:ecs:eu-west-1:123456789012:service\/.*"Ref":"EcsCluster.*\/\*/);
+    expect(resource).not.toMatch(/S\d+Service/);
   });
 
   test('services are created after the first rotation, without a dependency cycle', () => {

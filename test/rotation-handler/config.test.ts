@@ -11,6 +11,7 @@ describe('readConfig', () => {
       [HandlerEnv.URL_QUERY]: 'sslmode=verify-full&uselibpqcompat=true',
       [HandlerEnv.BOUND_SERVICES_PARAMETER]: '/my/bound-services',
       [HandlerEnv.REDEPLOY_CONCURRENCY]: '3',
+      [HandlerEnv.REDEPLOY_STAGGER_MS]: '250',
       [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '7',
     }));
 
@@ -24,6 +25,7 @@ describe('readConfig', () => {
       urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
       boundServicesParameter: '/my/bound-services',
       redeployConcurrency: 3,
+      redeployStaggerMs: 250,
       connectTimeoutSeconds: 7,
       signer: { kind: 'role' },
     });
@@ -38,6 +40,7 @@ describe('readConfig', () => {
     expect(cfg.port).toBe(5432);
     expect(cfg.urlQuery).toBe('sslmode=require');
     expect(cfg.redeployConcurrency).toBe(5);
+    expect(cfg.redeployStaggerMs).toBe(0);
     expect(cfg.connectTimeoutSeconds).toBe(10);
   });
 

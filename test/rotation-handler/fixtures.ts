@@ -115,6 +115,7 @@ export function config(overrides: Partial<HandlerConfig> = {}): HandlerConfig {
     urlQuery: 'sslmode=require',
     boundServicesParameter: BOUND_SERVICES_PARAMETER,
     redeployConcurrency: 5,
+    redeployStaggerMs: 0,
     connectTimeoutSeconds: 10,
     signer: { kind: 'role' },
     ...overrides,

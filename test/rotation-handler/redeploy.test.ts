@@ -51,6 +51,25 @@ describe('redeployServices', () => {
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'other', service: C, forceNewDeployment: true });
   });
 
+  test('a stagger spaces the starts of redeployments, also across concurrent lanes', async () => {
+    const arns = [A, B, C, serviceArn('main', 'd')];
+    new FakeEcs().add(...arns).install(ecsMock);
+    const retry = recordingRetry();
+
+    // The fake sleep does not advance the clock, so each reserved slot shows as a longer wait.
+    const report = await redeployServices(ecs, arns, { ...options(), concurrency: 2, staggerMs: 250, retry });
+
+    expect(report.redeployed).toHaveLength(4);
+    expect(retry.sleeps).toEqual([250, 500, 750]);
+  });
+
+  test('no stagger: no waiting', async () => {
+    new FakeEcs().add(A, B, C).install(ecsMock);
+    const retry = recordingRetry();
+    await redeployServices(ecs, [A, B, C], { ...options(), retry });
+    expect(retry.sleeps).toEqual([]);
+  });
+
   test('no services: no ECS call at all', async () => {
     const report = await redeployServices(ecs, [], options());
 
