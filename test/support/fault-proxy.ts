@@ -12,9 +12,16 @@ export interface Fault {
   readonly operation: string;
   /** How many matching calls fail (then the rule is spent). */
   remaining: number;
-  /** AWS error type, e.g. 'ThrottlingException'. */
-  readonly errorType: string;
+  /** AWS error type, e.g. 'ThrottlingException'. Required unless `stall` is set. */
+  readonly errorType?: string;
   readonly status?: number;
+  /** Only calls whose request body contains this text match (e.g. one service's ARN). */
+  readonly match?: string;
+  /**
+   * Never answer and never forward: the call hangs until the caller gives up or dies, like a call in
+   * flight when a Lambda function times out. Counted in `faulted`.
+   */
+  readonly stall?: boolean;
 }
 
 export interface FaultProxy {
@@ -26,6 +33,8 @@ export interface FaultProxy {
   inject(fault: Omit<Fault, 'remaining'> & { count: number }): void;
   /** Added to every forwarded call, like network and service latency. */
   latencyMs: number;
+  /** Called with the operation and request body of every call forwarded to moto (not faulted ones). */
+  onForward?: (operation: string, body: string) => void;
   stop(): Promise<void>;
 }
 
@@ -46,7 +55,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     calls,
     faulted,
     latencyMs: 0,
-    inject: ({ count, ...rest }) => { faults.push({ ...rest, remaining: count }); },
+    inject: ({ count, ...rest }) => {
+      if (!rest.stall && !rest.errorType) throw new Error('inject: give an errorType or stall: true');
+      faults.push({ ...rest, remaining: count });
+    },
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
@@ -57,11 +69,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       const operation = operationOf(req);
       bump(calls, operation);
       if (proxy.latencyMs > 0) await new Promise((r) => setTimeout(r, proxy.latencyMs));
-      const fault = faults.find((f) => f.operation === operation && f.remaining > 0);
+      const body = Buffer.concat(chunks);
+      const fault = faults.find((f) => f.operation === operation && f.remaining > 0
+        && (f.match === undefined || body.includes(f.match)));
       if (fault) {
         fault.remaining--;
         bump(faulted, operation);
-        res.writeHead(fault.status ?? 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': fault.errorType });
+        if (fault.stall) return; // the socket closes when the caller goes away (or on stop())
+        res.writeHead(fault.status ?? 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': fault.errorType as string });
         res.end(JSON.stringify({ __type: fault.errorType, message: `injected ${fault.errorType}` }));
         return;
       }
@@ -72,7 +87,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         up.pipe(res);
       });
       forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
-      forward.end(Buffer.concat(chunks));
+      proxy.onForward?.(operation, body.toString('utf8'));
+      forward.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

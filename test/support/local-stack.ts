@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   readonly username?: string;
   readonly tokenLifetimeSeconds?: number;
   readonly log?: (line: string) => void;
+  /** Handler bundle to run (default HANDLER_BUNDLE), e.g. a private copy taken when the test started. */
+  readonly bundle?: string;
 }
 
 /** IAM-like credentials the handler signs with; the endpoint knows their secret. */
@@ -135,7 +137,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       }),
       invokeStep: async (step, token, invokeOpts = {}) => {
         const result = await invokeHandler({
-          bundle: HANDLER_BUNDLE,
+          bundle: opts.bundle ?? HANDLER_BUNDLE,
           env: stack.handlerEnv(invokeOpts.env),
           event: { Step: step, SecretId: secretArn, ClientRequestToken: token },
           timeoutMs: invokeOpts.timeoutMs ?? 60_000,
