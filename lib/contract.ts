@@ -28,6 +28,8 @@ export const HandlerEnv = {
    * are created after the first rotation: the function must not depend on them.
    */
   BOUND_SERVICES_PARAMETER: 'BOUND_SERVICES_PARAMETER',
+  /** How many bound-services parameters there are: `<name>`, `<name>-2`, ... (default 1). */
+  BOUND_SERVICES_PARAMETER_COUNT: 'BOUND_SERVICES_PARAMETER_COUNT',
   /** How many UpdateService calls may run at once. */
   REDEPLOY_CONCURRENCY: 'REDEPLOY_CONCURRENCY',
   /** Milliseconds between the starts of two services' redeployments (0: no spacing). */

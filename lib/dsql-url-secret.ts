@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, Names, SecretValue, Stack, Tags } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, SecretValue, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,9 +7,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { HandlerEnv, SecretTag, SignerEnv, SignerKind } from './contract';
+import { BoundServices } from './bound-services';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
@@ -27,9 +27,6 @@ import { Watchdog } from './watchdog';
 const SECRET_FIELDS = ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt'];
 // Lambda's role credentials were seen to die after about 12 hours; tokens they sign cannot outlive them.
 const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
-// A Standard SSM parameter holds 4 KB, an Advanced one 8 KB; a service ARN is about 100 characters.
-const STANDARD_TIER_MAX_SERVICES = 30;
-const MAX_BOUND_SERVICES = 70;
 
 /**
  * Properties of a DsqlUrlSecret.
@@ -166,8 +163,7 @@ export class DsqlUrlSecret extends Construct {
   /** The database role the URL logs in as. */
   public readonly databaseRole: DatabaseRole;
 
-  private readonly boundServiceArns: string[] = [];
-  private readonly boundServices = new Set<ecs.IBaseService>();
+  private readonly boundServices: BoundServices;
   private readonly initialRotation: InitialRotation;
   private readonly function: lambda.Function;
   private redeployPermissions?: RedeployPermissions;
@@ -220,19 +216,6 @@ export class DsqlUrlSecret extends Construct {
     // at synth, so it does not depend on the services, which are created after
     // the first rotation (see redeployOnRotation).
     const boundServicesParameterName = `/cdk-dsql-url-secret/${Names.uniqueResourceName(this, { maxLength: 160, separator: '-' })}/bound-services`;
-    const boundServicesParameter = new ssm.StringParameter(this, 'BoundServices', {
-      parameterName: boundServicesParameterName,
-      description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',
-      stringValue: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.boundServiceArns) }),
-    });
-    (boundServicesParameter.node.defaultChild as ssm.CfnParameter).tier = Lazy.string({
-      produce: () => (this.boundServiceArns.length > STANDARD_TIER_MAX_SERVICES ? 'Advanced' : 'Standard'),
-    });
-    this.node.addValidation({
-      validate: () => (this.boundServiceArns.length > MAX_BOUND_SERVICES
-        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.boundServiceArns.length}; split them across several DsqlUrlSecret constructs`]
-        : []),
-    });
 
     // Lets tools such as the CLI find the bound services and the schedule from the secret alone.
     Tags.of(this.secret).add(SecretTag.MANAGED_BY, this.node.path.slice(0, 256));
@@ -242,7 +225,8 @@ export class DsqlUrlSecret extends Construct {
     this.function = newHandlerFunction(this, 'RotationFunction', {
       description: `Rotates the Aurora DSQL URL in ${id} and redeploys bound ECS services`,
       handler: 'index.handler',
-      timeout: Duration.minutes(5),
+      // finishSecret may redeploy hundreds of services under ECS throttling.
+      timeout: Duration.minutes(15),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       environment: {
@@ -256,11 +240,13 @@ export class DsqlUrlSecret extends Construct {
         [HandlerEnv.REDEPLOY_CONCURRENCY]: String(redeployConcurrency),
         [HandlerEnv.REDEPLOY_STAGGER_MS]: String((props.redeployStagger ?? Duration.seconds(0)).toMilliseconds()),
         [HandlerEnv.BOUND_SERVICES_PARAMETER]: boundServicesParameterName,
+        [HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT]: Lazy.string({ produce: () => this.boundServices.count }),
         [SignerEnv.SIGNER]: signer.kind,
         [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowance.toSeconds()),
       },
     });
     this.rotationFunction = this.function;
+    this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function);
 
     let signerUser: iam.IUser | undefined;
     if (signer.kind === SignerKind.ACCESS_KEY) {
@@ -276,10 +262,6 @@ export class DsqlUrlSecret extends Construct {
       }));
       this.signerArn = this.function.role!.roleArn;
     }
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:GetParameter'],
-      resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: boundServicesParameterName.slice(1) })],
-    }));
     // finishSecret records the promotion time on the secret so retries never redeploy twice.
     this.function.addToRolePolicy(new iam.PolicyStatement({
       actions: ['secretsmanager:TagResource'],
@@ -340,11 +322,7 @@ export class DsqlUrlSecret extends Construct {
    * without a valid URL. Call once per service.
    */
   public redeployOnRotation(service: ecs.IBaseService): void {
-    if (this.boundServices.has(service)) {
-      throw new Error(`redeployOnRotation: service ${service.node.path} is already bound to ${this.node.path}`);
-    }
     this.boundServices.add(service);
-    this.boundServiceArns.push(service.serviceArn);
     this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!);
     this.redeployPermissions.add(service);
     service.node.addDependency(this.initialRotation.resource);

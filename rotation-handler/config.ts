@@ -23,6 +23,7 @@ export interface HandlerConfig {
   readonly tokenLifetimeSeconds: number;
   readonly urlQuery: string;
   readonly boundServicesParameter: string;
+  readonly boundServicesParameterCount: number;
   readonly redeployConcurrency: number;
   readonly redeployStaggerMs: number;
   readonly connectTimeoutSeconds: number;
@@ -81,6 +82,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     tokenLifetimeSeconds: positiveInt(env, HandlerEnv.TOKEN_LIFETIME_SECONDS),
     urlQuery: env[HandlerEnv.URL_QUERY] ?? 'sslmode=require',
     boundServicesParameter: required(env, HandlerEnv.BOUND_SERVICES_PARAMETER),
+    boundServicesParameterCount: positiveInt(env, HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT, 1),
     redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
     redeployStaggerMs: env[HandlerEnv.REDEPLOY_STAGGER_MS] ? nonNegativeInt(env, HandlerEnv.REDEPLOY_STAGGER_MS) : 0,
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),

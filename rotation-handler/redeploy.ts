@@ -9,6 +9,8 @@ export interface RedeployOptions {
   /** Minimum time between the starts of two services' redeployments, to spread task starts (and DSQL connections). */
   readonly staggerMs?: number;
   readonly retry?: RetryPolicy;
+  /** The clock the stagger reads (tests pass a fixed one). */
+  readonly now?: () => number;
 }
 
 export interface RedeployReport {
@@ -59,13 +61,14 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
   }
 
   const staggerMs = options.staggerMs ?? 0;
-  let nextStart = Date.now();
+  const now = options.now ?? Date.now;
+  let nextStart = now();
   await forEachLimited(toDeploy, options.concurrency, async (arn) => {
     if (staggerMs > 0) {
       // Reserve a start slot synchronously, so concurrent lanes keep the spacing.
-      const slot = Math.max(Date.now(), nextStart);
+      const slot = Math.max(now(), nextStart);
       nextStart = slot + staggerMs;
-      const wait = slot - Date.now();
+      const wait = slot - now();
       if (wait > 0) await retry.sleep(wait);
     }
     try {

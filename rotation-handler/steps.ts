@@ -149,7 +149,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     log.info('finishSecret: promoted to AWSCURRENT', { secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: current });
   }
   const promotedAt = await promotionTime(ctx);
-  const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter);
+  const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
   const report = await redeployServices(ctx.ecs, services, {
     promotedAt, concurrency: ctx.config.redeployConcurrency, staggerMs: ctx.config.redeployStaggerMs, retry: ctx.retry,
   });

@@ -24,6 +24,7 @@ describe('readConfig', () => {
       tokenLifetimeSeconds: 3600,
       urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
       boundServicesParameter: '/my/bound-services',
+      boundServicesParameterCount: 1,
       redeployConcurrency: 3,
       redeployStaggerMs: 250,
       connectTimeoutSeconds: 7,

@@ -114,6 +114,7 @@ export function config(overrides: Partial<HandlerConfig> = {}): HandlerConfig {
     tokenLifetimeSeconds: 43200,
     urlQuery: 'sslmode=require',
     boundServicesParameter: BOUND_SERVICES_PARAMETER,
+    boundServicesParameterCount: 1,
     redeployConcurrency: 5,
     redeployStaggerMs: 0,
     connectTimeoutSeconds: 10,

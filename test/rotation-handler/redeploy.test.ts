@@ -57,7 +57,7 @@ describe('redeployServices', () => {
     const retry = recordingRetry();
 
     // The fake sleep does not advance the clock, so each reserved slot shows as a longer wait.
-    const report = await redeployServices(ecs, arns, { ...options(), concurrency: 2, staggerMs: 250, retry });
+    const report = await redeployServices(ecs, arns, { ...options(), concurrency: 2, staggerMs: 250, retry, now: () => 1_000 });
 
     expect(report.redeployed).toHaveLength(4);
     expect(retry.sleeps).toEqual([250, 500, 750]);

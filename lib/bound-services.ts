@@ -1,0 +1,60 @@
+import { Lazy, Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+
+/** A Standard parameter holds 4 KB; a service ARN is about 100 characters. */
+export const SERVICES_PER_PARAMETER = 30;
+/** Past this a finishSecret would not redeploy them all within the function's timeout under ECS throttling. */
+export const MAX_BOUND_SERVICES = 500;
+
+/**
+ * The ARNs of the bound services, in SSM parameters named at synth
+ * (`<baseName>`, `<baseName>-2`, ...), so the rotation function does not
+ * depend on the services, which are created after the first rotation.
+ * The handler's reader is rotation-handler/bound-services.ts.
+ */
+export class BoundServices extends Construct {
+  /** How many parameters there are, resolved at synth. */
+  public readonly count: string;
+  private readonly arns: string[] = [];
+  private readonly services = new Set<ecs.IBaseService>();
+
+  constructor(scope: Construct, id: string, private readonly baseName: string, private readonly reader: lambda.Function) {
+    super(scope, id);
+    this.count = Lazy.string({ produce: () => String(Math.max(1, Math.ceil(this.arns.length / SERVICES_PER_PARAMETER))) });
+    this.addParameter(0);
+    this.node.addValidation({
+      validate: () => (this.arns.length > MAX_BOUND_SERVICES
+        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.arns.length}; split them across several DsqlUrlSecret constructs`]
+        : []),
+    });
+  }
+
+  public add(service: ecs.IBaseService): void {
+    if (this.services.has(service)) {
+      throw new Error(`redeployOnRotation: service ${service.node.path} is already bound to ${this.node.scope!.node.path}`);
+    }
+    this.services.add(service);
+    this.arns.push(service.serviceArn);
+    const chunk = Math.floor((this.arns.length - 1) / SERVICES_PER_PARAMETER);
+    if (chunk > 0 && this.arns.length % SERVICES_PER_PARAMETER === 1) this.addParameter(chunk);
+  }
+
+  private addParameter(chunk: number): void {
+    const name = chunk === 0 ? this.baseName : `${this.baseName}-${chunk + 1}`;
+    new ssm.StringParameter(this, chunk === 0 ? 'Parameter' : `Parameter${chunk + 1}`, {
+      parameterName: name,
+      description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',
+      stringValue: Lazy.string({
+        produce: () => Stack.of(this).toJsonString(this.arns.slice(chunk * SERVICES_PER_PARAMETER, (chunk + 1) * SERVICES_PER_PARAMETER)),
+      }),
+    });
+    this.reader.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['ssm:GetParameter'],
+      resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) })],
+    }));
+  }
+}
