@@ -117,6 +117,18 @@ export const MetricName = {
   TOKEN_SECONDS_LEFT: 'TokenSecondsLeft',
   /** 1 when the watchdog started a rotation. */
   WATCHDOG_ROTATION_STARTED: 'WatchdogRotationStarted',
+  /** finishSecret: 1 when every bound service got its deployment, else 0. */
+  ROTATION_SUCCEEDED: 'RotationSucceeded',
+  /** finishSecret: seconds from minting the token (createSecret) to the end of the redeploys. */
+  ROTATION_DURATION: 'RotationDuration',
+  /** finishSecret: services that got a new deployment. */
+  SERVICES_REDEPLOYED: 'ServicesRedeployed',
+  /** finishSecret: services whose redeploy failed. */
+  REDEPLOY_FAILURES: 'RedeployFailures',
+  /** finishSecret: ECS calls retried after throttling. */
+  THROTTLE_RETRIES: 'ThrottleRetries',
+  /** finishSecret: seconds of validity the new token had when it became AWSCURRENT. */
+  TOKEN_SECONDS_LEFT_AT_PROMOTION: 'TokenSecondsLeftAtPromotion',
 } as const;
 
 export const InitialRotationEnv = {

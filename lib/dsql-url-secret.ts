@@ -8,13 +8,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HandlerEnv, SecretTag, SignerEnv, SignerKind } from './contract';
+import { HandlerEnv, SecretTag, SignerEnv, SignerKind, WatchdogEnv } from './contract';
 import { BoundServices } from './bound-services';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { ManagedAccessKey } from './managed-access-key';
 import { RedeployPermissions } from './redeploy-permissions';
+import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
 import { rotateBeforeExpirySeconds } from './timing';
 import { TokenSigner } from './token-signer';
@@ -158,6 +159,10 @@ export class DsqlUrlSecret extends Construct {
   public readonly watchdogFunction: lambda.IFunction;
   /** Fires when the current URL fails to authenticate in consecutive watchdog checks. */
   public readonly tokenCheckAlarm: cloudwatch.Alarm;
+  /** Fires when a rotation step fails (Secrets Manager then retries the rotation). */
+  public readonly rotationFailedAlarm: cloudwatch.Alarm;
+  /** Fires when no rotation succeeded within 1.5 x rotationInterval. */
+  public readonly rotationOverdueAlarm: cloudwatch.Alarm;
   /** The endpoint host name in the URL. */
   public readonly host: string;
   /** The database role the URL logs in as. */
@@ -215,6 +220,7 @@ export class DsqlUrlSecret extends Construct {
     // The function finds its bound services in a parameter whose name is known
     // at synth, so it does not depend on the services, which are created after
     // the first rotation (see redeployOnRotation).
+    const metricDimension = Names.uniqueResourceName(this, { maxLength: 200 });
     const boundServicesParameterName = `/cdk-dsql-url-secret/${Names.uniqueResourceName(this, { maxLength: 160, separator: '-' })}/bound-services`;
 
     // Lets tools such as the CLI find the bound services and the schedule from the secret alone.
@@ -243,6 +249,7 @@ export class DsqlUrlSecret extends Construct {
         [HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT]: Lazy.string({ produce: () => this.boundServices.count }),
         [SignerEnv.SIGNER]: signer.kind,
         [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowance.toSeconds()),
+        [WatchdogEnv.METRIC_SECRET_DIMENSION]: metricDimension,
       },
     });
     this.rotationFunction = this.function;
@@ -294,12 +301,15 @@ export class DsqlUrlSecret extends Construct {
       rotationFunction: this.function,
       interval: watchdogInterval,
       rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval }))),
-      metricDimension: Names.uniqueResourceName(this, { maxLength: 200 }),
+      metricDimension,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
     });
     this.watchdogFunction = watchdog.function;
     this.tokenCheckAlarm = watchdog.alarm;
+    const alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.function, rotationInterval, metricDimension });
+    this.rotationFailedAlarm = alarms.rotationFailed;
+    this.rotationOverdueAlarm = alarms.rotationOverdue;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { HandlerEnv, SignerEnv, SignerKind } from '../lib/contract';
+import { HandlerEnv, SignerEnv, SignerKind, WatchdogEnv } from '../lib/contract';
 
 /** Who signs the tokens, as the construct configured it. */
 export type SignerConfig =
@@ -26,6 +26,8 @@ export interface HandlerConfig {
   readonly boundServicesParameterCount: number;
   readonly redeployConcurrency: number;
   readonly redeployStaggerMs: number;
+  /** The `Secret` dimension of the metrics; undefined: the secret's name. */
+  readonly metricDimension?: string;
   readonly connectTimeoutSeconds: number;
   readonly signer: SignerConfig;
 }
@@ -85,6 +87,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     boundServicesParameterCount: positiveInt(env, HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT, 1),
     redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
     redeployStaggerMs: env[HandlerEnv.REDEPLOY_STAGGER_MS] ? nonNegativeInt(env, HandlerEnv.REDEPLOY_STAGGER_MS) : 0,
+    metricDimension: env[WatchdogEnv.METRIC_SECRET_DIMENSION] || undefined,
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
     signer: readSignerConfig(env),
   };

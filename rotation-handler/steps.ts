@@ -5,11 +5,12 @@ import {
   DescribeSecretCommandOutput, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
   TagResourceCommand, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DsqlUrlSecretValue, PROMOTED_TAG_KEY, SignerKind } from '../lib/contract';
+import { DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerKind } from '../lib/contract';
 import { loadBoundServices } from './bound-services';
 import { HandlerConfig } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
+import { emitMetrics } from './metrics';
 import { redeployServices } from './redeploy';
 import { RetryPolicy } from './retry';
 import { recordedPromotionTime, versionWithStage } from './secret-versions';
@@ -50,6 +51,16 @@ async function pendingValue(ctx: StepContext): Promise<DsqlUrlSecretValue | unde
   } catch (err) {
     if ((err as Error).name === 'ResourceNotFoundException') return undefined;
     throw err;
+  }
+}
+
+/** The value stored under `token`, whatever its stages (for metrics; undefined if unreadable). */
+async function versionValue(ctx: StepContext): Promise<DsqlUrlSecretValue | undefined> {
+  try {
+    const out = await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionId: ctx.token }));
+    return out.SecretString === undefined ? undefined : JSON.parse(out.SecretString) as DsqlUrlSecretValue;
+  } catch {
+    return undefined;
   }
 }
 
@@ -158,6 +169,16 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     redeployed: report.redeployed.length, alreadyCurrent: report.alreadyCurrent.length,
     gone: report.gone.length, failed: report.failed.length, throttleRetries: report.throttleRetries,
   });
+  const value = await versionValue(ctx);
+  const now = Date.now();
+  emitMetrics(ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn, [
+    { name: MetricName.ROTATION_SUCCEEDED, value: report.failed.length === 0 ? 1 : 0, unit: 'Count' },
+    { name: MetricName.ROTATION_DURATION, value: value ? (now - Date.parse(value.issuedAt)) / 1000 : NaN, unit: 'Seconds' },
+    { name: MetricName.SERVICES_REDEPLOYED, value: report.redeployed.length, unit: 'Count' },
+    { name: MetricName.REDEPLOY_FAILURES, value: report.failed.length, unit: 'Count' },
+    { name: MetricName.THROTTLE_RETRIES, value: report.throttleRetries, unit: 'Count' },
+    { name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION, value: value ? (Date.parse(value.expiresAt) - promotedAt.getTime()) / 1000 : NaN, unit: 'Seconds' },
+  ]);
   if (report.failed.length > 0) {
     const list = report.failed.map((f) => `${f.serviceArn} (${f.message})`).join('; ');
     throw new Error(`finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${services.length} services `

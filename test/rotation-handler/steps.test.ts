@@ -317,6 +317,48 @@ describe('finishSecret', () => {
     for (const update of ecsMock.commandCalls(UpdateServiceCommand)) expect(tagCall.calledBefore(update)).toBe(true);
   });
 
+  test('emits one EMF line with the rotation\'s outcome, duration and the new token\'s validity at promotion', async () => {
+    const issuedAt = new Date(Date.now() - 90_000);
+    const expiresAt = new Date(issuedAt.getTime() + 8 * 3600_000);
+    const sm = new FakeSecretsManager();
+    sm.setVersion(TOKEN, ['AWSPENDING'], pendingValue({ issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString() }));
+    sm.install(smMock);
+    new FakeEcs().add(A, B, C).install(ecsMock);
+    boundServices(ssmMock, [A, B, C]);
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    try {
+      await finishSecret(context());
+    } finally {
+      spy.mockRestore();
+    }
+    const emf = lines.map((l) => JSON.parse(l)).filter((d) => d._aws !== undefined);
+    expect(emf).toHaveLength(1);
+    const doc = emf[0];
+    expect(doc._aws.CloudWatchMetrics[0].Namespace).toBe('CdkDsqlUrlSecret');
+    expect(doc).toMatchObject({ RotationSucceeded: 1, ServicesRedeployed: 3, RedeployFailures: 0, ThrottleRetries: 0 });
+    expect(doc.RotationDuration).toBeGreaterThanOrEqual(90);
+    expect(doc.RotationDuration).toBeLessThan(120);
+    expect(doc.TokenSecondsLeftAtPromotion).toBeGreaterThan(8 * 3600 - 120);
+    expect(doc.TokenSecondsLeftAtPromotion).toBeLessThanOrEqual(8 * 3600 - 90);
+  });
+
+  test('a failed redeploy is reported as RotationSucceeded 0 before the step fails', async () => {
+    new FakeSecretsManager().install(smMock);
+    new FakeEcs().add(A, B).install(ecsMock);
+    ecsMock.on(UpdateServiceCommand, { service: B }).rejects(awsError('AccessDeniedException', 'denied'));
+    boundServices(ssmMock, [A, B]);
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    try {
+      await expect(finishSecret(context())).rejects.toThrow(/1 of 2 services could not be redeployed/);
+    } finally {
+      spy.mockRestore();
+    }
+    const doc = lines.map((l) => JSON.parse(l)).find((d) => d._aws !== undefined);
+    expect(doc).toMatchObject({ RotationSucceeded: 0, ServicesRedeployed: 1, RedeployFailures: 1 });
+  });
+
   test('DescribeServices is batched by 10 per cluster: 23 services over 2 clusters → 2 + 2 calls', async () => {
     const arns = [
       ...Array.from({ length: 12 }, (_, i) => serviceArn('c1', `s${i}`)),

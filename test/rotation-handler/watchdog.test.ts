@@ -298,7 +298,7 @@ describe('watchdog', () => {
     expect(directive.Namespace).toBe(METRICS_NAMESPACE);
     expect(directive.Dimensions).toEqual([['Secret']]);
     expect(doc.Secret).toBe(DIMENSION);
-    expect(directive.Metrics.map((m) => m.Name).sort()).toEqual(Object.values(MetricName).sort());
+    expect(directive.Metrics.map((m) => m.Name).sort()).toEqual([MetricName.TOKEN_CHECK_FAILED, MetricName.TOKEN_SECONDS_LEFT, MetricName.WATCHDOG_ROTATION_STARTED].sort());
     for (const m of directive.Metrics) {
       expect(['Count', 'Seconds']).toContain(m.Unit);
       expect(typeof doc[m.Name]).toBe('number');
