@@ -1,6 +1,7 @@
 import { DescribeServicesCommand, ECSClient, Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { log } from './log';
-import { DEFAULT_RETRY, forEachLimited, RetryPolicy, withRetry } from './retry';
+import { Pacer } from './pacer';
+import { DEFAULT_RETRY, forEachLimited, isRetryable, RetryPolicy, withRetry } from './retry';
 
 export interface RedeployOptions {
   /** When the new version became AWSCURRENT: a deployment started later already reads it. */
@@ -60,23 +61,10 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
     }
   }
 
-  const staggerMs = options.staggerMs ?? 0;
-  const now = options.now ?? Date.now;
-  let nextStart = now();
+  const pacer = new Pacer(options.staggerMs ?? 0, retry.sleep, options.now);
   await forEachLimited(toDeploy, options.concurrency, async (arn) => {
-    if (staggerMs > 0) {
-      // Reserve a start slot synchronously, so concurrent lanes keep the spacing.
-      const slot = Math.max(now(), nextStart);
-      nextStart = slot + staggerMs;
-      const wait = slot - now();
-      if (wait > 0) await retry.sleep(wait);
-    }
     try {
-      await withRetry(
-        () => ecs.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true })),
-        retry,
-        countRetry,
-      );
+      await updateWithPacing(ecs, arn, pacer, retry.maxAttempts, countRetry);
       report.redeployed.push(arn);
       log.info('forced a new deployment', { service: arn });
     } catch (err) {
@@ -84,6 +72,26 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
     }
   });
   return report;
+}
+
+/**
+ * Sends UpdateService through the shared pacer. A throttled attempt widens
+ * the pacer's gap for every lane, which is the backoff: a per-call backoff on
+ * top left lanes idle and halved throughput (`npm run bench`).
+ */
+async function updateWithPacing(ecs: ECSClient, arn: string, pacer: Pacer, maxAttempts: number, onRetry: () => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await pacer.acquire();
+    try {
+      await ecs.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true }));
+      pacer.succeeded();
+      return;
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= maxAttempts) throw err;
+      pacer.throttled();
+      onRetry();
+    }
+  }
 }
 
 async function describeAll(

@@ -4,6 +4,7 @@
  * redeployed twice for one version, and no AWSPENDING may be left behind (the next rotation runs).
  * Refused tokens are in faults-refused-tokens.test.ts (split so the two run on separate jest workers).
  */
+import { DEFAULT_RETRY } from '../../rotation-handler/retry';
 import { LocalStack } from '../support/local-stack';
 import { ROTATION_STEPS, RotationResult, RotationStep } from '../support/rotation-service';
 import { pgSelectOne } from './clients';
@@ -154,8 +155,9 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
       const before = await begin();
       const faultedBefore = sum(stack.proxy.faulted, 'UpdateService');
       const throttled = live[2];
-      // The handler tries each UpdateService 8 times (DEFAULT_RETRY.maxAttempts): all 8 fail.
-      stack.proxy.inject({ operation: 'UpdateService', errorType: 'ThrottlingException', count: 8, match: `${throttled}"` });
+      // The handler tries each UpdateService DEFAULT_RETRY.maxAttempts times: all fail.
+      const attempts = DEFAULT_RETRY.maxAttempts;
+      stack.proxy.inject({ operation: 'UpdateService', errorType: 'ThrottlingException', count: attempts, match: `${throttled}"` });
       let afterFirst: { changed: string[]; stages: Record<string, string[]> } | undefined;
       let idsAfterFirst: Map<string, string> | undefined;
       const result = await rotateWith(stack, async ({ step, attempt, real }) => {
@@ -165,7 +167,7 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
         afterFirst = { changed: changed(before.deployments, idsAfterFirst), stages: await stagesOf(stack) };
         throw failure ?? new Error('expected finishSecret to fail');
       });
-      expect(sum(stack.proxy.faulted, 'UpdateService') - faultedBefore).toBe(8);
+      expect(sum(stack.proxy.faulted, 'UpdateService') - faultedBefore).toBe(attempts);
       expect(result.attempts).toBe(2);
       expect(result.failures).toHaveLength(1);
       expect(result.failures[0].step).toBe('finishSecret');
@@ -177,7 +179,7 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
       const final = await deploymentIds(stack, live);
       expect(changed(idsAfterFirst!, final)).toEqual([throttled]);
       expect(redeploySummaries(stack.handlerLogs.slice(before.logsAt))).toEqual([
-        expect.objectContaining({ redeployed: 2, failed: 1, throttleRetries: 7 }),
+        expect.objectContaining({ redeployed: 2, failed: 1, throttleRetries: attempts - 1 }),
         expect.objectContaining({ redeployed: 1, alreadyCurrent: 2, failed: 0, throttleRetries: 0 }),
       ]);
       await expectRecovered(before, result);

@@ -3,6 +3,7 @@ import {
   DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, ServiceNotActiveException, ServiceNotFoundException, UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { Pacer } from '../../rotation-handler/pacer';
 import { clusterOf, redeployServices } from '../../rotation-handler/redeploy';
 import { activeService, awsError, FakeEcs, recordingRetry, serviceArn, throttling } from './fixtures';
 
@@ -206,15 +207,18 @@ describe('redeployServices', () => {
     const retry = recordingRetry({ maxAttempts: 5, baseDelayMs: 100, random: () => 0.5 });
 
     // WHEN
-    const report = await redeployServices(ecs, [A, B], options({ retry }));
+    const report = await redeployServices(ecs, [A, B], options({ retry, now: () => 1_000 }));
 
     // THEN
     expect(report).toMatchObject({ failed: [], throttleRetries: 3 });
     expect(report.redeployed.sort()).toEqual([A, B].sort());
     expect(ecsMock).toHaveReceivedCommandTimes(DescribeServicesCommand, 2);
     expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 4);
-    // One 50 ms wait for DescribeServices, then 50 and 100 ms for A's two throttles.
-    expect([...retry.sleeps].sort((x, y) => x - y)).toEqual([50, 50, 100]);
+    // DescribeServices backs off 50 ms on its own; UpdateService retries wait for the shared
+    // pacer, whose gap doubles per throttle (50, then 100 ms), for every lane.
+    expect(retry.sleeps[0]).toBe(50);
+    expect(retry.sleeps.slice(1)).toEqual(expect.arrayContaining([50, 100]));
+    expect(retry.sleeps.every((ms) => ms > 0 && ms <= Pacer.MAX_GAP_MS)).toBe(true);
   });
 
   test('throttling that never ends fails that service after maxAttempts; the others succeed', async () => {

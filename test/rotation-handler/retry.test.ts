@@ -95,8 +95,8 @@ describe('withRetry', () => {
     });
   });
 
-  test('the default policy bounds a throttled call to 8 attempts and 10 s per wait', () => {
-    expect(DEFAULT_RETRY.maxAttempts).toBe(8);
+  test('the default policy bounds a throttled call to 10 attempts and 10 s per wait', () => {
+    expect(DEFAULT_RETRY.maxAttempts).toBe(10);
     expect(DEFAULT_RETRY.maxDelayMs).toBe(10_000);
   });
 });
