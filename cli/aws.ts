@@ -1,0 +1,50 @@
+/** The three AWS clients the CLI uses, and calls that fail with explained errors. */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { AwsCall, explainAwsError } from './errors';
+
+export interface AwsOptions {
+  readonly region?: string;
+  readonly endpointUrl?: string;
+  readonly profile?: string;
+}
+
+export interface Clients {
+  readonly sm: SecretsManagerClient;
+  readonly ssm: SSMClient;
+  readonly ecs: ECSClient;
+  /** --endpoint-url, for messages. */
+  readonly endpointUrl?: string;
+  destroy(): void;
+}
+
+export function createClients(opts: AwsOptions): Clients {
+  const config = {
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
+    ...(opts.profile ? { profile: opts.profile } : {}),
+  };
+  const sm = new SecretsManagerClient(config);
+  const ssm = new SSMClient(config);
+  const ecs = new ECSClient(config);
+  return {
+    sm, ssm, ecs, endpointUrl: opts.endpointUrl,
+    destroy: () => { sm.destroy(); ssm.destroy(); ecs.destroy(); },
+  };
+}
+
+/** `arn:aws:secretsmanager:eu-west-1:…` → `eu-west-1`; undefined for a secret name. */
+export function regionFromArn(id: string): string | undefined {
+  const parts = id.split(':');
+  return parts[0] === 'arn' && parts.length >= 7 && parts[3] ? parts[3] : undefined;
+}
+
+/** Runs one AWS call; any error becomes a CliError that names the call and the fix. */
+export async function awsCall<T>(call: AwsCall, fn: () => Promise<T>, endpointUrl?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw explainAwsError(err, call, endpointUrl);
+  }
+}

@@ -1,0 +1,168 @@
+/** Bound services: their ARNs from the SSM parameter named by the secret's tag, their deployments from ECS. */
+import { Deployment, DescribeServicesCommand, Service } from '@aws-sdk/client-ecs';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { chunkName } from '../rotation-handler/bound-services';
+import { Clients } from './aws';
+import { CliError, errorName, explainAwsError } from './errors';
+
+export interface BoundServices {
+  readonly parameter?: string;
+  /** False when the parameter does not exist yet (a new stack: no service bound yet) or the tag is missing. */
+  readonly exists: boolean;
+  readonly arns: readonly string[];
+}
+
+/**
+ * Reads every bound-services parameter: the construct stores 30 ARNs per
+ * parameter, named `<parameter>`, `<parameter>-2`, ... (see lib/bound-services.ts).
+ */
+export async function loadBoundServices(clients: Clients, parameter: string | undefined): Promise<BoundServices> {
+  if (parameter === undefined) return { exists: false, arns: [] };
+  const arns: string[] = [];
+  for (let index = 0; ; index++) {
+    const chunk = await readChunk(clients, chunkName(parameter, index));
+    if (chunk === undefined) return index === 0 ? { parameter, exists: false, arns: [] } : { parameter, exists: true, arns: [...new Set(arns)] };
+    arns.push(...chunk);
+  }
+}
+
+async function readChunk(clients: Clients, name: string): Promise<string[] | undefined> {
+  let raw: string | undefined;
+  try {
+    raw = (await clients.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
+  } catch (err) {
+    if (errorName(err) === 'ParameterNotFound') return undefined;
+    throw explainAwsError(err, { api: 'GetParameter', action: 'ssm:GetParameter', resource: `the parameter ${name}` }, clients.endpointUrl);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw ?? '[]');
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
+    throw new CliError(`SSM parameter ${name} must hold a JSON array of ECS service ARNs; it was changed by hand? Deploy the stack again to restore it.`);
+  }
+  return parsed;
+}
+
+/** `arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`; undefined for anything else (old short ARNs). */
+export function parseServiceArn(arn: string): { cluster: string; name: string } | undefined {
+  const parts = arn.split(':').slice(5).join(':').split('/');
+  if (!arn.startsWith('arn:') || parts[0] !== 'service' || parts.length !== 3 || !parts[1] || !parts[2]) return undefined;
+  return { cluster: parts[1], name: parts[2] };
+}
+
+/** `cluster/service`, the short label the CLI shows. */
+export function serviceLabel(arn: string): string {
+  const p = parseServiceArn(arn);
+  return p ? `${p.cluster}/${p.name}` : arn;
+}
+
+export interface DeploymentSnapshot {
+  readonly id: string;
+  /** PRIMARY, ACTIVE or INACTIVE. */
+  readonly status: string;
+  readonly rolloutState?: string;
+  readonly rolloutStateReason?: string;
+  readonly runningCount: number;
+  readonly desiredCount: number;
+  readonly pendingCount: number;
+  readonly failedTasks: number;
+  readonly createdAt?: Date;
+}
+
+export type ServiceSnapshot =
+  | { readonly kind: 'found'; readonly arn: string; readonly status: string; readonly deployments: readonly DeploymentSnapshot[] }
+  /** Deleted, inactive, or its cluster is gone: no task can hold a token, nothing to wait for. */
+  | { readonly kind: 'gone'; readonly arn: string; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly arn: string; readonly reason: string };
+
+const DESCRIBE_BATCH = 10; // DescribeServices takes at most 10 services per call, all in one cluster.
+
+/** DescribeServices for every ARN, batched by 10 per cluster. */
+export async function describeServices(clients: Clients, arns: readonly string[]): Promise<Map<string, ServiceSnapshot>> {
+  const result = new Map<string, ServiceSnapshot>();
+  const byCluster = new Map<string, string[]>();
+  for (const arn of arns) {
+    const parsed = parseServiceArn(arn);
+    if (parsed === undefined) {
+      result.set(arn, { kind: 'invalid', arn, reason: 'not an ECS service ARN in the long format (service/<cluster>/<service>)' });
+      continue;
+    }
+    byCluster.set(parsed.cluster, [...(byCluster.get(parsed.cluster) ?? []), arn]);
+  }
+  for (const [cluster, clusterArns] of byCluster) {
+    for (let i = 0; i < clusterArns.length; i += DESCRIBE_BATCH) {
+      const batch = clusterArns.slice(i, i + DESCRIBE_BATCH);
+      let services: Service[];
+      try {
+        services = (await clients.ecs.send(new DescribeServicesCommand({ cluster, services: batch }))).services ?? [];
+      } catch (err) {
+        if (errorName(err) === 'ClusterNotFoundException') {
+          for (const arn of batch) result.set(arn, { kind: 'gone', arn, reason: `cluster ${cluster} not found` });
+          continue;
+        }
+        throw explainAwsError(err, {
+          api: 'DescribeServices', action: 'ecs:DescribeServices', resource: `the services in cluster ${cluster} (${batch.length} of them)`,
+        }, clients.endpointUrl);
+      }
+      for (const arn of batch) {
+        const name = parseServiceArn(arn)!.name;
+        // Match by ARN; by name as well, in case ECS answers in the other ARN format.
+        const service = services.find((s) => s.serviceArn === arn) ?? services.find((s) => s.serviceName === name);
+        if (service === undefined) {
+          result.set(arn, { kind: 'gone', arn, reason: 'service not found (deleted)' });
+        } else if (service.status !== 'ACTIVE') {
+          // DRAINING: being deleted; INACTIVE: deleted.
+          result.set(arn, { kind: 'gone', arn, reason: `service is ${service.status ?? 'not active'}` });
+        } else {
+          result.set(arn, { kind: 'found', arn, status: service.status, deployments: (service.deployments ?? []).map(snapshotOf) });
+        }
+      }
+    }
+  }
+  return result;
+}
+
+function snapshotOf(d: Deployment): DeploymentSnapshot {
+  return {
+    id: d.id ?? '?',
+    status: d.status ?? '?',
+    rolloutState: d.rolloutState,
+    rolloutStateReason: d.rolloutStateReason,
+    runningCount: d.runningCount ?? 0,
+    desiredCount: d.desiredCount ?? 0,
+    pendingCount: d.pendingCount ?? 0,
+    failedTasks: d.failedTasks ?? 0,
+    createdAt: d.createdAt,
+  };
+}
+
+export function primaryDeployment(deployments: readonly DeploymentSnapshot[]): DeploymentSnapshot | undefined {
+  return deployments.find((d) => d.status === 'PRIMARY');
+}
+
+export type RolloutState = 'COMPLETED' | 'IN_PROGRESS' | 'FAILED';
+
+/**
+ * A deployment's rollout state. ECS reports `rolloutState` for services that
+ * use the rolling update (ECS) deployment controller, but not for services
+ * behind a Classic Load Balancer nor for the blue/green and external
+ * controllers. Without it, a deployment counts as completed when it is the
+ * only deployment left (the old one has drained) and runs its desired count
+ * with nothing pending. moto 5.2.1 always sets rolloutState (from the
+ * MOTO_ECS_SERVICE_RUNNING environment of the moto process: IN_PROGRESS with
+ * runningCount 0 by default, forever, as it runs no tasks).
+ */
+export function rolloutStateOf(d: DeploymentSnapshot, all: readonly DeploymentSnapshot[]): RolloutState {
+  if (d.rolloutState === 'COMPLETED' || d.rolloutState === 'FAILED' || d.rolloutState === 'IN_PROGRESS') return d.rolloutState;
+  const others = all.filter((x) => x !== d && x.status !== 'INACTIVE');
+  return others.length === 0 && d.runningCount === d.desiredCount && d.pendingCount === 0 ? 'COMPLETED' : 'IN_PROGRESS';
+}
+
+/** How a rollout state was decided, for output. */
+export function rolloutStateSource(d: DeploymentSnapshot): 'ecs' | 'counts' {
+  return d.rolloutState ? 'ecs' : 'counts';
+}
+

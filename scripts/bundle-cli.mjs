@@ -1,0 +1,34 @@
+// Bundles the CLI with every dependency (AWS SDK included) into assets/cli/index.js, the package's
+// `bin`: consumers of the package do not have its devDependencies.
+// `--outfile <path>` writes elsewhere (tests). The file is written atomically (temp file + rename),
+// so a CLI started while it is rebuilt never loads half a file.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'url';
+import fs from 'fs';
+import path from 'path';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const flag = process.argv.indexOf('--outfile');
+const outfile = path.resolve(flag >= 0 ? process.argv[flag + 1] : path.join(root, 'assets', 'cli', 'index.js'));
+const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+const result = await build({
+  entryPoints: [path.join(root, 'cli', 'index.ts')],
+  bundle: true,
+  write: false,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  banner: { js: '#!/usr/bin/env node' },
+  define: { __CLI_VERSION__: JSON.stringify(version) },
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  outfile,
+});
+const { contents } = result.outputFiles[0];
+fs.mkdirSync(path.dirname(outfile), { recursive: true });
+const tmp = `${outfile}.${process.pid}.tmp`;
+fs.writeFileSync(tmp, contents, { mode: 0o755 });
+fs.renameSync(tmp, outfile);
+console.log(`bundled CLI: ${path.relative(root, outfile) || outfile} (${(contents.length / 1024).toFixed(0)} KiB)`);
