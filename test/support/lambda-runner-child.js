@@ -1,14 +1,15 @@
 'use strict';
 /*
  * Child side of lambda-runner.ts: one process per invocation, like a cold Lambda sandbox.
- *   argv: <bundle path> <timeout ms>; stdin: the event as JSON.
+ *   argv: <bundle path> <timeout ms> [<export name>, default handler]; stdin: the event as JSON.
  * The outcome goes to fd 3 as one JSON line so it never mixes with the handler's stdout/stderr,
  * which the parent captures verbatim as the invocation's logs.
  */
 const fs = require('fs');
 const { randomUUID } = require('crypto');
 
-const [bundle, timeoutArg] = process.argv.slice(2);
+const [bundle, timeoutArg, exportArg] = process.argv.slice(2);
+const exportName = exportArg || 'handler';
 const deadline = Date.now() + Number(timeoutArg);
 // Backstop if the parent died without killing us (it normally kills us at the deadline itself).
 setTimeout(() => process.exit(124), Number(timeoutArg) + 2000).unref();
@@ -31,13 +32,15 @@ async function main() {
 
   let handler;
   try {
-    handler = require(bundle).handler;
+    const mod = require(bundle);
+    // Own exports only: 'constructor' or 'toString' must not pass for a handler.
+    handler = Object.prototype.hasOwnProperty.call(mod, exportName) ? mod[exportName] : undefined;
   } catch (e) {
     // Same error type the Lambda Node.js runtime reports when the module cannot be loaded.
     return report({ ok: false, error: errorOf(e, 'Runtime.ImportModuleError') });
   }
   if (typeof handler !== 'function') {
-    return report({ ok: false, error: { name: 'Runtime.HandlerNotFound', message: `${bundle} does not export a function 'handler'` } });
+    return report({ ok: false, error: { name: 'Runtime.HandlerNotFound', message: `${bundle} does not export a function '${exportName}'` } });
   }
 
   const name = process.env.AWS_LAMBDA_FUNCTION_NAME || 'local-function';

@@ -13,8 +13,13 @@ export type InvokeResult =
   | { ok: false; error: { name: string; message: string }; logs: string };
 
 export interface InvokeOptions {
-  /** Path to a CommonJS file exporting `handler`. */
+  /** Path to a CommonJS file exporting the handler function. */
   bundle: string;
+  /**
+   * Name of the export to call, like the part after the dot in Lambda's `handler` setting
+   * (`index.watchdogHandler`). Default `handler`.
+   */
+  exportName?: string;
   /** The function's whole environment, AWS settings included: the parent's AWS_* are NOT inherited. */
   env: Record<string, string>;
   event: unknown;
@@ -33,7 +38,7 @@ export async function invokeHandler(opts: InvokeOptions): Promise<InvokeResult> 
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
     ...opts.env,
   };
-  const child = spawn(process.execPath, [CHILD, path.resolve(opts.bundle), String(timeoutMs)], {
+  const child = spawn(process.execPath, [CHILD, path.resolve(opts.bundle), String(timeoutMs), opts.exportName ?? 'handler'], {
     env,
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });

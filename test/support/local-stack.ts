@@ -1,6 +1,6 @@
 /**
  * Everything a rotation needs, running locally: moto (Secrets Manager, ECS,
- * SSM) behind a fault proxy, PostgreSQL behind the DSQL-style endpoint, a
+ * SSM, IAM) behind a fault proxy, PostgreSQL behind the DSQL-style endpoint, a
  * secret, ECS services that inject it, and the shipped handler bundle run in a
  * child process as Lambda would run it. Used by the integration tests and the
  * demo.
@@ -8,12 +8,13 @@
 import { randomBytes } from 'crypto';
 import * as path from 'path';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { CreateUserCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DsqlUrlSecretValue, HandlerEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv, SignerEnv, SignerKeysValue, SignerKind } from '../../lib/contract';
 import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
-import { invokeHandler } from './lambda-runner';
+import { invokeHandler, InvokeResult } from './lambda-runner';
 import { LocalDsqlEndpoint, startLocalDsqlEndpoint } from './local-dsql-endpoint';
 import { MotoServer, startMoto } from './moto-server';
 import { PostgresServer, startPostgres } from './postgres-server';
@@ -34,6 +35,26 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Handler bundle to run (default HANDLER_BUNDLE), e.g. a private copy taken when the test started. */
   readonly bundle?: string;
+  /**
+   * Sign with the access-key signer (SIGNER=access-key): an IAM user in moto and a keys secret are
+   * created, and the endpoint accepts exactly the user's keys that exist in IAM (see syncSignerKeys).
+   * Default: the role signer (the handler's own credentials, `signer`).
+   */
+  readonly accessKeySigner?: AccessKeySignerOptions;
+}
+
+export interface AccessKeySignerOptions {
+  /** IAM user name (default `dsql-token-signer-<random>`). */
+  readonly userName?: string;
+  /** ROLLOUT_ALLOWANCE_SECONDS (default 3600). */
+  readonly rolloutAllowanceSeconds?: number;
+}
+
+/** The access-key signer's resources in moto. */
+export interface LocalAccessKeySigner {
+  readonly userName: string;
+  readonly keysSecretArn: string;
+  readonly rolloutAllowanceSeconds: number;
 }
 
 /** IAM-like credentials the handler signs with; the endpoint knows their secret. */
@@ -49,6 +70,7 @@ export interface LocalStack {
   readonly sm: SecretsManagerClient;
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
+  readonly iam: IAMClient;
   readonly secretArn: string;
   readonly serviceArns: string[];
   readonly parameterName: string;
@@ -56,14 +78,37 @@ export interface LocalStack {
   signer: LocalCredentials;
   /** Credentials the endpoint accepts, by access key id (delete one to revoke it). */
   readonly knownCredentials: Map<string, SigningCredentials>;
+  /** Set when started with `accessKeySigner`. */
+  readonly accessKeySigner?: LocalAccessKeySigner;
+  /**
+   * Access-key signer only (a no-op otherwise): makes `knownCredentials` hold exactly the signer user's
+   * keys that exist in moto IAM right now, with the secret part the keys secret stores, so a key deleted
+   * in IAM stops authenticating. Runs before and after every handler invocation; call it yourself after
+   * changing IAM directly. Other entries (e.g. `signer`) are left alone.
+   */
+  syncSignerKeys(): Promise<void>;
   /** Everything the handler printed, per invocation. */
   readonly handlerLogs: string[];
   handlerEnv(extra?: Record<string, string>): Record<string, string>;
   /** Runs one step of the shipped handler in a child process; throws what the handler threw. */
   invokeStep(step: RotationStep, token: string, opts?: { timeoutMs?: number; env?: Record<string, string> }): Promise<void>;
+  /**
+   * Runs an export of the bundle (e.g. `watchdogHandler`) in a child process with `handlerEnv(env)`, or
+   * with `awsOnly`, with only its AWS settings (credentials, region, endpoint, CA) plus `env`: what a
+   * function other than the rotation function is given. Its logs go to `handlerLogs`. Returns the
+   * outcome rather than throwing.
+   */
+  invokeFunction(exportName: string, event: unknown, opts?: InvokeFunctionOptions): Promise<InvokeResult>;
   rotate(opts?: Partial<RotateSecretOptions>): Promise<RotationResult>;
   readStage(stage: 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS'): Promise<DsqlUrlSecretValue>;
   stop(): Promise<void>;
+}
+
+export interface InvokeFunctionOptions {
+  readonly timeoutMs?: number;
+  readonly env?: Record<string, string>;
+  /** Start from handlerEnv's AWS_* variables and NODE_EXTRA_CA_CERTS only, not the rotation function's settings. */
+  readonly awsOnly?: boolean;
 }
 
 export function newCredentials(): LocalCredentials {
@@ -94,6 +139,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const sm = new SecretsManagerClient(clientConfig);
     const ecs = new ECSClient(clientConfig);
     const ssm = new SSMClient(clientConfig);
+    const iam = new IAMClient(clientConfig);
     const username = opts.username ?? 'admin';
     const created = await sm.send(new CreateSecretCommand({
       Name: `demo/database-url-${randomBytes(3).toString('hex')}`,
@@ -110,8 +156,43 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await ssm.send(new PutParameterCommand({ Name: parameterName, Type: 'String', Value: JSON.stringify(serviceArns) }));
     log(`created secret ${secretArn.split(':').pop()} and ${serviceArns.length} ECS services that inject it`);
 
+    let accessKeySigner: LocalAccessKeySigner | undefined;
+    if (opts.accessKeySigner !== undefined) {
+      const userName = opts.accessKeySigner.userName ?? `dsql-token-signer-${randomBytes(3).toString('hex')}`;
+      await iam.send(new CreateUserCommand({ UserName: userName }));
+      // What the construct creates (lib/managed-access-key.ts): no key yet.
+      const keys = await sm.send(new CreateSecretCommand({
+        Name: `demo/signer-keys-${randomBytes(3).toString('hex')}`, SecretString: JSON.stringify({ keys: [] }),
+      }));
+      accessKeySigner = { userName, keysSecretArn: keys.ARN!, rolloutAllowanceSeconds: opts.accessKeySigner.rolloutAllowanceSeconds ?? 3600 };
+      log(`created IAM user ${userName} and its keys secret: tokens are signed with its access keys`);
+    }
+    // Access key ids syncSignerKeys put into knownCredentials (so it removes only those).
+    const syncedKeyIds = new Set<string>();
+    const syncSignerKeys = async () => {
+      if (accessKeySigner === undefined) return;
+      const listed = await iam.send(new ListAccessKeysCommand({ UserName: accessKeySigner.userName }));
+      const inIam = new Set((listed.AccessKeyMetadata ?? []).map((k) => k.AccessKeyId!));
+      const out = await sm.send(new GetSecretValueCommand({ SecretId: accessKeySigner.keysSecretArn, VersionStage: 'AWSCURRENT' }));
+      const stored = (JSON.parse(out.SecretString ?? '{}') as Partial<SignerKeysValue>).keys ?? [];
+      for (const id of syncedKeyIds) {
+        if (!inIam.has(id)) {
+          knownCredentials.delete(id);
+          syncedKeyIds.delete(id);
+        }
+      }
+      // A key in IAM that the keys secret does not hold has no known secret part here: not accepted.
+      for (const key of stored) {
+        if (!inIam.has(key.accessKeyId)) continue;
+        knownCredentials.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey });
+        syncedKeyIds.add(key.accessKeyId);
+      }
+    };
+
     const stack: LocalStack = {
-      moto, proxy, postgres, endpoint, sm, ecs, ssm, secretArn, serviceArns, parameterName, knownCredentials,
+      moto, proxy, postgres, endpoint, sm, ecs, ssm, iam, secretArn, serviceArns, parameterName, knownCredentials,
+      accessKeySigner,
+      syncSignerKeys,
       signer: newCredentials(),
       handlerLogs: [],
       handlerEnv: (extra = {}) => ({
@@ -133,16 +214,37 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         AWS_ENDPOINT_URL: proxy.endpoint,
         // The endpoint's certificate comes from a throwaway CA; real DSQL chains to public roots.
         NODE_EXTRA_CA_CERTS: endpoint.caFile,
+        ...(accessKeySigner ? {
+          [SignerEnv.SIGNER]: SignerKind.ACCESS_KEY,
+          [SignerEnv.SIGNER_USER_NAME]: accessKeySigner.userName,
+          [SignerEnv.SIGNER_KEYS_SECRET_ARN]: accessKeySigner.keysSecretArn,
+          [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(accessKeySigner.rolloutAllowanceSeconds),
+        } : {}),
         ...extra,
       }),
+      invokeFunction: async (exportName, event, invokeOpts = {}) => {
+        await syncSignerKeys();
+        try {
+          const all = stack.handlerEnv();
+          const env = invokeOpts.awsOnly
+            ? { ...Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('AWS_') || k === 'NODE_EXTRA_CA_CERTS')), ...invokeOpts.env }
+            : stack.handlerEnv(invokeOpts.env);
+          const result = await invokeHandler({
+            bundle: opts.bundle ?? HANDLER_BUNDLE,
+            exportName,
+            env,
+            event,
+            timeoutMs: invokeOpts.timeoutMs ?? 60_000,
+          });
+          stack.handlerLogs.push(result.logs);
+          return result;
+        } finally {
+          // The handler may have created or deleted keys (createSecret with the access-key signer).
+          await syncSignerKeys();
+        }
+      },
       invokeStep: async (step, token, invokeOpts = {}) => {
-        const result = await invokeHandler({
-          bundle: opts.bundle ?? HANDLER_BUNDLE,
-          env: stack.handlerEnv(invokeOpts.env),
-          event: { Step: step, SecretId: secretArn, ClientRequestToken: token },
-          timeoutMs: invokeOpts.timeoutMs ?? 60_000,
-        });
-        stack.handlerLogs.push(result.logs);
+        const result = await stack.invokeFunction('handler', { Step: step, SecretId: secretArn, ClientRequestToken: token }, invokeOpts);
         if (!result.ok) throw Object.assign(new Error(result.error.message), { name: result.error.name });
       },
       rotate: (rotateOpts = {}) => rotateSecret({ sm, secretId: secretArn, invokeStep: stack.invokeStep, ...rotateOpts }),
