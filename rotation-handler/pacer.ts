@@ -11,6 +11,8 @@ export class Pacer {
   static readonly MAX_GAP_MS = 5_000;
   private next: number;
   private gap: number;
+  /** Bumped at each widening: throttles of sends reserved before it were already answered. */
+  private epoch = 0;
 
   constructor(
     private readonly floorMs: number,
@@ -21,16 +23,24 @@ export class Pacer {
     this.next = now();
   }
 
-  /** Waits for this caller's send slot; slots are reserved in call order. */
-  async acquire(): Promise<void> {
+  /** Waits for this caller's send slot; slots are reserved in call order. Returns the ticket for throttled(). */
+  async acquire(): Promise<number> {
+    const ticket = this.epoch;
     const slot = Math.max(this.now(), this.next);
     this.next = slot + this.gap;
     const wait = slot - this.now();
     if (wait > 0) await this.sleep(wait);
+    return ticket;
   }
 
-  /** Widens the gap and pushes the next free slot out by it, so the throttled caller's retry waits too. */
-  throttled(): void {
+  /**
+   * Widens the gap and pushes the next free slot out by it, so the throttled
+   * caller's retry waits too. Sends already in flight when the gap widened
+   * (an older ticket) were sent at the old rate: their throttles change nothing.
+   */
+  throttled(ticket: number): void {
+    if (ticket !== this.epoch) return;
+    this.epoch++;
     this.gap = Math.min(Pacer.MAX_GAP_MS, Math.max(this.gap * 2, Pacer.MIN_THROTTLED_GAP_MS));
     this.next = Math.max(this.next, this.now() + this.gap);
   }

@@ -81,14 +81,14 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
  */
 async function updateWithPacing(ecs: ECSClient, arn: string, pacer: Pacer, maxAttempts: number, onRetry: () => void): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    await pacer.acquire();
+    const ticket = await pacer.acquire();
     try {
       await ecs.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true }));
       pacer.succeeded();
       return;
     } catch (err) {
       if (!isRetryable(err) || attempt >= maxAttempts) throw err;
-      pacer.throttled();
+      pacer.throttled(ticket);
       onRetry();
     }
   }

@@ -28,9 +28,9 @@ describe('Pacer', () => {
 
   test('throttling doubles the gap up to the cap; successes narrow it back to the floor, not below', () => {
     const { pacer } = fakePacer(100);
-    pacer.throttled();
+    pacer.throttled(0);
     expect(pacer.gapMs).toBe(200);
-    for (let i = 0; i < 10; i++) pacer.throttled();
+    for (let i = 1; i <= 10; i++) pacer.throttled(i);
     expect(pacer.gapMs).toBe(Pacer.MAX_GAP_MS);
     for (let i = 0; i < 200; i++) pacer.succeeded();
     expect(pacer.gapMs).toBe(100);
@@ -38,17 +38,24 @@ describe('Pacer', () => {
 
   test('a throttled caller\'s retry waits the widened gap', async () => {
     const { pacer, sleeps } = fakePacer(0);
-    await pacer.acquire();
-    pacer.throttled();
-    await pacer.acquire();
-    pacer.throttled();
+    pacer.throttled(await pacer.acquire());
+    pacer.throttled(await pacer.acquire());
     await pacer.acquire();
     expect(sleeps).toEqual([Pacer.MIN_THROTTLED_GAP_MS, 2 * Pacer.MIN_THROTTLED_GAP_MS]);
   });
 
+  test('throttles of sends that were in flight together widen the gap once', async () => {
+    const { pacer } = fakePacer(0);
+    const tickets = await Promise.all([pacer.acquire(), pacer.acquire(), pacer.acquire()]);
+    for (const t of tickets) pacer.throttled(t);
+    expect(pacer.gapMs).toBe(Pacer.MIN_THROTTLED_GAP_MS);
+    pacer.throttled(await pacer.acquire());
+    expect(pacer.gapMs).toBe(2 * Pacer.MIN_THROTTLED_GAP_MS);
+  });
+
   test('a throttle with no floor starts spacing at the minimum gap', () => {
     const { pacer } = fakePacer(0);
-    pacer.throttled();
+    pacer.throttled(0);
     expect(pacer.gapMs).toBe(Pacer.MIN_THROTTLED_GAP_MS);
     for (let i = 0; i < 100; i++) pacer.succeeded();
     expect(pacer.gapMs).toBe(0);
