@@ -10,6 +10,7 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { forwardToUpstream } from '../support/aws-proxy';
 
 export interface SecretVersionDatesProxy {
   readonly endpoint: string;
@@ -38,30 +39,8 @@ export async function startSecretVersionDatesProxy(opts: { upstream: string; sm:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const forward = http.request({
-        host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host },
-      }, (up) => {
-        if (req.headers['x-amz-target'] !== LIST_VERSIONS_TARGET || up.statusCode !== 200) {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          return;
-        }
-        const parts: Buffer[] = [];
-        up.on('data', (c: Buffer) => parts.push(c));
-        up.on('end', () => {
-          withCreationDates(Buffer.concat(parts).toString('utf8')).then((text) => {
-            const headers = { ...up.headers, 'content-length': String(Buffer.byteLength(text)) };
-            delete headers['transfer-encoding'];
-            res.writeHead(200, headers);
-            res.end(text);
-          }, (err: Error) => {
-            res.writeHead(500, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'InternalServiceError' });
-            res.end(JSON.stringify({ __type: 'InternalServiceError', message: `secret-version-dates proxy: ${err.message}` }));
-          });
-        });
-      });
-      forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
-      forward.end(Buffer.concat(chunks));
+      const rewrite = req.headers['x-amz-target'] === LIST_VERSIONS_TARGET ? withCreationDates : undefined;
+      forwardToUpstream(req, Buffer.concat(chunks), res, upstream, rewrite);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

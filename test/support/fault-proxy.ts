@@ -6,6 +6,7 @@
  */
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { answerAwsError, forwardToUpstream, operationOf } from './aws-proxy';
 
 export interface Fault {
   /** Operation name, e.g. 'UpdateService'. */
@@ -36,11 +37,6 @@ export interface FaultProxy {
   /** Called with the operation and request body of every call forwarded to moto (not faulted ones). */
   onForward?: (operation: string, body: string) => void;
   stop(): Promise<void>;
-}
-
-function operationOf(req: http.IncomingMessage): string {
-  const target = String(req.headers['x-amz-target'] ?? '');
-  return target.slice(target.lastIndexOf('.') + 1) || `${req.method} ${req.url}`;
 }
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
@@ -76,19 +72,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         fault.remaining--;
         bump(faulted, operation);
         if (fault.stall) return; // the socket closes when the caller goes away (or on stop())
-        res.writeHead(fault.status ?? 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': fault.errorType as string });
-        res.end(JSON.stringify({ __type: fault.errorType, message: `injected ${fault.errorType}` }));
+        answerAwsError(res, fault.status ?? 400, fault.errorType as string, `injected ${fault.errorType}`);
         return;
       }
-      const forward = http.request({
-        host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host },
-      }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
       proxy.onForward?.(operation, body.toString('utf8'));
-      forward.end(body);
+      forwardToUpstream(req, body, res, target);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

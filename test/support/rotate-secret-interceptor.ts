@@ -23,6 +23,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotationEvent, RotationResult, RotationStep, rotateSecret } from './rotation-service';
+import { forwardToUpstream, operationOf } from './aws-proxy';
 
 export interface RolloutSimulation {
   /** From a deployment's createdAt to COMPLETED (or FAILED). */
@@ -90,11 +91,6 @@ interface JsonService {
   pendingCount?: number;
   deployments?: JsonDeployment[];
   [key: string]: unknown;
-}
-
-function operationOf(req: http.IncomingMessage): string {
-  const target = String(req.headers['x-amz-target'] ?? '');
-  return target.slice(target.lastIndexOf('.') + 1);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, errorType?: string): void {
@@ -240,33 +236,14 @@ export async function startRotateSecretInterceptor(opts: InterceptorOptions): Pr
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const operation = operationOf(req);
-      interceptor.calls.push(operation || `${req.method} ${req.url}`);
+      interceptor.calls.push(operation);
       const body = Buffer.concat(chunks);
       if (String(req.headers['x-amz-target'] ?? '') === 'secretsmanager.RotateSecret') {
         void handleRotateSecret(body.toString('utf8'), res);
         return;
       }
-      const rewrite = operation === 'DescribeServices' && interceptor.rollout !== undefined;
-      const forward = http.request({
-        host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host },
-      }, (up) => {
-        if (!rewrite || up.statusCode !== 200) {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          return;
-        }
-        const parts: Buffer[] = [];
-        up.on('data', (c: Buffer) => parts.push(c));
-        up.on('end', () => {
-          const text = simulateRollouts(Buffer.concat(parts).toString('utf8'), interceptor.rollout!);
-          const headers = { ...up.headers, 'content-length': String(Buffer.byteLength(text)) };
-          delete headers['transfer-encoding'];
-          res.writeHead(200, headers);
-          res.end(text);
-        });
-      });
-      forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
-      forward.end(body);
+      const rollout = operation === 'DescribeServices' ? interceptor.rollout : undefined;
+      forwardToUpstream(req, body, res, target, rollout === undefined ? undefined : (text) => simulateRollouts(text, rollout));
     });
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
