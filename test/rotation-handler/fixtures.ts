@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
-import { AwsClientStub } from 'aws-sdk-client-mock';
+import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
 import { HandlerConfig } from '../../rotation-handler/config';
 import { RetryPolicy } from '../../rotation-handler/retry';
@@ -441,4 +441,26 @@ export function placeholderValue(): Record<string, string> {
   return {
     url: '', host: HOST, port: '5432', username: 'admin', password: '', dbname: 'postgres', sslmode: 'require', issuedAt: '', expiresAt: '',
   };
+}
+
+/**
+ * Mocks the Secrets Manager, ECS and SSM clients for one test file: reset and
+ * the handler's environment set before each test, console.log silenced,
+ * everything restored after. `beforeEachExtra` resets the file's own mocks.
+ */
+export function useMockedAws(beforeEachExtra: () => void = () => undefined) {
+  const mocks = { smMock: mockClient(SecretsManagerClient), ecsMock: mockClient(ECSClient), ssmMock: mockClient(SSMClient) };
+  let restoreEnv: () => void;
+  beforeEach(() => {
+    Object.values(mocks).forEach((m) => m.reset());
+    beforeEachExtra();
+    restoreEnv = setEnv(handlerEnv());
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    restoreEnv();
+    jest.restoreAllMocks();
+  });
+  afterAll(() => Object.values(mocks).forEach((m) => m.restore()));
+  return mocks;
 }

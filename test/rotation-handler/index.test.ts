@@ -1,11 +1,9 @@
 import 'aws-sdk-client-mock-jest';
-import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
-  DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient, TagResourceCommand,
+  DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
 import { checkConnection } from '../../rotation-handler/connection-check';
 import * as bundleEntry from '../../rotation-handler/index';
@@ -13,33 +11,13 @@ import { handler, RotationEvent } from '../../rotation-handler/index';
 import {
   activeService, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, promotedTag,
   SECRET_ARN, serviceArn, setEnv, throttling, TOKEN,
+  useMockedAws,
 } from './fixtures';
 
 jest.mock('../../rotation-handler/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
-const smMock = mockClient(SecretsManagerClient);
-const ecsMock = mockClient(ECSClient);
-const ssmMock = mockClient(SSMClient);
-
-let restoreEnv: () => void;
-beforeEach(() => {
-  smMock.reset();
-  ecsMock.reset();
-  ssmMock.reset();
-  checkConnectionMock.mockReset();
-  restoreEnv = setEnv(handlerEnv());
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
-});
-afterEach(() => {
-  restoreEnv();
-  jest.restoreAllMocks();
-});
-afterAll(() => {
-  smMock.restore();
-  ecsMock.restore();
-  ssmMock.restore();
-});
+const { smMock, ecsMock, ssmMock } = useMockedAws(() => checkConnectionMock.mockReset());
 
 const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 const event = (Step: string, overrides: Partial<RotationEvent> = {}): RotationEvent => (
@@ -168,8 +146,8 @@ describe('step dispatch for an AWSPENDING token', () => {
   });
 
   test('testSecret checks the pending value written by createSecret with the configured timeout', async () => {
-    restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '3' }));
+    // useMockedAws restores the whole environment after the test.
+    setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '3' }));
     await handler(event('createSecret'));
 
     await handler(event('testSecret'));

@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
 import { readConfig } from '../../rotation-handler/config';
 import { checkConnection } from '../../rotation-handler/connection-check';
@@ -16,33 +15,13 @@ import { createSecret, finishSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, StepCon
 import {
   accessKeySignerEnv, awsError, placeholderValue, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
   FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
+  useMockedAws,
 } from './fixtures';
 
 jest.mock('../../rotation-handler/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
-const smMock = mockClient(SecretsManagerClient);
-const ecsMock = mockClient(ECSClient);
-const ssmMock = mockClient(SSMClient);
-
-let restoreEnv: () => void;
-beforeEach(() => {
-  smMock.reset();
-  ecsMock.reset();
-  ssmMock.reset();
-  checkConnectionMock.mockReset();
-  restoreEnv = setEnv(handlerEnv());
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
-});
-afterEach(() => {
-  restoreEnv();
-  jest.restoreAllMocks();
-});
-afterAll(() => {
-  smMock.restore();
-  ecsMock.restore();
-  ssmMock.restore();
-});
+const { smMock, ecsMock, ssmMock } = useMockedAws(() => checkConnectionMock.mockReset());
 
 function context(overrides: Partial<StepContext> = {}): StepContext {
   return {
@@ -79,8 +58,7 @@ const updatedServices = () => ecsMock.commandCalls(UpdateServiceCommand).map((c)
 describe('createSecret', () => {
   test('mints a token and stores the full value as AWSPENDING under the ClientRequestToken', async () => {
     // GIVEN no value for the token yet
-    restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '7200', [HandlerEnv.URL_QUERY]: 'sslmode=verify-full' }));
+    setEnv(handlerEnv({ [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '7200', [HandlerEnv.URL_QUERY]: 'sslmode=verify-full' }));
     smMock.on(GetSecretValueCommand).rejects(notFound());
     smMock.on(PutSecretValueCommand).resolves({});
 
@@ -106,8 +84,7 @@ describe('createSecret', () => {
   });
 
   test('a custom database role gets a DbConnect token', async () => {
-    restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.USERNAME]: 'app_user' }));
+    setEnv(handlerEnv({ [HandlerEnv.USERNAME]: 'app_user' }));
     smMock.on(GetSecretValueCommand).rejects(notFound());
 
     await createSecret(context());
@@ -155,8 +132,7 @@ describe('setSecret', () => {
 
 describe('testSecret', () => {
   test('connects with the pending value and the configured timeout', async () => {
-    restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '4' }));
+    setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '4' }));
     const value = pendingValue();
     smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' })
       .resolves({ SecretString: JSON.stringify(value) });
@@ -200,8 +176,7 @@ describe('testSecret', () => {
     const networkFailure = () => Object.assign(new Error('testSecret: could not reach host (ECONNREFUSED)'), { kind: 'network' });
 
     function accessKeyContext(sleeps: number[]): StepContext {
-      restoreEnv();
-      restoreEnv = setEnv(handlerEnv(accessKeySignerEnv()));
+      setEnv(handlerEnv(accessKeySignerEnv()));
       smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
       return context({ newKeyRetryDelaysMs: [10, 20, 40], sleep: async (ms) => { sleeps.push(ms); } });
     }
