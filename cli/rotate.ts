@@ -221,6 +221,8 @@ export class RotationWatch {
   private expiryNote?: string;
   private expiryRead = false;
   private promotedAt?: Date;
+  /** The handler deferred this rotation (same token, no redeploy): when the watchdog rotates for real. */
+  private deferredUntil?: Date;
   private services: ServiceProgress[];
 
   constructor(private readonly c: WatchConfig) {
@@ -243,6 +245,8 @@ export class RotationWatch {
 
     if (this.versionState === 'AWSCURRENT') {
       if (secret.promoted?.versionId === this.c.versionId) this.promotedAt = secret.promoted.at;
+      // A deferred rotation promotes a copy of the current value and never writes the promoted tag.
+      else if (secret.deferredUntil !== undefined) this.deferredUntil = secret.deferredUntil;
       if (!this.expiryRead) await this.readExpiry(secret);
       const snapshots = await describeServices(this.c.clients, this.c.bound.arns);
       this.services = this.services.map((s) => this.progressOf(s, snapshots.get(s.arn)));
@@ -324,6 +328,14 @@ export class RotationWatch {
       };
     }
     if (s.versionState !== 'AWSCURRENT') return undefined;
+    if (this.deferredUntil !== undefined) {
+      return {
+        code: ExitCode.OK,
+        message: `Deferred: version ${v} is AWSCURRENT with the same token, because the last rotation's rollout may still be replacing `
+          + `tasks (within rolloutAllowance of it). The watchdog rotates for real after ${isoSeconds(this.deferredUntil)}; `
+          + 'no service was redeployed.',
+      };
+    }
     const failed = s.services.filter((x) => x.state === 'FAILED' || x.state === 'invalid');
     if (failed.length > 0) {
       const list = failed.map((x) => `${x.label} (${x.reason ?? x.state})`).join('; ');

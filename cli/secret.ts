@@ -6,7 +6,7 @@
 import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { PROMOTED_TAG_KEY, SecretTag } from '../lib/contract';
+import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../lib/contract';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -30,6 +30,8 @@ export interface ManagedSecret {
   readonly pendingVersion?: string;
   /** From the promoted tag finishSecret writes: which version, and when it became AWSCURRENT. */
   readonly promoted?: { readonly versionId: string; readonly at: Date };
+  /** Set while a rotation was deferred (a no-op): the watchdog rotates for real after this time. */
+  readonly deferredUntil?: Date;
 }
 
 /** What the CLI reads from AWSCURRENT's JSON: never the url or the password. */
@@ -94,6 +96,7 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
   const interval = Number(tags.get(SecretTag.ROTATION_INTERVAL_SECONDS));
   const [promotedVersion, promotedIso] = (tags.get(PROMOTED_TAG_KEY) ?? '').split(' ');
   const promotedAt = promotedIso ? new Date(promotedIso) : undefined;
+  const deferredUntil = tags.get(DEFERRED_TAG_KEY) ? new Date(tags.get(DEFERRED_TAG_KEY)!) : undefined;
   return {
     arn,
     name,
@@ -108,6 +111,7 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
     currentVersion,
     pendingVersion,
     promoted: promotedVersion && promotedAt && !Number.isNaN(promotedAt.getTime()) ? { versionId: promotedVersion, at: promotedAt } : undefined,
+    deferredUntil: deferredUntil && !Number.isNaN(deferredUntil.getTime()) ? deferredUntil : undefined,
   };
 }
 

@@ -58,6 +58,8 @@ export interface StatusReport {
     | null;
     readonly inProgress: boolean;
     readonly pendingVersion: { readonly id: string; readonly shortId: string; readonly createdAt: string | null } | null;
+    /** A deferred rotation: the watchdog rotates for real after this time. */
+    readonly deferredUntil: string | null;
   };
   readonly boundServices: {
     readonly parameter: string | null;
@@ -150,6 +152,7 @@ export function buildStatus(i: StatusInputs): StatusReport {
       pendingVersion: secret.pendingVersion
         ? { id: secret.pendingVersion, shortId: shortId(secret.pendingVersion), createdAt: i.created.get(secret.pendingVersion)?.toISOString() ?? null }
         : null,
+      deferredUntil: secret.deferredUntil?.toISOString() ?? null,
     },
     boundServices: { parameter: i.parameter ?? null, parameterExists: i.parameterExists, services },
   };
@@ -192,6 +195,9 @@ export function formatStatus(r: StatusReport): string[] {
     ? `yes: version ${p.shortId} is AWSPENDING${p.createdAt ? ` (started ${relative(new Date(p.createdAt), now)})` : ''}; `
       + `if it stays so, the rotation function is failing: see ${fn ? `/aws/lambda/${fn}` : 'its CloudWatch logs'}`
     : 'no']);
+  if (r.rotation.deferredUntil) {
+    rows.push(['Deferred', `a rotation within rolloutAllowance of the last one was deferred; the watchdog rotates after ${r.rotation.deferredUntil}`]);
+  }
   const b = r.boundServices;
   let boundLine: string;
   if (b.parameter === null) boundLine = 'no bound services (the secret has no bound-services parameter tag)';

@@ -49,6 +49,15 @@ export const ADMIN_ROLE_NAME = 'admin';
  */
 export const PROMOTED_TAG_KEY = 'cdk-dsql-url-secret:promoted';
 
+/**
+ * Tag written by createSecret when it deferred a rotation (it started within
+ * rolloutAllowance of the last promotion, so it stored AWSCURRENT's value
+ * again instead of a new token): the ISO-8601 time from which a real rotation
+ * may run. The watchdog starts one once that time has passed; a real
+ * rotation's finishSecret removes the tag.
+ */
+export const DEFERRED_TAG_KEY = 'cdk-dsql-url-secret:deferred-until';
+
 /** The JSON stored in every version of the secret. */
 export interface DsqlUrlSecretValue {
   /** Full connection URL; the token in it is percent-encoded. */
@@ -74,7 +83,11 @@ export const SignerEnv = {
   SIGNER_USER_NAME: 'SIGNER_USER_NAME',
   /** Secret holding that user's access keys (access-key signer only). */
   SIGNER_KEYS_SECRET_ARN: 'SIGNER_KEYS_SECRET_ARN',
-  /** rolloutAllowance in seconds: a key still in use by tasks is never deleted before it passes. */
+  /**
+   * rolloutAllowance in seconds (every signer): a rotation within it of the
+   * last promotion is deferred, and a key still in use by tasks is never
+   * deleted before it passes. 0 (or unset, role signer): never defer.
+   */
   ROLLOUT_ALLOWANCE_SECONDS: 'ROLLOUT_ALLOWANCE_SECONDS',
 } as const;
 

@@ -269,9 +269,10 @@ export class DsqlUrlSecret extends Construct {
       }));
       this.signerArn = this.function.role!.roleArn;
     }
-    // finishSecret records the promotion time on the secret so retries never redeploy twice.
+    // finishSecret records the promotion time on the secret so retries never redeploy twice;
+    // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
     this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['secretsmanager:TagResource'],
+      actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
       resources: [this.secret.secretArn],
     }));
     const scheduled = needsScheduler(rotationInterval);

@@ -30,6 +30,11 @@ export interface HandlerConfig {
   readonly metricDimension?: string;
   readonly connectTimeoutSeconds: number;
   readonly signer: SignerConfig;
+  /**
+   * ROLLOUT_ALLOWANCE_SECONDS, for every signer: a rotation that starts less
+   * than this after the last promotion is deferred (see steps.ts). 0: never.
+   */
+  readonly rolloutAllowanceSeconds: number;
 }
 
 export function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -90,5 +95,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig 
     metricDimension: env[WatchdogEnv.METRIC_SECRET_DIMENSION] || undefined,
     connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
     signer: readSignerConfig(env),
+    // Unset (role signer of a function deployed before deferral existed): never defer.
+    rolloutAllowanceSeconds: env[SignerEnv.ROLLOUT_ALLOWANCE_SECONDS] ? nonNegativeInt(env, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS) : 0,
   };
 }

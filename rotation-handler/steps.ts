@@ -3,12 +3,13 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import {
   DescribeSecretCommandOutput, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
-  TagResourceCommand, UpdateSecretVersionStageCommand,
+  TagResourceCommand, UntagResourceCommand, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerKind } from '../lib/contract';
+import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerKind } from '../lib/contract';
 import { loadBoundServices } from './bound-services';
 import { HandlerConfig } from './config';
 import { checkConnection } from './connection-check';
+import { decideDeferral } from './deferral';
 import { log } from './log';
 import { emitMetrics } from './metrics';
 import { redeployServices } from './redeploy';
@@ -54,23 +55,105 @@ async function pendingValue(ctx: StepContext): Promise<DsqlUrlSecretValue | unde
   }
 }
 
-/** The value stored under `token`, whatever its stages (for metrics; undefined if unreadable). */
-async function versionValue(ctx: StepContext): Promise<DsqlUrlSecretValue | undefined> {
+/** The value stored under `versionId` (default `token`), whatever its stages (undefined if unreadable). */
+async function versionValue(ctx: StepContext, versionId: string = ctx.token): Promise<DsqlUrlSecretValue | undefined> {
   try {
-    const out = await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionId: ctx.token }));
+    const out = await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionId: versionId }));
     return out.SecretString === undefined ? undefined : JSON.parse(out.SecretString) as DsqlUrlSecretValue;
   } catch {
     return undefined;
   }
 }
 
-/** Mints a new token and stores the URL as AWSPENDING, unless a retry already did. */
+/** AWSCURRENT's raw string and parsed value; undefined when unreadable or not JSON. */
+async function currentRaw(ctx: StepContext): Promise<{ raw: string; value: Partial<DsqlUrlSecretValue> } | undefined> {
+  try {
+    const out = await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionStage: 'AWSCURRENT' }));
+    if (out.SecretString === undefined) return undefined;
+    const value: unknown = JSON.parse(out.SecretString);
+    return typeof value === 'object' && value !== null ? { raw: out.SecretString, value: value as Partial<DsqlUrlSecretValue> } : undefined;
+  } catch (err) {
+    if ((err as Error).name === 'ResourceNotFoundException' || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * When AWSCURRENT's token was promoted: the promotion tag when it names
+ * AWSCURRENT, or when it names AWSPREVIOUS and a no-op (deferred) rotation
+ * carried that same token into AWSCURRENT.
+ */
+async function currentTokenPromotedAt(ctx: StepContext, currentPassword: string | undefined): Promise<Date | undefined> {
+  const current = versionWithStage(ctx.metadata, 'AWSCURRENT');
+  const direct = recordedPromotionTime(ctx.metadata, current);
+  if (direct !== undefined) return direct;
+  const previous = versionWithStage(ctx.metadata, 'AWSPREVIOUS');
+  const viaPrevious = recordedPromotionTime(ctx.metadata, previous);
+  if (viaPrevious === undefined || currentPassword === undefined || currentPassword === '') return undefined;
+  const previousValue = await versionValue(ctx, previous!);
+  return previousValue?.password === currentPassword ? viaPrevious : undefined;
+}
+
+/**
+ * A rotation within rolloutAllowance of the last promotion (see deferral.ts)
+ * stores AWSCURRENT's value again as AWSPENDING and tags the secret with the
+ * time from which the watchdog rotates for real. Returns whether it did.
+ */
+async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise<boolean> {
+  const allowance = ctx.config.rolloutAllowanceSeconds;
+  if (allowance <= 0) return false;
+  const fields = { secretArn: ctx.secretArn, versionId: ctx.token };
+  // Cheap check first: no promotion within the allowance means no read at all.
+  const tagged = recordedPromotionTime(ctx.metadata, versionWithStage(ctx.metadata, 'AWSCURRENT'))
+    ?? recordedPromotionTime(ctx.metadata, versionWithStage(ctx.metadata, 'AWSPREVIOUS'));
+  if (tagged === undefined || now.getTime() >= tagged.getTime() + allowance * 1000) return false;
+
+  const current = await currentRaw(ctx);
+  const value = current?.value;
+  const expiresMs = typeof value?.expiresAt === 'string' ? Date.parse(value.expiresAt) : NaN;
+  const decision = decideDeferral({
+    now,
+    promotedAt: await currentTokenPromotedAt(ctx, typeof value?.password === 'string' ? value.password : undefined),
+    rolloutAllowanceSeconds: allowance,
+    currentExpiresAt: value?.url && !Number.isNaN(expiresMs) ? new Date(expiresMs) : undefined,
+    currentMatchesConfig: value?.host === ctx.config.host && Number(value?.port) === ctx.config.port
+      && value?.username === ctx.config.username && value?.dbname === ctx.config.database,
+  });
+  if (!decision.defer) {
+    log.info('createSecret: not deferring this rotation', { ...fields, reason: decision.reason });
+    return false;
+  }
+  try {
+    await checkConnection(value as DsqlUrlSecretValue, ctx.config.connectTimeoutSeconds);
+  } catch (err) {
+    log.warn('createSecret: the current URL does not authenticate, rotating now instead of deferring', {
+      ...fields, detail: (err as Error).message.replace(/^testSecret: /, ''),
+    });
+    return false;
+  }
+  await ctx.sm.send(new PutSecretValueCommand({
+    SecretId: ctx.secretArn, ClientRequestToken: ctx.token, SecretString: current!.raw, VersionStages: ['AWSPENDING'],
+  }));
+  await ctx.sm.send(new TagResourceCommand({ SecretId: ctx.secretArn, Tags: [{ Key: DEFERRED_TAG_KEY, Value: decision.until.toISOString() }] }));
+  log.warn('createSecret: rotation deferred: stored the current URL again as AWSPENDING (no new token, no redeploy); '
+    + 'the watchdog rotates once the deferral ends', {
+    ...fields, reason: decision.reason, deferredUntil: decision.until.toISOString(), signer: ctx.config.signer.kind,
+  });
+  return true;
+}
+
+/**
+ * Mints a new token and stores the URL as AWSPENDING, unless a retry already
+ * did, or the rotation is deferred (deferIfWithinRollout): then AWSCURRENT's
+ * value is stored again, before any access key is touched.
+ */
 export async function createSecret(ctx: StepContext): Promise<void> {
   if (await pendingValue(ctx) !== undefined) {
     log.info('createSecret: pending value already exists, nothing to do', { secretArn: ctx.secretArn, versionId: ctx.token });
     return;
   }
   const now = new Date();
+  if (await deferIfWithinRollout(ctx, now)) return;
   const credentials = await signingCredentials(ctx, now);
   const value = await mintSecretValue(ctx.config, now, credentials);
   await ctx.sm.send(new PutSecretValueCommand({
@@ -153,13 +236,33 @@ export async function testSecret(ctx: StepContext): Promise<void> {
  */
 export async function finishSecret(ctx: StepContext): Promise<void> {
   const current = versionWithStage(ctx.metadata, 'AWSCURRENT');
+  // Read before promotion: a no-op (deferred) rotation carries the previous token unchanged.
+  const previousVersion = current !== ctx.token ? current : versionWithStage(ctx.metadata, 'AWSPREVIOUS');
+  const value = await versionValue(ctx);
+  const previous = previousVersion === undefined || value === undefined ? undefined : await versionValue(ctx, previousVersion);
+  const noOp = typeof value?.password === 'string' && value.password !== '' && previous?.password === value.password;
   if (current !== ctx.token) {
     await ctx.sm.send(new UpdateSecretVersionStageCommand({
       SecretId: ctx.secretArn, VersionStage: 'AWSCURRENT', MoveToVersionId: ctx.token, RemoveFromVersionId: current,
     }));
-    log.info('finishSecret: promoted to AWSCURRENT', { secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: current });
+    log.info('finishSecret: promoted to AWSCURRENT', { secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: current, noOp });
+  }
+  if (noOp) {
+    // Same token as before: tasks already hold it. The promotion tag keeps the real promotion time.
+    log.info('finishSecret: deferred rotation (same URL as the previous version): no redeploy, promotion time unchanged', {
+      secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: previousVersion,
+    });
+    emitMetrics(ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn, [
+      { name: MetricName.ROTATION_SUCCEEDED, value: 1, unit: 'Count' },
+      { name: MetricName.SERVICES_REDEPLOYED, value: 0, unit: 'Count' },
+      { name: MetricName.REDEPLOY_FAILURES, value: 0, unit: 'Count' },
+      { name: MetricName.THROTTLE_RETRIES, value: 0, unit: 'Count' },
+      { name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION, value: (Date.parse(value!.expiresAt) - Date.now()) / 1000, unit: 'Seconds' },
+    ]);
+    return;
   }
   const promotedAt = await promotionTime(ctx);
+  await clearDeferral(ctx);
   const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
   const report = await redeployServices(ctx.ecs, services, {
     promotedAt, concurrency: ctx.config.redeployConcurrency, staggerMs: ctx.config.redeployStaggerMs, retry: ctx.retry,
@@ -169,7 +272,6 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     redeployed: report.redeployed.length, alreadyCurrent: report.alreadyCurrent.length,
     gone: report.gone.length, failed: report.failed.length, throttleRetries: report.throttleRetries,
   });
-  const value = await versionValue(ctx);
   const now = Date.now();
   emitMetrics(ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn, [
     { name: MetricName.ROTATION_SUCCEEDED, value: report.failed.length === 0 ? 1 : 0, unit: 'Count' },
@@ -200,4 +302,16 @@ async function promotionTime(ctx: StepContext): Promise<Date> {
     SecretId: ctx.secretArn, Tags: [{ Key: PROMOTED_TAG_KEY, Value: `${ctx.token} ${now.toISOString()}` }],
   }));
   return now;
+}
+
+/** A real rotation ends any deferral: the watchdog must not rotate again for it. */
+async function clearDeferral(ctx: StepContext): Promise<void> {
+  if (!ctx.metadata.Tags?.some((t) => t.Key === DEFERRED_TAG_KEY)) return;
+  try {
+    await ctx.sm.send(new UntagResourceCommand({ SecretId: ctx.secretArn, TagKeys: [DEFERRED_TAG_KEY] }));
+    log.info('finishSecret: removed the deferral tag', { secretArn: ctx.secretArn, versionId: ctx.token });
+  } catch (err) {
+    // At worst the watchdog starts one more rotation, which is deferred or real: not worth failing the redeploys for.
+    log.warn('finishSecret: could not remove the deferral tag', { secretArn: ctx.secretArn, versionId: ctx.token, error: (err as Error).name });
+  }
 }

@@ -2,7 +2,7 @@ import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand, RotateSecretCommand,
   SecretsManagerClient, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
+import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
 import { positiveInt, required } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
@@ -92,8 +92,11 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   const expiresAt = Number.isNaN(expiresMs) ? undefined : new Date(expiresMs);
   const secondsLeft = expiresAt === undefined ? undefined : Math.round((expiresAt.getTime() - now.getTime()) / 1000);
 
+  const deferredTag = metadata.Tags?.find((t) => t.Key === DEFERRED_TAG_KEY)?.Value;
+  const deferredMs = deferredTag === undefined ? NaN : Date.parse(deferredTag);
+  const deferredUntil = Number.isNaN(deferredMs) ? undefined : new Date(deferredMs);
   let decision: WatchdogAction = decideWatchdogAction({
-    now, expiresAt, connected, rotationInProgress, rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds,
+    now, expiresAt, connected, rotationInProgress, rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds, deferredUntil,
   });
   let rotationStarted = false;
   let rotateError: unknown;
@@ -119,7 +122,7 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   ], now);
   const fields = {
     secretArn, action: decision.action, reason: decision.reason, connected, secondsLeft, rotationInProgress, rotationStarted,
-    clearedPendingVersions: cleared.length, checkFailure,
+    clearedPendingVersions: cleared.length, checkFailure, deferredUntil: deferredUntil?.toISOString(),
   };
   if (rotateError !== undefined) {
     const e = rotateError as { name?: string; message?: string };

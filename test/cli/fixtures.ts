@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PROMOTED_TAG_KEY, SecretTag } from '../../lib/contract';
+import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../../lib/contract';
 import { createClients } from '../../cli/aws';
 import { OutStream } from '../../cli/render';
 
@@ -163,6 +163,13 @@ export class FakeAws {
     this.state.stages = { [OLD_VERSION]: ['AWSPREVIOUS'], [NEW_VERSION]: ['AWSCURRENT', 'AWSPENDING'] };
     this.state.values[NEW_VERSION] = secretValue(expiresAt);
     this.state.tags[PROMOTED_TAG_KEY] = `${NEW_VERSION} ${new Date(at).toISOString()}`;
+  }
+
+  /** What a deferred rotation leaves: the same value under NEW_VERSION, no promoted tag for it, the deferred tag. */
+  promoteDeferred(until: number): void {
+    this.state.stages = { [OLD_VERSION]: ['AWSPREVIOUS'], [NEW_VERSION]: ['AWSCURRENT', 'AWSPENDING'] };
+    this.state.values[NEW_VERSION] = this.state.values[OLD_VERSION];
+    this.state.tags[DEFERRED_TAG_KEY] = new Date(until).toISOString();
   }
 
   /** Gives a service a new PRIMARY deployment, as UpdateService(forceNewDeployment) does. */

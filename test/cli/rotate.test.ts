@@ -70,6 +70,16 @@ test('follows AWSPENDING → AWSCURRENT and every rollout to COMPLETED, then exi
   expect(aws.state.calls.indexOf('DescribeServices')).toBeLessThan(aws.state.calls.indexOf('RotateSecret'));
 });
 
+test('a rotation the handler deferred ends at once with exit 0 and says when the real one comes', async () => {
+  const r = await rotate((now, polls) => {
+    if (polls === 1) aws.promoteDeferred(now + 600_000);
+  });
+  expect(r.code).toBe(ExitCode.OK);
+  const last = r.stdout.trim().split('\n').pop()!;
+  expect(last).toMatch(/Deferred: version 22222222 is AWSCURRENT with the same token/);
+  expect(last).toMatch(/The watchdog rotates for real after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; no service was redeployed\./);
+});
+
 test('without --wait: starts the rotation, says how to follow it, and reads neither SSM nor ECS', async () => {
   const r = await rotate(() => undefined, { wait: false });
   expect(r.code).toBe(ExitCode.OK);

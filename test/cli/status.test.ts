@@ -74,6 +74,7 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
       nextRotation: { source: 'secrets-manager', at: '2030-06-01T15:00:00.000Z' },
       inProgress: false,
       pendingVersion: null,
+      deferredUntil: null,
     },
     boundServices: {
       parameter: PARAMETER,

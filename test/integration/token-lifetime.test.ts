@@ -8,8 +8,9 @@
  *    says so in its metrics; the rotation heals it. It clears the AWSPENDING label of a failed rotation
  *    once stale and waits while a rotation is young.
  * 3. The access-key signer keeps exactly two keys: AWSCURRENT's and AWSPREVIOUS's. The key of the
- *    token two generations back is deleted (that token stops authenticating), and a rotation that would
- *    delete AWSPREVIOUS's key within rolloutAllowance of the last promotion is refused.
+ *    token two generations back is deleted (that token stops authenticating), and a rotation within
+ *    rolloutAllowance of the last promotion is deferred: a no-op that keeps the URL and every key (the
+ *    signer's refusal to delete AWSPREVIOUS's key is now a second line of defence, unit-tested).
  *
  * The DSQL-style endpoint enforces session expiry and accepts exactly the signer user's keys that exist
  * in moto IAM (LocalStack.syncSignerKeys). The watchdog runs as its own function (the bundle's
@@ -25,15 +26,15 @@ import {
   DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import {
-  DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, PROMOTED_TAG_KEY, SignerKeysValue, WatchdogEnv,
+  DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, PROMOTED_TAG_KEY, SignerKeysValue, WatchdogEnv,
 } from '../../lib/contract';
 import type { WatchdogResult } from '../../rotation-handler/watchdog';
 import { LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
-import { RotationFailedError, RotationResult } from '../support/rotation-service';
+import { RotationResult } from '../support/rotation-service';
 import { pgSelectOne, tokenParams } from './clients';
 import {
-  abandonPending, blockingPending, captureOutput, findLeaks, logRecords, rotateWith, sleep, stagesOf, startStack,
+  blockingPending, captureOutput, findLeaks, logRecords, rotateWith, sleep, stagesOf, startStack,
 } from './harness';
 import { SecretVersionDatesProxy, startSecretVersionDatesProxy } from './secret-version-dates-proxy';
 
@@ -356,16 +357,17 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       return Date.parse(d.Tags!.find((t) => t.Key === PROMOTED_TAG_KEY)!.Value!.split(' ')[1]);
     };
 
+    /** Whether the secret has a promotion tag (finishSecret of a real rotation writes it). */
+    const promoted = async () => ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
+      .some((t) => t.Key === PROMOTED_TAG_KEY);
+
     /**
-     * Rotates, first waiting out rolloutAllowance if this rotation would delete a key AWSPREVIOUS's
-     * token still uses (what the signer refuses). Returns the new AWSCURRENT and whether it waited.
+     * Rotates, first waiting out rolloutAllowance since the last promotion (a rotation within it is
+     * deferred: a no-op). Returns the new AWSCURRENT and whether it waited.
      */
     async function rotateWhenAllowed(): Promise<{ versionId: string; value: DsqlUrlSecretValue; waited: boolean }> {
-      const stages = await stagesOf(keyStack);
-      const previous = Object.values(stages).some((s) => s.includes('AWSPREVIOUS')) ? await keyStack.readStage('AWSPREVIOUS') : undefined;
-      const previousKey = previous === undefined || previous.password === '' ? undefined : keyIdOf(previous.password);
       let waited = false;
-      if (previousKey !== undefined && (await userKeys()).includes(previousKey)) {
+      if (await promoted()) {
         const wait = await promotedAt() + ROLLOUT_ALLOWANCE_SECONDS * 1000 + 250 - Date.now();
         if (wait > 0) {
           await sleep(wait);
@@ -376,7 +378,7 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       return { versionId, value: await keyStack.readStage('AWSCURRENT'), waited };
     }
 
-    test('two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within rolloutAllowance is refused', async () => {
+    test('two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within rolloutAllowance is deferred', async () => {
       // The function runs with a live role session (test 1 ended the last one); it signs nothing with it.
       useSession(keyStack, newSession());
       const r1 = await rotateWhenAllowed();
@@ -399,27 +401,31 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       expect(stored.map((k) => ({ accessKeyId: k.accessKeyId, versionId: k.versionId })).sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)))
         .toEqual([{ accessKeyId: k2, versionId: r2.versionId }, { accessKeyId: k3, versionId: r3.versionId }].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)));
 
-      // Right away again: it would have to delete k2, which tasks not yet replaced still use.
-      const allowedAfter = new Date(await promotedAt() + ROLLOUT_ALLOWANCE_SECONDS * 1000);
-      const error = await rotate(keyStack, 1).then(() => new Error('the rotation succeeded but should have been refused'), (e: Error) => e);
-      expect(Date.now()).toBeLessThan(allowedAfter.getTime()); // else this run was too slow to test the refusal
-      expect(error).toBeInstanceOf(RotationFailedError);
-      const refused = error as RotationFailedError;
-      texts.push(refused.message);
-      expect(refused.failures).toHaveLength(1);
-      expect(refused.failures[0].step).toBe('createSecret');
-      expect(refused.failures[0].message).toContain(`within rolloutAllowance (${ROLLOUT_ALLOWANCE_SECONDS} s) of the last rotation`);
-      expect(refused.failures[0].message).toContain(`retry after ${allowedAfter.toISOString()}`);
-      // Nothing changed: same keys, same stored keys, AWSCURRENT still r3's and working.
+      // Right away again: within rolloutAllowance of r3's promotion. Rotating for real would delete k2, which
+      // tasks not yet replaced still use: the rotation is deferred instead, a no-op that keeps r3's URL and
+      // every key, redeploys nothing, and tags when the watchdog may rotate.
+      const r3PromotedAt = await promotedAt();
+      const deferredUntil = new Date(r3PromotedAt + ROLLOUT_ALLOWANCE_SECONDS * 1000);
+      const logsBefore = keyStack.handlerLogs.length;
+      const noOp = await rotate(keyStack, 1);
+      expect(Date.now()).toBeLessThan(deferredUntil.getTime()); // else this run was too slow to test the deferral
+      const after = await stagesOf(keyStack);
+      expect(after[noOp.versionId]).toContain('AWSCURRENT');
+      expect(after[r3.versionId]).toEqual(['AWSPREVIOUS']);
+      expect(blockingPending(after)).toEqual([]);
+      const current = await keyStack.readStage('AWSCURRENT');
+      expect(current.password === r3.value.password).toBe(true);
       expect(await userKeys()).toEqual([k2, k3].sort());
       expect(await storedKeys()).toEqual(stored);
-      const after = await stagesOf(keyStack);
-      expect(after[r3.versionId]).toEqual(['AWSCURRENT']);
-      expect(after[r2.versionId]).toEqual(['AWSPREVIOUS']);
-      expect(blockingPending(after)).toEqual([refused.token]);
-      expect(await probe(keyStack, (await keyStack.readStage('AWSCURRENT')).url)).toEqual({ ok: true });
+      const tags = Object.fromEntries(((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
+        .map((t) => [t.Key, t.Value]));
+      expect(tags[DEFERRED_TAG_KEY]).toBe(deferredUntil.toISOString());
+      expect(tags[PROMOTED_TAG_KEY]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
+      const newLogs = keyStack.handlerLogs.slice(logsBefore).join('\n');
+      expect(newLogs).toContain('createSecret: rotation deferred');
+      expect(newLogs).toContain('finishSecret: deferred rotation (same URL as the previous version): no redeploy');
+      expect(await probe(keyStack, current.url)).toEqual({ ok: true });
       expect(await probe(keyStack, r2.value.url)).toEqual({ ok: true });
-      await abandonPending(keyStack, refused.token);
 
       await expectNoLeaks(keyStack);
     });

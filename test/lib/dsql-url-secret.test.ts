@@ -2,7 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { HandlerEnv } from '../../lib/contract';
+import { HandlerEnv, SignerEnv, SignerKind } from '../../lib/contract';
 import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
 import { givenService, givenStack } from './stack-fixture';
 
@@ -260,6 +260,27 @@ describe('redeployOnRotation', () => {
     expect(tag?.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
     const get = all.find((s) => actionsOf(s).includes('ssm:GetParameter'));
     expect(JSON.stringify(get?.Resource)).toMatch(/:ssm:eu-west-1:123456789012:parameter\/cdk-dsql-url-secret\/.+\/bound-services/);
+  });
+
+  test('the function may untag the secret (a real rotation ends a deferral), on that secret only', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const untag = statements(stack).filter((s) => actionsOf(s).includes('secretsmanager:UntagResource'));
+    expect(untag).toHaveLength(1);
+    expect(untag[0].Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
+    expect(actionsOf(untag[0])).toEqual(['secretsmanager:TagResource', 'secretsmanager:UntagResource']);
+  });
+
+  test.each([
+    ['role', TokenSigner.rotationFunctionRole(), SignerKind.ROLE],
+    ['access-key', TokenSigner.managedAccessKey(), SignerKind.ACCESS_KEY],
+  ])('the %s signer gets ROLLOUT_ALLOWANCE_SECONDS (the deferral window)', (_name, signer, kind) => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer, rolloutAllowance: Duration.minutes(20) });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ [SignerEnv.SIGNER]: kind, [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '1200' }) },
+    });
   });
 
   test('signerArn is the rotation function role', () => {

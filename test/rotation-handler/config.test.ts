@@ -13,6 +13,7 @@ describe('readConfig', () => {
       [HandlerEnv.REDEPLOY_CONCURRENCY]: '3',
       [HandlerEnv.REDEPLOY_STAGGER_MS]: '250',
       [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '7',
+      [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '1800',
     }));
 
     expect(cfg).toEqual({
@@ -29,6 +30,7 @@ describe('readConfig', () => {
       redeployStaggerMs: 250,
       connectTimeoutSeconds: 7,
       signer: { kind: 'role' },
+      rolloutAllowanceSeconds: 1800,
     });
   });
 
@@ -43,6 +45,14 @@ describe('readConfig', () => {
     expect(cfg.redeployConcurrency).toBe(5);
     expect(cfg.redeployStaggerMs).toBe(0);
     expect(cfg.connectTimeoutSeconds).toBe(10);
+    // Unset with the role signer: rotations are never deferred.
+    expect(cfg.rolloutAllowanceSeconds).toBe(0);
+  });
+
+  test('the access-key signer\'s rolloutAllowance also sets the deferral window', () => {
+    const cfg = readConfig(handlerEnv(accessKeySignerEnv(900)));
+    expect(cfg.rolloutAllowanceSeconds).toBe(900);
+    expect(() => readConfig(handlerEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '-1' }))).toThrow(/non-negative integer/);
   });
 
   test.each([HandlerEnv.HOST, HandlerEnv.REGION, HandlerEnv.DATABASE, HandlerEnv.USERNAME, HandlerEnv.TOKEN_LIFETIME_SECONDS,

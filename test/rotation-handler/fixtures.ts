@@ -12,7 +12,7 @@ import {
 import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, GetSecretValueCommandInput, PutSecretValueCommand,
   PutSecretValueCommandInput, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand, TagResourceCommandInput,
-  UpdateSecretVersionStageCommand, UpdateSecretVersionStageCommandInput,
+  UntagResourceCommand, UntagResourceCommandInput, UpdateSecretVersionStageCommand, UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import {
   CreateAccessKeyCommand, CreateAccessKeyCommandInput, DeleteAccessKeyCommand, DeleteAccessKeyCommandInput, IAMClient, ListAccessKeysCommand,
@@ -119,6 +119,7 @@ export function config(overrides: Partial<HandlerConfig> = {}): HandlerConfig {
     redeployStaggerMs: 0,
     connectTimeoutSeconds: 10,
     signer: { kind: 'role' },
+    rolloutAllowanceSeconds: 0,
     ...overrides,
   };
 }
@@ -220,6 +221,10 @@ export class FakeSecretsManager {
       for (const t of input.Tags ?? []) this.tags.set(t.Key!, t.Value!);
       return {};
     });
+    stub.on(UntagResourceCommand).callsFake((input: UntagResourceCommandInput) => {
+      for (const k of input.TagKeys ?? []) this.tags.delete(k);
+      return {};
+    });
   }
 
   /** Sets a version's stages and value, moving each stage away from any other version. */
@@ -246,11 +251,13 @@ export class FakeSecretsManager {
   }
 
   private getValue(input: GetSecretValueCommandInput) {
-    const v = input.VersionId === undefined ? undefined : this.versions.get(input.VersionId);
+    // By stage alone: the version that carries it.
+    const id = input.VersionId ?? [...this.versions].find(([, v]) => v.stages.includes(input.VersionStage ?? 'AWSCURRENT'))?.[0];
+    const v = id === undefined ? undefined : this.versions.get(id);
     if (v === undefined || v.value === undefined || (input.VersionStage !== undefined && !v.stages.includes(input.VersionStage))) {
       throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value", $metadata: {} });
     }
-    return { ARN: SECRET_ARN, VersionId: input.VersionId, SecretString: v.value, VersionStages: v.stages };
+    return { ARN: SECRET_ARN, VersionId: id, SecretString: v.value, VersionStages: v.stages };
   }
 
   private putValue(input: PutSecretValueCommandInput) {

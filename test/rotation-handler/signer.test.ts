@@ -5,6 +5,7 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, PROMOTED_TAG_KEY, SignerKeysValue } from '../../lib/contract';
+import { checkConnection } from '../../rotation-handler/connection-check';
 import { handler } from '../../rotation-handler/index';
 import { signingCredentials } from '../../rotation-handler/signer';
 import {
@@ -17,6 +18,12 @@ const smMock = mockClient(SecretsManagerClient);
 const iamMock = mockClient(IAMClient);
 const ecsMock = mockClient(ECSClient);
 const ssmMock = mockClient(SSMClient);
+
+// The current URL never authenticates here, so createSecret never defers a
+// rotation (deferral.test.ts covers that) and the key guard, its second line
+// of defence, is what these tests reach.
+jest.mock('../../rotation-handler/connection-check');
+const checkConnectionMock = jest.mocked(checkConnection);
 
 /** The version before AWSCURRENT's. */
 const PREVIOUS_VERSION = '77777777-6666-4555-8444-333333333333';
@@ -33,6 +40,8 @@ beforeEach(() => {
   iamMock.reset();
   ecsMock.reset();
   ssmMock.reset();
+  checkConnectionMock.mockReset();
+  checkConnectionMock.mockRejectedValue(Object.assign(new Error('testSecret: DSQL refused the token'), { kind: 'auth' }));
   restoreEnv = setEnv(handlerEnv(accessKeySignerEnv(ALLOWANCE)));
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
 });

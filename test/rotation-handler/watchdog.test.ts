@@ -4,7 +4,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
+import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
 import { checkConnection } from '../../rotation-handler/connection-check';
 import { watchdogHandler } from '../../rotation-handler/index';
 import { readWatchdogConfig, runWatchdog } from '../../rotation-handler/watchdog';
@@ -81,13 +81,17 @@ function currentValue(secondsLeft: number, overrides: Partial<DsqlUrlSecretValue
 
 interface SecretState {
   stages?: Record<string, string[]>;
+  tags?: Record<string, string>;
   created?: Record<string, Date>;
   current: unknown;
 }
 
 function arrange(state: SecretState): void {
   const stages = state.stages ?? { [OLD_VERSION]: ['AWSCURRENT'] };
-  smMock.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, Name: 'app/db-url', RotationEnabled: true, VersionIdsToStages: stages });
+  smMock.on(DescribeSecretCommand).resolves({
+    ARN: SECRET_ARN, Name: 'app/db-url', RotationEnabled: true, VersionIdsToStages: stages,
+    Tags: Object.entries(state.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+  });
   smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' })
     .resolves({ ARN: SECRET_ARN, VersionId: OLD_VERSION, SecretString: typeof state.current === 'string' ? state.current : JSON.stringify(state.current) });
   smMock.on(ListSecretVersionIdsCommand).resolves({
@@ -101,6 +105,52 @@ const run = () => runWatchdog({ now: () => NOW });
 const authFailure = () => Object.assign(new Error("testSecret: DSQL rejected the new token at h:5432 as 'admin' (access denied)."), { kind: 'auth' });
 
 describe('watchdog', () => {
+  describe('a deferred rotation (DEFERRED_TAG_KEY)', () => {
+    const deferred = (offsetSeconds: number) => ({ [DEFERRED_TAG_KEY]: new Date(NOW.getTime() + offsetSeconds * 1000).toISOString() });
+
+    test('due: starts a rotation and says it was deferred', async () => {
+      arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: deferred(-1) });
+      checkConnectionMock.mockResolvedValue(undefined);
+
+      const result = await run();
+
+      expect(result).toMatchObject({ action: 'rotate', rotationStarted: true, connected: true });
+      expect(result.reason).toBe(`a scheduled rotation was deferred until ${new Date(NOW.getTime() - 1000).toISOString()}`);
+      expect(smMock).toHaveReceivedCommandTimes(RotateSecretCommand, 1);
+      expect(decisionLine()).toMatchObject({ action: 'rotate', deferredUntil: new Date(NOW.getTime() - 1000).toISOString() });
+    });
+
+    test('not yet due: does nothing', async () => {
+      arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: deferred(60) });
+      checkConnectionMock.mockResolvedValue(undefined);
+
+      const result = await run();
+
+      expect(result).toMatchObject({ action: 'none', rotationStarted: false });
+      expect(smMock).not.toHaveReceivedCommand(RotateSecretCommand);
+    });
+
+    test('due while a rotation is in progress: waits', async () => {
+      arrange({
+        current: currentValue(4 * ROTATE_BEFORE), tags: deferred(-600),
+        stages: { [OLD_VERSION]: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] },
+        created: { [TOKEN]: new Date(NOW.getTime() - 60_000) },
+      });
+      checkConnectionMock.mockResolvedValue(undefined);
+
+      const result = await run();
+
+      expect(result).toMatchObject({ action: 'wait', rotationInProgress: true, rotationStarted: false });
+      expect(smMock).not.toHaveReceivedCommand(RotateSecretCommand);
+    });
+
+    test('a malformed tag is ignored', async () => {
+      arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: { [DEFERRED_TAG_KEY]: 'soon' } });
+      checkConnectionMock.mockResolvedValue(undefined);
+      expect((await run()).action).toBe('none');
+    });
+  });
+
   test('healthy: connects, enough time left → no rotation; metrics 0 / seconds left / 0', async () => {
     const value = currentValue(4 * ROTATE_BEFORE);
     arrange({ current: value });

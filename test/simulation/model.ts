@@ -21,6 +21,7 @@ import {
   minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, rotateBeforeExpirySeconds, STALE_PENDING_SECONDS, TimingBudget,
 } from '../../lib/timing';
 import { MAX_TOKEN_LIFETIME, timingBudget, TimingSettings } from '../../lib/validation';
+import { decideDeferral } from '../../rotation-handler/deferral';
 import { decideWatchdogAction } from '../../rotation-handler/watchdog-decision';
 
 export const MINUTE = 60;
@@ -216,11 +217,15 @@ export interface SimOptions {
   readonly clearStalePendingWhenHealthy: boolean;
   /**
    * What a scheduled rotation due less than rolloutAllowance after the last
-   * promotion does: 'run' (what rotation-handler/ does), or one of two
-   * proposed fixes, not implemented: 'skip' it (the next tick rotates), or
-   * 'defer' it until rolloutAllowance after that promotion.
+   * promotion does: 'run' it; 'skip' it (the next tick rotates); 'defer' it
+   * exactly until rolloutAllowance after that promotion (an idealised
+   * deferral); or 'handler', what rotation-handler/ does: any rotation
+   * (scheduled or the watchdog's) for which the real decideDeferral says
+   * defer and whose current token still authenticates is a no-op that sets
+   * the deferral tag, and the watchdog rotates at its first check at or after
+   * it (up to one watchdog interval late), with the real decideWatchdogAction.
    */
-  readonly scheduledWithinRollout: 'run' | 'skip' | 'defer';
+  readonly scheduledWithinRollout: 'run' | 'skip' | 'defer' | 'handler';
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, 'config' | 'signer' | 'seed' | 'failures'> = {
@@ -322,6 +327,8 @@ export interface SimResult {
     /** Skipped or deferred: due within rolloutAllowance of the last promotion (scheduledWithinRollout). */
     readonly heldWithinRollout: number;
   };
+  /** 'handler': rotations (scheduled or the watchdog's) that were no-op deferrals. */
+  readonly deferrals: { readonly scheduled: number; readonly watchdog: number };
   readonly watchdog: {
     readonly checks: number;
     readonly rotations: number;
@@ -373,6 +380,9 @@ class Simulation {
   private failed = 0;
 
   private readonly sched = { ticks: 0, started: 0, skippedInProgress: 0, skippedPending: 0, heldWithinRollout: 0 };
+  private readonly deferrals = { scheduled: 0, watchdog: 0 };
+  /** 'handler': the secret's deferral tag (simulated seconds); cleared by a real promotion. */
+  private deferredUntil: number | undefined;
   private readonly wd = { checks: 0, rotations: 0, waits: 0, rotationsWhileInProgress: 0, staleCleared: 0 };
 
   constructor(private readonly o: SimOptions) {
@@ -417,7 +427,9 @@ class Simulation {
     if (this.running !== undefined) { this.sched.skippedInProgress++; return; }
     if (this.leftoverPending !== undefined) { this.sched.skippedPending++; return; }
     const rolloutEnds = this.lastPromotionAt + this.o.config.rolloutAllowanceSeconds;
-    if (this.o.scheduledWithinRollout !== 'run' && this.q.now < rolloutEnds) {
+    if (this.o.scheduledWithinRollout === 'handler') {
+      if (this.deferByHandler('scheduled')) { this.sched.heldWithinRollout++; return; }
+    } else if (this.o.scheduledWithinRollout !== 'run' && this.q.now < rolloutEnds) {
       this.sched.heldWithinRollout++;
       if (this.o.scheduledWithinRollout === 'defer') this.q.schedule(rolloutEnds, () => this.scheduledTick(true));
       return;
@@ -442,6 +454,7 @@ class Simulation {
       connected: this.current !== undefined && deathOf(this.current) > now,
       rotationInProgress: this.running !== undefined || pendingFresh,
       rotateBeforeExpirySeconds: this.rotateBeforeExpiry,
+      deferredUntil: this.deferredUntil === undefined ? undefined : new Date(SIM_EPOCH_MS + this.deferredUntil * 1000),
     });
     if (decision.action === 'wait') this.wd.waits++;
     if (decision.action !== 'rotate') return;
@@ -455,7 +468,33 @@ class Simulation {
       this.leftoverPending = undefined;
     }
     this.wd.rotations++;
+    if (this.o.scheduledWithinRollout === 'handler' && this.deferByHandler('watchdog')) return;
     this.startRotation('watchdog');
+  }
+
+  /**
+   * rotation-handler/steps.ts's createSecret: a rotation the real
+   * decideDeferral defers, with a current token that still authenticates, is
+   * a no-op (AWSCURRENT's value again, no rollout) that sets the deferral
+   * tag. Its few seconds are not modelled (nor its failure: a failed no-op
+   * leaves the old token current, as a failed real rotation does).
+   */
+  private deferByHandler(trigger: 'scheduled' | 'watchdog'): boolean {
+    const now = this.q.now;
+    const current = this.current;
+    if (current === undefined || current.promotedAt === undefined) return false;
+    const decision = decideDeferral({
+      now: new Date(SIM_EPOCH_MS + now * 1000),
+      promotedAt: new Date(SIM_EPOCH_MS + current.promotedAt * 1000),
+      rolloutAllowanceSeconds: this.o.config.rolloutAllowanceSeconds,
+      currentExpiresAt: new Date(SIM_EPOCH_MS + current.expiresAt * 1000),
+      currentMatchesConfig: true,
+    });
+    // The connection check createSecret makes before deferring.
+    if (!decision.defer || deathOf(current) <= now) return false;
+    this.deferredUntil = (decision.until.getTime() - SIM_EPOCH_MS) / 1000;
+    this.deferrals[trigger]++;
+    return true;
   }
 
   private startRotation(trigger: Trigger): void {
@@ -563,6 +602,8 @@ class Simulation {
     if (token.key !== undefined) token.key.signedPromoted = true;
     this.current = token;
     this.lastPromotionAt = now;
+    // A real rotation's finishSecret removes the deferral tag.
+    this.deferredUntil = undefined;
     rotation.outcome = 'succeeded';
     rotation.endedAt = now;
     this.running = undefined;
@@ -679,6 +720,7 @@ class Simulation {
       deadTaskSeconds: lengths.reduce((a, b) => a + b, 0),
       maxDeadEpisodeSeconds: lengths.reduce((a, b) => Math.max(a, b), 0),
       scheduled: { ...this.sched },
+      deferrals: { ...this.deferrals },
       watchdog: { ...this.wd },
       failed: this.failed,
       maxConsecutiveFailures: this.maxConsecutiveFailures,

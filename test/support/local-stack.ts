@@ -46,7 +46,10 @@ export interface LocalStackOptions {
 export interface AccessKeySignerOptions {
   /** IAM user name (default `dsql-token-signer-<random>`). */
   readonly userName?: string;
-  /** ROLLOUT_ALLOWANCE_SECONDS (default 3600). */
+  /**
+   * ROLLOUT_ALLOWANCE_SECONDS (default 0: rotations are never deferred and
+   * the key guard never refuses, so back-to-back rotations rotate for real).
+   */
   readonly rolloutAllowanceSeconds?: number;
 }
 
@@ -164,7 +167,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const keys = await sm.send(new CreateSecretCommand({
         Name: `demo/signer-keys-${randomBytes(3).toString('hex')}`, SecretString: JSON.stringify({ keys: [] }),
       }));
-      accessKeySigner = { userName, keysSecretArn: keys.ARN!, rolloutAllowanceSeconds: opts.accessKeySigner.rolloutAllowanceSeconds ?? 3600 };
+      accessKeySigner = { userName, keysSecretArn: keys.ARN!, rolloutAllowanceSeconds: opts.accessKeySigner.rolloutAllowanceSeconds ?? 0 };
       log(`created IAM user ${userName} and its keys secret: tokens are signed with its access keys`);
     }
     // Access key ids syncSignerKeys put into knownCredentials (so it removes only those).
@@ -219,7 +222,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           [SignerEnv.SIGNER_USER_NAME]: accessKeySigner.userName,
           [SignerEnv.SIGNER_KEYS_SECRET_ARN]: accessKeySigner.keysSecretArn,
           [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(accessKeySigner.rolloutAllowanceSeconds),
-        } : {}),
+        } : {
+          // The construct sets it for every signer; 0: the demo's and tests' back-to-back rotations are never deferred.
+          [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '0',
+        }),
         ...extra,
       }),
       invokeFunction: async (exportName, event, invokeOpts = {}) => {

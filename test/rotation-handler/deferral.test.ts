@@ -1,0 +1,283 @@
+/**
+ * A rotation within rolloutAllowance of the last promotion is deferred: a
+ * no-op (AWSCURRENT's value again as AWSPENDING, a deferral tag), promoted
+ * without a redeploy; a real rotation clears the tag; the watchdog rotates
+ * once the deferral ends.
+ */
+import 'aws-sdk-client-mock-jest';
+import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import {
+  PutSecretValueCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
+import { SAFETY_MARGIN_SECONDS } from '../../lib/timing';
+import { checkConnection } from '../../rotation-handler/connection-check';
+import { decideDeferral } from '../../rotation-handler/deferral';
+import { handler } from '../../rotation-handler/index';
+import { decideWatchdogAction } from '../../rotation-handler/watchdog-decision';
+import {
+  accessKeySignerEnv, boundServices, FakeEcs, FakeIam, FakeSecretsManager, handlerEnv, newFakeAccessKey, OLD_VERSION, promotedTag,
+  SECRET_ARN, serviceArn, setEnv, TOKEN, valueSignedWith,
+} from './fixtures';
+
+jest.mock('../../rotation-handler/connection-check');
+const checkConnectionMock = jest.mocked(checkConnection);
+
+const smMock = mockClient(SecretsManagerClient);
+const iamMock = mockClient(IAMClient);
+const ecsMock = mockClient(ECSClient);
+const ssmMock = mockClient(SSMClient);
+
+const ALLOWANCE = 1800;
+const PREVIOUS_VERSION = '77777777-6666-4555-8444-333333333333';
+const SERVICE = serviceArn('cluster', 'api');
+const event = (Step: string, ClientRequestToken = TOKEN) => ({ Step, SecretId: SECRET_ARN, ClientRequestToken });
+
+let restoreEnv: () => void;
+let logSpy: jest.SpyInstance;
+beforeEach(() => {
+  [smMock, iamMock, ecsMock, ssmMock].forEach((m) => m.reset());
+  checkConnectionMock.mockReset();
+  checkConnectionMock.mockResolvedValue(undefined);
+  restoreEnv = setEnv(handlerEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(ALLOWANCE) }));
+  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+afterEach(() => {
+  restoreEnv();
+  jest.restoreAllMocks();
+});
+afterAll(() => [smMock, iamMock, ecsMock, ssmMock].forEach((m) => m.restore()));
+
+function logRecords(): Array<Record<string, unknown>> {
+  return logSpy.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+}
+
+/**
+ * AWSCURRENT (OLD_VERSION) signed by `key`, promoted `promotedSecondsAgo`
+ * ago, AWSPREVIOUS signed by `previousKey`, AWSPENDING on TOKEN, one bound
+ * service.
+ */
+async function givenSecret(promotedSecondsAgo: number, opts: { current?: DsqlUrlSecretValue } = {}) {
+  const previousKey = newFakeAccessKey();
+  const key = newFakeAccessKey();
+  const sm = new FakeSecretsManager();
+  sm.versions.clear();
+  sm.setVersion(PREVIOUS_VERSION, ['AWSPREVIOUS'], await valueSignedWith(previousKey, new Date(Date.now() - 4 * 3600_000)));
+  const current = opts.current ?? await valueSignedWith(key, new Date(Date.now() - promotedSecondsAgo * 1000));
+  sm.setVersion(OLD_VERSION, ['AWSCURRENT'], current);
+  sm.setVersion(TOKEN, ['AWSPENDING']);
+  const promotedAt = new Date(Date.now() - promotedSecondsAgo * 1000);
+  for (const [k, v] of Object.entries(promotedTag(OLD_VERSION, promotedAt))) sm.tags.set(k, v);
+  sm.keysValue = JSON.stringify({
+    keys: [
+      { ...previousKey, versionId: PREVIOUS_VERSION, createdAt: new Date(Date.now() - 4 * 3600_000).toISOString() },
+      { ...key, versionId: OLD_VERSION, createdAt: promotedAt.toISOString() },
+    ],
+  });
+  sm.install(smMock);
+  const iam = new FakeIam().add(previousKey, key);
+  iam.install(iamMock);
+  const ecs = new FakeEcs().add(SERVICE);
+  ecs.install(ecsMock);
+  boundServices(ssmMock, [SERVICE]);
+  return { sm, iam, ecs, current, promotedAt, previousKey, key };
+}
+
+const valueOf = (sm: FakeSecretsManager, id: string) => sm.versions.get(id)?.value;
+
+describe('createSecret within rolloutAllowance of the last promotion', () => {
+  test.each([
+    ['role', {}],
+    ['access-key', accessKeySignerEnv(ALLOWANCE)],
+  ])('%s signer: stores AWSCURRENT\'s value again and tags the deferral; no key is touched', async (_signer, env) => {
+    setEnv(env);
+    const { sm, iam, promotedAt } = await givenSecret(600);
+    const keysBefore = sm.keysValue;
+    const idsBefore = iam.ids();
+
+    await handler(event('createSecret'));
+
+    expect(valueOf(sm, TOKEN)).toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.stagesOf(TOKEN)).toEqual(['AWSPENDING']);
+    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
+    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
+    expect(iamMock).not.toHaveReceivedCommand(ListAccessKeysCommand);
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
+    expect(iam.ids()).toEqual(idsBefore);
+    expect(sm.keysValue).toBe(keysBefore);
+    // It checked that the current URL still authenticates, and said why it deferred.
+    expect(checkConnectionMock).toHaveBeenCalledTimes(1);
+    const deferred = logRecords().find((r) => String(r.message).startsWith('createSecret: rotation deferred'));
+    expect(deferred).toMatchObject({ level: 'WARN', deferredUntil: sm.tags.get(DEFERRED_TAG_KEY) });
+    expect(String(deferred?.reason)).toContain(`less than rolloutAllowance (${ALLOWANCE} s) ago`);
+  });
+
+  test.each([
+    ['role', {}],
+    ['access-key', accessKeySignerEnv(ALLOWANCE)],
+  ])('%s signer: after rolloutAllowance a new token is minted', async (_signer, env) => {
+    setEnv(env);
+    const { sm } = await givenSecret(ALLOWANCE + 1);
+
+    await handler(event('createSecret'));
+
+    const pending = JSON.parse(valueOf(sm, TOKEN)!) as DsqlUrlSecretValue;
+    expect(pending.password).not.toBe((JSON.parse(valueOf(sm, OLD_VERSION)!) as DsqlUrlSecretValue).password);
+    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+    expect(smMock).not.toHaveReceivedCommandWith(TagResourceCommand, { Tags: [expect.objectContaining({ Key: DEFERRED_TAG_KEY })] });
+  });
+
+  test('rolloutAllowance 0 (or unset with the role signer) never defers', async () => {
+    setEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '0' });
+    const { sm } = await givenSecret(5);
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+    expect(checkConnectionMock).not.toHaveBeenCalled();
+  });
+
+  test('a current URL that does not authenticate is replaced at once (a rescue is never deferred)', async () => {
+    checkConnectionMock.mockRejectedValue(Object.assign(new Error('testSecret: DSQL refused the token'), { kind: 'auth' }));
+    const { sm } = await givenSecret(60);
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+  });
+
+  test('a current token that would expire before the deferred rotation\'s rollout ends is replaced at once', async () => {
+    const key = newFakeAccessKey();
+    const base = await valueSignedWith(key);
+    // Expires 10 minutes after the deferral would end: less than rolloutAllowance + margin.
+    const promotedAt = Date.now() - 60_000;
+    const current = { ...base, expiresAt: new Date(promotedAt + (ALLOWANCE + 600) * 1000).toISOString() };
+    const { sm } = await givenSecret(60, { current });
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+    expect(checkConnectionMock).not.toHaveBeenCalled();
+  });
+
+  test('a current URL for another role (the configuration changed) is replaced at once', async () => {
+    const key = newFakeAccessKey();
+    const current = { ...await valueSignedWith(key), username: 'app_rw' };
+    const { sm } = await givenSecret(60, { current });
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+  });
+});
+
+describe('finishSecret', () => {
+  test('of a deferred (no-op) rotation: promotes without tagging the promotion or redeploying', async () => {
+    const { sm, promotedAt, ecs } = await givenSecret(600);
+    const deploymentsBefore = JSON.stringify(ecs.services.get(SERVICE)!.deployments);
+    await handler(event('createSecret'));
+    logSpy.mockClear();
+
+    await handler(event('testSecret'));
+    await handler(event('finishSecret'));
+
+    expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
+    expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
+    // The real promotion time stays; the deferral stays for the watchdog.
+    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
+    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(JSON.stringify(ecs.services.get(SERVICE)!.deployments)).toBe(deploymentsBefore);
+    expect(smMock).not.toHaveReceivedCommand(UntagResourceCommand);
+    const metrics = logRecords().find((r) => '_aws' in r)!;
+    expect(metrics[MetricName.SERVICES_REDEPLOYED]).toBe(0);
+    expect(metrics[MetricName.ROTATION_SUCCEEDED]).toBe(1);
+
+    // A retried finishSecret (already AWSCURRENT) still redeploys nothing.
+    await handler(event('finishSecret'));
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
+  test('a second rotation within the window after a no-op is deferred too (same token, same promotion time)', async () => {
+    const { sm, promotedAt } = await givenSecret(600);
+    await handler(event('createSecret'));
+    await handler(event('finishSecret'));
+    const next = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+    sm.setVersion(next, ['AWSPENDING']);
+
+    await handler(event('createSecret', next));
+
+    expect(valueOf(sm, next)).toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
+  });
+
+  test('of a real rotation: removes the deferral tag and redeploys', async () => {
+    const { sm } = await givenSecret(ALLOWANCE + 60);
+    sm.tags.set(DEFERRED_TAG_KEY, new Date(Date.now() - 60_000).toISOString());
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+
+    await handler(event('finishSecret'));
+
+    expect(smMock).toHaveReceivedCommandWith(UntagResourceCommand, { SecretId: SECRET_ARN, TagKeys: [DEFERRED_TAG_KEY] });
+    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+    expect(sm.tags.get(PROMOTED_TAG_KEY)!.startsWith(`${TOKEN} `)).toBe(true);
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { service: SERVICE, forceNewDeployment: true });
+  });
+
+  test('of a real rotation without a deferral: no UntagResource call', async () => {
+    await givenSecret(ALLOWANCE + 60);
+    await handler(event('createSecret'));
+    await handler(event('finishSecret'));
+    expect(smMock).not.toHaveReceivedCommand(UntagResourceCommand);
+    expect(smMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+  });
+});
+
+describe('decideDeferral', () => {
+  const now = new Date('2030-01-01T12:00:00Z');
+  const base = {
+    now, rolloutAllowanceSeconds: ALLOWANCE, currentMatchesConfig: true,
+    promotedAt: new Date(now.getTime() - 600_000), currentExpiresAt: new Date(now.getTime() + 8 * 3600_000),
+  };
+
+  test('defers until promotedAt + rolloutAllowance', () => {
+    expect(decideDeferral(base)).toMatchObject({ defer: true, until: new Date(base.promotedAt.getTime() + ALLOWANCE * 1000) });
+  });
+
+  test.each([
+    ['allowance 0', { rolloutAllowanceSeconds: 0 }],
+    ['no recorded promotion', { promotedAt: undefined }],
+    ['exactly at the end of the window', { promotedAt: new Date(now.getTime() - ALLOWANCE * 1000) }],
+    ['no token', { currentExpiresAt: undefined }],
+    ['another configuration', { currentMatchesConfig: false }],
+    ['expiry too soon', { currentExpiresAt: new Date(now.getTime() + (ALLOWANCE - 600 + ALLOWANCE + SAFETY_MARGIN_SECONDS) * 1000) }],
+  ])('does not defer: %s', (_case, o) => {
+    expect(decideDeferral({ ...base, ...o }).defer).toBe(false);
+  });
+});
+
+describe('decideWatchdogAction with a deferral', () => {
+  const now = new Date('2030-01-01T12:00:00Z');
+  const healthy = { now, expiresAt: new Date(now.getTime() + 6 * 3600_000), connected: true, rotationInProgress: false, rotateBeforeExpirySeconds: 3600 };
+
+  test('rotates once the deferral is due', () => {
+    const until = new Date(now.getTime() - 1000);
+    expect(decideWatchdogAction({ ...healthy, deferredUntil: until }))
+      .toEqual({ action: 'rotate', reason: `a scheduled rotation was deferred until ${until.toISOString()}` });
+    expect(decideWatchdogAction({ ...healthy, deferredUntil: now }).action).toBe('rotate');
+  });
+
+  test('does nothing while it is not yet due', () => {
+    const d = decideWatchdogAction({ ...healthy, deferredUntil: new Date(now.getTime() + 1000) });
+    expect(d.action).toBe('none');
+    expect(d.reason).toContain('a deferred rotation is due at');
+  });
+
+  test('waits while a rotation is in progress', () => {
+    expect(decideWatchdogAction({ ...healthy, rotationInProgress: true, deferredUntil: new Date(now.getTime() - 1000) }).action).toBe('wait');
+  });
+
+  test('keeps the other rules first', () => {
+    expect(decideWatchdogAction({ ...healthy, connected: false, deferredUntil: new Date(now.getTime() + 1000) }))
+      .toMatchObject({ action: 'rotate', reason: 'the current URL does not authenticate' });
+  });
+});
