@@ -7,6 +7,7 @@ import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../lib/contract';
+import { pendingVersionOf, versionWithStage } from '../rotation-handler/secret-versions';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -91,8 +92,8 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
   for (const [id, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
     if (labels.length > 0) stages[id] = labels;
   }
-  const currentVersion = Object.entries(stages).find(([, l]) => l.includes('AWSCURRENT'))?.[0];
-  const pendingVersion = Object.entries(stages).find(([, l]) => l.includes('AWSPENDING') && !l.includes('AWSCURRENT'))?.[0];
+  const currentVersion = versionWithStage({ VersionIdsToStages: stages }, 'AWSCURRENT');
+  const pendingVersion = pendingVersionOf({ VersionIdsToStages: stages });
   const interval = Number(tags.get(SecretTag.ROTATION_INTERVAL_SECONDS));
   const [promotedVersion, promotedIso] = (tags.get(PROMOTED_TAG_KEY) ?? '').split(' ');
   const promotedAt = promotedIso ? new Date(promotedIso) : undefined;

@@ -19,28 +19,27 @@ export const MAX_BOUND_SERVICES = 500;
 export class BoundServices extends Construct {
   /** How many parameters there are, resolved at synth. */
   public readonly count: string;
-  private readonly arns: string[] = [];
-  private readonly services = new Set<ecs.IBaseService>();
+  /** In binding order; the parameters and the redeploy policy read it at synth. */
+  public readonly services: ecs.IBaseService[] = [];
 
   constructor(scope: Construct, id: string, private readonly baseName: string, private readonly reader: lambda.Function) {
     super(scope, id);
-    this.count = Lazy.string({ produce: () => String(Math.max(1, Math.ceil(this.arns.length / SERVICES_PER_PARAMETER))) });
+    this.count = Lazy.string({ produce: () => String(Math.max(1, Math.ceil(this.services.length / SERVICES_PER_PARAMETER))) });
     this.addParameter(0);
     this.node.addValidation({
-      validate: () => (this.arns.length > MAX_BOUND_SERVICES
-        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.arns.length}; split them across several DsqlUrlSecret constructs`]
+      validate: () => (this.services.length > MAX_BOUND_SERVICES
+        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.services.length}; split them across several DsqlUrlSecret constructs`]
         : []),
     });
   }
 
   public add(service: ecs.IBaseService): void {
-    if (this.services.has(service)) {
+    if (this.services.includes(service)) {
       throw new Error(`redeployOnRotation: service ${service.node.path} is already bound to ${this.node.scope!.node.path}`);
     }
-    this.services.add(service);
-    this.arns.push(service.serviceArn);
-    const chunk = Math.floor((this.arns.length - 1) / SERVICES_PER_PARAMETER);
-    if (chunk > 0 && this.arns.length % SERVICES_PER_PARAMETER === 1) this.addParameter(chunk);
+    this.services.push(service);
+    const chunk = Math.floor((this.services.length - 1) / SERVICES_PER_PARAMETER);
+    if (chunk > 0 && this.services.length % SERVICES_PER_PARAMETER === 1) this.addParameter(chunk);
   }
 
   private addParameter(chunk: number): void {
@@ -49,7 +48,8 @@ export class BoundServices extends Construct {
       parameterName: name,
       description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',
       stringValue: Lazy.string({
-        produce: () => Stack.of(this).toJsonString(this.arns.slice(chunk * SERVICES_PER_PARAMETER, (chunk + 1) * SERVICES_PER_PARAMETER)),
+        produce: () => Stack.of(this).toJsonString(this.services
+          .slice(chunk * SERVICES_PER_PARAMETER, (chunk + 1) * SERVICES_PER_PARAMETER).map((s) => s.serviceArn)),
       }),
     });
     this.reader.addToRolePolicy(new iam.PolicyStatement({

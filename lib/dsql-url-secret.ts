@@ -217,10 +217,10 @@ export class DsqlUrlSecret extends Construct {
       },
     });
 
-    // The function finds its bound services in a parameter whose name is known
+    const metricDimension = Names.uniqueResourceName(this, { maxLength: 200 });
+    // The function finds its bound services in parameters whose names are known
     // at synth, so it does not depend on the services, which are created after
     // the first rotation (see redeployOnRotation).
-    const metricDimension = Names.uniqueResourceName(this, { maxLength: 200 });
     const boundServicesParameterName = `/cdk-dsql-url-secret/${Names.uniqueResourceName(this, { maxLength: 160, separator: '-' })}/bound-services`;
 
     // Lets tools such as the CLI find the bound services and the schedule from the secret alone.
@@ -334,8 +334,8 @@ export class DsqlUrlSecret extends Construct {
    */
   public redeployOnRotation(service: ecs.IBaseService): void {
     this.boundServices.add(service);
-    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!);
-    this.redeployPermissions.add(service);
+    // Created with the first service: a policy needs at least one resource.
+    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!, this.boundServices.services);
     service.node.addDependency(this.initialRotation.resource);
   }
 

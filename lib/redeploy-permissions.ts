@@ -18,19 +18,14 @@ export const MAX_SERVICES_BY_ARN = 40;
  * on the function.
  */
 export class RedeployPermissions extends Construct {
-  private readonly services: ecs.IBaseService[] = [];
-
-  constructor(scope: Construct, id: string, role: iam.IRole) {
+  /** @param services the bound services, read when the policy is synthesized */
+  constructor(scope: Construct, id: string, role: iam.IRole, private readonly services: readonly ecs.IBaseService[]) {
     super(scope, id);
     new iam.CfnPolicy(this, 'Resource', {
       policyName: Lazy.string({ produce: () => `redeploy-${this.node.addr.slice(0, 16)}` }),
       roles: [role.roleName],
       policyDocument: Lazy.any({ produce: () => this.document().toJSON() }),
     });
-  }
-
-  public add(service: ecs.IBaseService): void {
-    this.services.push(service);
   }
 
   private document(): iam.PolicyDocument {

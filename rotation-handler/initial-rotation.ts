@@ -2,12 +2,12 @@ import * as http from 'http';
 import * as https from 'https';
 import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient,
+  DescribeSecretCommand, DescribeSecretCommandOutput, RotateSecretCommand, SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../lib/contract';
 import { positiveInt } from './config';
 import { log, redact } from './log';
-import { isRotationInProgressError, keySuffix, versionWithStage } from './secret-versions';
+import { isRotationInProgressError, keySuffix, pendingVersionOf, readCurrentValue, versionWithStage } from './secret-versions';
 
 /** What CloudFormation sends to a custom resource's function. */
 export interface CustomResourceEvent {
@@ -154,7 +154,7 @@ async function ensureFirstRotation(w: WaitContext): Promise<string> {
 
   let metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
   const placeholderVersion = versionWithStage(metadata, 'AWSCURRENT');
-  const running = pendingVersion(metadata);
+  const running = pendingVersionOf(metadata);
   if (running !== undefined) {
     log.info('initial rotation: a rotation is already in progress, waiting for it', { ...fields, versionId: running });
   } else {
@@ -197,21 +197,10 @@ function timeoutMessage(secretArn: string, seconds: number, metadata: DescribeSe
     + "a custom database role was not granted to the signer: AWS IAM GRANT <role> TO '<signer IAM ARN>'.";
 }
 
-/** AWSPENDING on a version that is not AWSCURRENT: a rotation that has not finished. */
-function pendingVersion(metadata: DescribeSecretCommandOutput): string | undefined {
-  return Object.entries(metadata.VersionIdsToStages ?? {})
-    .find(([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))?.[0];
-}
-
-/** Whether AWSCURRENT has a non-empty url (the placeholder's is empty). Always by stage. */
+/** Whether AWSCURRENT has a non-empty url (the placeholder's is empty). */
 async function currentHasUrl(sm: SecretsManagerClient, secretArn: string): Promise<boolean> {
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }));
-  try {
-    const url = (JSON.parse(out.SecretString ?? '') as { url?: unknown }).url;
-    return typeof url === 'string' && url !== '';
-  } catch {
-    return false;
-  }
+  const url = (await readCurrentValue(sm, secretArn))?.value.url;
+  return typeof url === 'string' && url !== '';
 }
 
 /** Deletes every access key of the signer user, so that CloudFormation can delete the user. */

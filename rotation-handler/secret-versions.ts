@@ -1,9 +1,39 @@
-import { DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
-import { PROMOTED_TAG_KEY } from '../lib/contract';
+import { DescribeSecretCommandOutput, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DsqlUrlSecretValue, PROMOTED_TAG_KEY } from '../lib/contract';
 
 /** The version that carries `stage`, if any. */
 export function versionWithStage(metadata: Pick<DescribeSecretCommandOutput, 'VersionIdsToStages'>, stage: string): string | undefined {
   return Object.entries(metadata.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
+}
+
+/** AWSPENDING on a version that is not AWSCURRENT: a rotation that has not finished (or failed). */
+export function pendingVersionOf(metadata: Pick<DescribeSecretCommandOutput, 'VersionIdsToStages'>): string | undefined {
+  return Object.entries(metadata.VersionIdsToStages ?? {})
+    .find(([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))?.[0];
+}
+
+/**
+ * AWSCURRENT's stored string and its JSON, read by stage (moto ignores a
+ * stage move without it); undefined when there is no value or it is not a
+ * JSON object. Fields are unchecked: a hand-edited value may lack any.
+ */
+export async function readCurrentValue(
+  sm: SecretsManagerClient, secretId: string,
+): Promise<{ raw: string; value: Partial<DsqlUrlSecretValue> } | undefined> {
+  let raw: string | undefined;
+  try {
+    raw = (await sm.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }))).SecretString;
+  } catch (err) {
+    if ((err as Error).name === 'ResourceNotFoundException') return undefined;
+    throw err;
+  }
+  if (raw === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null ? { raw, value: value as Partial<DsqlUrlSecretValue> } : undefined;
+  } catch {
+    return undefined; // the parser's message quotes the text: never pass it on
+  }
 }
 
 /**

@@ -14,11 +14,9 @@ import { log } from './log';
 import { emitMetrics } from './metrics';
 import { redeployServices } from './redeploy';
 import { RetryPolicy } from './retry';
-import { recordedPromotionTime, versionWithStage } from './secret-versions';
+import { readCurrentValue, recordedPromotionTime, versionWithStage } from './secret-versions';
 import { signingCredentials } from './signer';
 import { mintSecretValue } from './token';
-
-export { versionWithStage } from './secret-versions';
 
 export interface StepContext {
   readonly sm: SecretsManagerClient;
@@ -65,19 +63,6 @@ async function versionValue(ctx: StepContext, versionId: string = ctx.token): Pr
   }
 }
 
-/** AWSCURRENT's raw string and parsed value; undefined when unreadable or not JSON. */
-async function currentRaw(ctx: StepContext): Promise<{ raw: string; value: Partial<DsqlUrlSecretValue> } | undefined> {
-  try {
-    const out = await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionStage: 'AWSCURRENT' }));
-    if (out.SecretString === undefined) return undefined;
-    const value: unknown = JSON.parse(out.SecretString);
-    return typeof value === 'object' && value !== null ? { raw: out.SecretString, value: value as Partial<DsqlUrlSecretValue> } : undefined;
-  } catch (err) {
-    if ((err as Error).name === 'ResourceNotFoundException' || err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
-
 /**
  * When AWSCURRENT's token was promoted: the promotion tag when it names
  * AWSCURRENT, or when it names AWSPREVIOUS and a no-op (deferred) rotation
@@ -108,7 +93,7 @@ async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise<boolea
     ?? recordedPromotionTime(ctx.metadata, versionWithStage(ctx.metadata, 'AWSPREVIOUS'));
   if (tagged === undefined || now.getTime() >= tagged.getTime() + allowance * 1000) return false;
 
-  const current = await currentRaw(ctx);
+  const current = await readCurrentValue(ctx.sm, ctx.secretArn);
   const value = current?.value;
   const expiresMs = typeof value?.expiresAt === 'string' ? Date.parse(value.expiresAt) : NaN;
   const decision = decideDeferral({
@@ -252,7 +237,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     log.info('finishSecret: deferred rotation (same URL as the previous version): no redeploy, promotion time unchanged', {
       secretArn: ctx.secretArn, versionId: ctx.token, previousVersionId: previousVersion,
     });
-    emitMetrics(ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn, [
+    emitMetrics(metricDimension(ctx), [
       { name: MetricName.ROTATION_SUCCEEDED, value: 1, unit: 'Count' },
       { name: MetricName.SERVICES_REDEPLOYED, value: 0, unit: 'Count' },
       { name: MetricName.REDEPLOY_FAILURES, value: 0, unit: 'Count' },
@@ -273,7 +258,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     gone: report.gone.length, failed: report.failed.length, throttleRetries: report.throttleRetries,
   });
   const now = Date.now();
-  emitMetrics(ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn, [
+  emitMetrics(metricDimension(ctx), [
     { name: MetricName.ROTATION_SUCCEEDED, value: report.failed.length === 0 ? 1 : 0, unit: 'Count' },
     { name: MetricName.ROTATION_DURATION, value: value ? (now - Date.parse(value.issuedAt)) / 1000 : NaN, unit: 'Seconds' },
     { name: MetricName.SERVICES_REDEPLOYED, value: report.redeployed.length, unit: 'Count' },
@@ -302,6 +287,11 @@ async function promotionTime(ctx: StepContext): Promise<Date> {
     SecretId: ctx.secretArn, Tags: [{ Key: PROMOTED_TAG_KEY, Value: `${ctx.token} ${now.toISOString()}` }],
   }));
   return now;
+}
+
+/** The `Secret` dimension of the metrics: the construct's, else the secret's name (as the watchdog does). */
+function metricDimension(ctx: StepContext): string {
+  return ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn;
 }
 
 /** A real rotation ends any deferral: the watchdog must not rotate again for it. */

@@ -1,5 +1,5 @@
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand, RotateSecretCommand,
+  DescribeSecretCommand, DescribeSecretCommandOutput, ListSecretVersionIdsCommand, RotateSecretCommand,
   SecretsManagerClient, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
@@ -7,7 +7,7 @@ import { positiveInt, required } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
 import { emitMetrics } from './metrics';
-import { isRotationInProgressError, versionWithStage } from './secret-versions';
+import { isRotationInProgressError, pendingVersionOf, readCurrentValue, versionWithStage } from './secret-versions';
 import { decideWatchdogAction, WatchdogAction } from './watchdog-decision';
 
 /** What the construct configured for the watchdog function. */
@@ -75,7 +75,7 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
 
   const { rotationInProgress, cleared } = await clearStalePending(sm, metadata, secretArn, config.stalePendingSeconds, now);
 
-  const value = await currentValue(sm, secretArn);
+  const value = (await readCurrentValue(sm, secretArn))?.value;
   let connected = false;
   let checkFailure: string | undefined;
   if (value !== undefined && typeof value.url === 'string' && value.url !== '') {
@@ -137,17 +137,6 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   };
 }
 
-/** AWSCURRENT's JSON; undefined when it is not JSON. Always by stage (see FACTS: moto without VersionStage). */
-async function currentValue(sm: SecretsManagerClient, secretArn: string): Promise<Partial<DsqlUrlSecretValue> | undefined> {
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }));
-  try {
-    const parsed: unknown = JSON.parse(out.SecretString ?? '');
-    return typeof parsed === 'object' && parsed !== null ? parsed as Partial<DsqlUrlSecretValue> : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A version with AWSPENDING but not AWSCURRENT is a rotation in progress when
  * it is younger than `stalePendingSeconds`, else a failed rotation: its
@@ -156,9 +145,8 @@ async function currentValue(sm: SecretsManagerClient, secretArn: string): Promis
 async function clearStalePending(
   sm: SecretsManagerClient, metadata: DescribeSecretCommandOutput, secretArn: string, stalePendingSeconds: number, now: Date,
 ): Promise<{ rotationInProgress: boolean; cleared: string[] }> {
-  const pending = Object.entries(metadata.VersionIdsToStages ?? {})
-    .filter(([, stages]) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))
-    .map(([id]) => id);
+  // Secrets Manager puts AWSPENDING on one version at most.
+  const pending = [pendingVersionOf(metadata)].filter((id): id is string => id !== undefined);
   const cleared: string[] = [];
   if (pending.length === 0) return { rotationInProgress: false, cleared };
 
