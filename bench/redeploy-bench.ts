@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- options]
  *
- * Times the finishSecret fan-out: the REAL `redeployServices` (rotation-handler/redeploy.ts, an ECSClient
+ * Times the finishSecret fan-out: the REAL `redeployServices` (functions/redeploy.ts, an ECSClient
  * with maxAttempts 1 like the handler, DEFAULT_RETRY) against a naive loop (UpdateService one service at a
  * time, SDK default retries, no DescribeServices), both against moto behind a proxy that adds per-call
  * latency and throttles ECS operations with a token bucket per operation. Every run starts from a clean
@@ -24,8 +24,8 @@
  *   --markdown                print only the markdown table at the end (default: both tables)
  */
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { clusterOf, redeployServices, RedeployReport } from '../rotation-handler/redeploy';
-import { DEFAULT_RETRY } from '../rotation-handler/retry';
+import { clusterOf, redeployServices, RedeployReport } from '../functions/redeploy';
+import { DEFAULT_RETRY } from '../functions/retry';
 import { createEcsFixture, deploymentsOf } from '../test/support/ecs-fixture';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 import { startThrottleProxy, ThrottleProxy } from './throttle-proxy';

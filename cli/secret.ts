@@ -7,7 +7,7 @@ import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../lib/contract';
-import { pendingVersionOf, versionWithStage } from '../rotation-handler/secret-versions';
+import { pendingVersionOf, versionWithStage } from '../functions/secret-versions';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 

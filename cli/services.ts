@@ -1,7 +1,7 @@
 /** Bound services: their ARNs from the SSM parameter named by the secret's tag, their deployments from ECS. */
 import { Deployment, DescribeServicesCommand, Service } from '@aws-sdk/client-ecs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { chunkName } from '../rotation-handler/bound-services';
+import { chunkName } from '../functions/bound-services';
 import { Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 

@@ -14,7 +14,7 @@ export const MAX_BOUND_SERVICES = 500;
  * The ARNs of the bound services, in SSM parameters named at synth
  * (`<baseName>`, `<baseName>-2`, ...), so the rotation function does not
  * depend on the services, which are created after the first rotation.
- * The handler's reader is rotation-handler/bound-services.ts.
+ * The handler's reader is functions/bound-services.ts.
  */
 export class BoundServices extends Construct {
   /** How many parameters there are, resolved at synth. */

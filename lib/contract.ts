@@ -6,6 +6,21 @@
  * Not exported from the package entry point: it is an internal detail.
  */
 
+/**
+ * The three Lambda functions. Each is bundled on its own from
+ * `functions/entry/<name>.ts` into `assets/functions/<name>/index.js`, with
+ * only the clients it calls.
+ */
+export const FunctionBundle = {
+  ROTATION: 'rotation',
+  WATCHDOG: 'watchdog',
+  INITIAL_ROTATION: 'initial-rotation',
+} as const;
+export type FunctionBundleName = typeof FunctionBundle[keyof typeof FunctionBundle];
+
+/** The export every bundle's entry provides: each function's handler setting is `index.handler`. */
+export const HANDLER_EXPORT = 'handler';
+
 /** Environment variables the construct sets on the rotation function. */
 export const HandlerEnv = {
   /** Host name the token is signed for and clients connect to. */

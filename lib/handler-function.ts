@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
 /** The pre-bundled handlers (rotation, watchdog, first rotation) in one file. */
-export const HANDLER_ASSET = path.join(__dirname, '..', 'assets', 'rotation-handler');
+export const HANDLER_ASSET = path.join(__dirname, '..', 'assets', 'functions');
 
 export interface HandlerFunctionProps {
   /** Export of the bundle, e.g. `index.watchdogHandler`. */

@@ -1,13 +1,13 @@
 // Bundles the rotation handler with every dependency (AWS SDK included) into
-// assets/rotation-handler/index.js, so consumers need neither esbuild nor Docker.
+// assets/functions/index.js, so consumers need neither esbuild nor Docker.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'url';
 import path from 'path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const outfile = path.join(root, 'assets', 'rotation-handler', 'index.js');
+const outfile = path.join(root, 'assets', 'functions', 'index.js');
 const result = await build({
-  entryPoints: [path.join(root, 'rotation-handler', 'index.ts')],
+  entryPoints: [path.join(root, 'functions', 'index.ts')],
   outfile,
   bundle: true,
   platform: 'node',

@@ -4,7 +4,7 @@
  * redeployed twice for one version, and no AWSPENDING may be left behind (the next rotation runs).
  * Refused tokens are in faults-refused-tokens.test.ts (split so the two run on separate jest workers).
  */
-import { DEFAULT_RETRY } from '../../rotation-handler/retry';
+import { DEFAULT_RETRY } from '../../functions/retry';
 import { LocalStack } from '../support/local-stack';
 import { ROTATION_STEPS, RotationResult, RotationStep } from '../support/rotation-service';
 import { pgSelectOne } from './clients';

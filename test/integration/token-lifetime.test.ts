@@ -28,7 +28,7 @@ import {
 import {
   DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, PROMOTED_TAG_KEY, SignerKeysValue, WatchdogEnv,
 } from '../../lib/contract';
-import type { WatchdogResult } from '../../rotation-handler/watchdog';
+import type { WatchdogResult } from '../../functions/watchdog';
 import { LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { RotationResult } from '../support/rotation-service';

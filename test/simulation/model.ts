@@ -21,8 +21,8 @@ import {
   minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, rotateBeforeExpirySeconds, STALE_PENDING_SECONDS, TimingBudget,
 } from '../../lib/timing';
 import { MAX_TOKEN_LIFETIME, timingBudget, TimingSettings } from '../../lib/validation';
-import { decideDeferral } from '../../rotation-handler/deferral';
-import { decideWatchdogAction } from '../../rotation-handler/watchdog-decision';
+import { decideDeferral } from '../../functions/deferral';
+import { decideWatchdogAction } from '../../functions/watchdog-decision';
 
 export const MINUTE = 60;
 export const HOUR = 3600;
@@ -160,7 +160,7 @@ export type SignerModel =
    * but AWSCURRENT's is deleted and a new key signs the new token, so the key
    * of token k dies at the createSecret of the rotation after next.
    *
-   * With `guardSeconds` (signer.rolloutAllowanceSeconds in rotation-handler/signer.ts),
+   * With `guardSeconds` (signer.rolloutAllowanceSeconds in functions/signer.ts),
    * the key of the previously promoted token is deleted only once AWSCURRENT
    * has been promoted at least that long. Before that, `guardAction` 'fail'
    * fails createSecret (what signer.ts does) and 'reuse' signs the new token
@@ -211,7 +211,7 @@ export interface SimOptions {
   readonly failureLeavesPending: boolean;
   /**
    * Whether the watchdog clears a stale AWSPENDING on every check (true:
-   * rotation-handler/watchdog.ts), so scheduled rotations resume, or only
+   * functions/watchdog.ts), so scheduled rotations resume, or only
    * when it decides to rotate (false).
    */
   readonly clearStalePendingWhenHealthy: boolean;
@@ -219,7 +219,7 @@ export interface SimOptions {
    * What a scheduled rotation due less than rolloutAllowance after the last
    * promotion does: 'run' it; 'skip' it (the next tick rotates); 'defer' it
    * exactly until rolloutAllowance after that promotion (an idealised
-   * deferral); or 'handler', what rotation-handler/ does: any rotation
+   * deferral); or 'handler', what functions/ does: any rotation
    * (scheduled or the watchdog's) for which the real decideDeferral says
    * defer and whose current token still authenticates is a no-op that sets
    * the deferral tag, and the watchdog rotates at its first check at or after
@@ -441,7 +441,7 @@ class Simulation {
   private watchdogCheck(): void {
     this.wd.checks++;
     const now = this.q.now;
-    // As rotation-handler/watchdog.ts: a pending version up to stalePendingSeconds old is a rotation in progress.
+    // As functions/watchdog.ts: a pending version up to stalePendingSeconds old is a rotation in progress.
     const pendingFresh = this.leftoverPending !== undefined && now - this.leftoverPending.createdAt <= this.o.stalePendingSeconds;
     if (this.leftoverPending !== undefined && !pendingFresh && this.o.clearStalePendingWhenHealthy) {
       this.wd.staleCleared++;
@@ -473,7 +473,7 @@ class Simulation {
   }
 
   /**
-   * rotation-handler/steps.ts's createSecret: a rotation the real
+   * functions/steps.ts's createSecret: a rotation the real
    * decideDeferral defers, with a current token that still authenticates, is
    * a no-op (AWSCURRENT's value again, no rollout) that sets the deferral
    * tag. Its few seconds are not modelled (nor its failure: a failed no-op

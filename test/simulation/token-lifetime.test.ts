@@ -12,7 +12,7 @@
  * of the rotation after next. "As implemented" runs the handlers' actual
  * behaviour: AWSPENDING left by failures and cleared by the watchdog once
  * older than STALE_PENDING_SECONDS, the deferral of rotations within
- * rolloutAllowance of the last promotion (rotation-handler/deferral.ts, with
+ * rolloutAllowance of the last promotion (functions/deferral.ts, with
  * the watchdog's deferral rule), and the access-key signer's guard.
  *
  * Known gaps are written with test.failing: each asserts the safe outcome,
@@ -375,7 +375,7 @@ describe('failures beyond the budget', () => {
 });
 
 /**
- * The behaviour as rotation-handler/ implements it: a failed rotation leaves
+ * The behaviour as functions/ implements it: a failed rotation leaves
  * AWSPENDING, which blocks scheduled rotations until the watchdog clears it
  * (on any check, once older than STALE_PENDING_SECONDS); a rotation within
  * rolloutAllowance of the last promotion is deferred (steps.ts with the real

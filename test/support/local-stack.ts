@@ -21,7 +21,7 @@ import { PostgresServer, startPostgres } from './postgres-server';
 import { RotateSecretOptions, RotationResult, RotationStep, rotateSecret } from './rotation-service';
 import { SigningCredentials } from './sigv4-presign-verify';
 
-export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'rotation-handler', 'index.js');
+export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'functions', 'index.js');
 const REGION = 'us-east-1';
 
 export interface LocalStackOptions {

@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY, forEachLimited, isRetryable, withRetry } from '../../rotation-handler/retry';
+import { DEFAULT_RETRY, forEachLimited, isRetryable, withRetry } from '../../functions/retry';
 import { awsError, recordingRetry, throttling } from './fixtures';
 
 /** A function that fails with the given errors, in order, then returns 'ok'. */

@@ -1,5 +1,5 @@
 import { parse as parseConnectionString } from 'pg-connection-string';
-import { buildSecretValue, mintSecretValue } from '../../rotation-handler/token';
+import { buildSecretValue, mintSecretValue } from '../../functions/token';
 import { config, FAKE_CREDENTIALS, handlerEnv, HOST, presignedTokenIsValid, REGION, setEnv, tokenParams } from './fixtures';
 
 /** A token-shaped string with every character that must be percent-encoded in a URL. */

@@ -7,18 +7,18 @@ import {
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
-import { readConfig } from '../../rotation-handler/config';
-import { checkConnection } from '../../rotation-handler/connection-check';
-import { handler } from '../../rotation-handler/index';
-import { RetryPolicy } from '../../rotation-handler/retry';
-import { createSecret, finishSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, StepContext, testSecret } from '../../rotation-handler/steps';
+import { readConfig } from '../../functions/config';
+import { checkConnection } from '../../functions/connection-check';
+import { handler } from '../../functions/index';
+import { RetryPolicy } from '../../functions/retry';
+import { createSecret, finishSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, StepContext, testSecret } from '../../functions/steps';
 import {
   accessKeySignerEnv, awsError, placeholderValue, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
   FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
   useMockedAws,
 } from './fixtures';
 
-jest.mock('../../rotation-handler/connection-check');
+jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 const { smMock, ecsMock, ssmMock } = useMockedAws(() => checkConnectionMock.mockReset());

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { loadBoundServices } from '../../rotation-handler/bound-services';
+import { loadBoundServices } from '../../functions/bound-services';
 import { awsError, BOUND_SERVICES_PARAMETER, boundServices, serviceArn } from './fixtures';
 
 const ssmMock = mockClient(SSMClient);

@@ -1,4 +1,4 @@
-import { Pacer } from '../../rotation-handler/pacer';
+import { Pacer } from '../../functions/pacer';
 
 /** A pacer on a fake clock that advances only when the pacer sleeps. */
 function fakePacer(floorMs: number) {

@@ -5,16 +5,16 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
-import { checkConnection } from '../../rotation-handler/connection-check';
-import * as bundleEntry from '../../rotation-handler/index';
-import { handler, RotationEvent } from '../../rotation-handler/index';
+import { checkConnection } from '../../functions/connection-check';
+import * as bundleEntry from '../../functions/index';
+import { handler, RotationEvent } from '../../functions/index';
 import {
   activeService, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, promotedTag,
   SECRET_ARN, serviceArn, setEnv, throttling, TOKEN,
   useMockedAws,
 } from './fixtures';
 
-jest.mock('../../rotation-handler/connection-check');
+jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 const { smMock, ecsMock, ssmMock } = useMockedAws(() => checkConnectionMock.mockReset());

@@ -5,12 +5,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
-import { checkConnection } from '../../rotation-handler/connection-check';
-import { watchdogHandler } from '../../rotation-handler/index';
-import { readWatchdogConfig, runWatchdog } from '../../rotation-handler/watchdog';
+import { checkConnection } from '../../functions/connection-check';
+import { watchdogHandler } from '../../functions/index';
+import { readWatchdogConfig, runWatchdog } from '../../functions/watchdog';
 import { awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, placeholderValue, SECRET_ARN, setEnv, TOKEN, valueSignedWith, newFakeAccessKey } from './fixtures';
 
-jest.mock('../../rotation-handler/connection-check');
+jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 const smMock = mockClient(SecretsManagerClient);

@@ -1,6 +1,6 @@
 import { AddressInfo, createServer, Server, Socket } from 'net';
 import { DsqlUrlSecretValue } from '../../lib/contract';
-import { checkConnection, classifyConnectionFailure, explainConnectionFailure } from '../../rotation-handler/connection-check';
+import { checkConnection, classifyConnectionFailure, explainConnectionFailure } from '../../functions/connection-check';
 import { HOST } from './fixtures';
 
 const admin = { host: HOST, port: 5432, username: 'admin' };

@@ -22,9 +22,9 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/clie
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
-import { HandlerConfig } from '../../rotation-handler/config';
-import { RetryPolicy } from '../../rotation-handler/retry';
-import { buildSecretValue } from '../../rotation-handler/token';
+import { HandlerConfig } from '../../functions/config';
+import { RetryPolicy } from '../../functions/retry';
+import { buildSecretValue } from '../../functions/token';
 
 export const REGION = 'us-east-1';
 export const HOST = 'abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws';

@@ -6,10 +6,10 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
-import * as connectionCheck from '../../rotation-handler/connection-check';
-import { handler } from '../../rotation-handler/index';
-import { log, redact } from '../../rotation-handler/log';
-import { buildSecretValue } from '../../rotation-handler/token';
+import * as connectionCheck from '../../functions/connection-check';
+import { handler } from '../../functions/index';
+import { log, redact } from '../../functions/log';
+import { buildSecretValue } from '../../functions/token';
 import {
   accessKeySignerEnv, awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeIam, FakeSecretsManager, placeholderValue, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
   TOKEN,

@@ -14,16 +14,16 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
 import { SAFETY_MARGIN_SECONDS } from '../../lib/timing';
-import { checkConnection } from '../../rotation-handler/connection-check';
-import { decideDeferral } from '../../rotation-handler/deferral';
-import { handler } from '../../rotation-handler/index';
-import { decideWatchdogAction } from '../../rotation-handler/watchdog-decision';
+import { checkConnection } from '../../functions/connection-check';
+import { decideDeferral } from '../../functions/deferral';
+import { handler } from '../../functions/index';
+import { decideWatchdogAction } from '../../functions/watchdog-decision';
 import {
   accessKeySignerEnv, boundServices, FakeEcs, FakeIam, FakeSecretsManager, handlerEnv, newFakeAccessKey, OLD_VERSION, promotedTag,
   SECRET_ARN, serviceArn, setEnv, TOKEN, valueSignedWith,
 } from './fixtures';
 
-jest.mock('../../rotation-handler/connection-check');
+jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 const smMock = mockClient(SecretsManagerClient);

@@ -3,8 +3,8 @@ import {
   DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, ServiceNotActiveException, ServiceNotFoundException, UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Pacer } from '../../rotation-handler/pacer';
-import { clusterOf, redeployServices } from '../../rotation-handler/redeploy';
+import { Pacer } from '../../functions/pacer';
+import { clusterOf, redeployServices } from '../../functions/redeploy';
 import { activeService, awsError, FakeEcs, recordingRetry, serviceArn, throttling } from './fixtures';
 
 const ecsMock = mockClient(ECSClient);

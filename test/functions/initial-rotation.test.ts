@@ -7,10 +7,10 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../../lib/contract';
-import { initialRotationHandler } from '../../rotation-handler/index';
+import { initialRotationHandler } from '../../functions/index';
 import {
   CustomResourceEvent, CustomResourceResponse, InitialRotationOptions, runInitialRotation, sendResponse,
-} from '../../rotation-handler/initial-rotation';
+} from '../../functions/initial-rotation';
 import {
   awsError, FakeIam, newFakeAccessKey, OLD_VERSION, placeholderValue, SECRET_ARN, setEnv, SIGNER_USER, TOKEN, valueSignedWith,
 } from './fixtures';

@@ -1,5 +1,5 @@
 import { HandlerEnv, SignerEnv } from '../../lib/contract';
-import { readConfig, readSignerConfig } from '../../rotation-handler/config';
+import { readConfig, readSignerConfig } from '../../functions/config';
 import { accessKeySignerEnv, handlerEnv, HOST, KEYS_SECRET_ARN, REGION, SIGNER_USER } from './fixtures';
 
 describe('readConfig', () => {

@@ -1,5 +1,5 @@
 import { METRICS_NAMESPACE, MetricName } from '../../lib/contract';
-import { emitMetrics } from '../../rotation-handler/metrics';
+import { emitMetrics } from '../../functions/metrics';
 
 describe('emitMetrics', () => {
   let logSpy: jest.SpyInstance;

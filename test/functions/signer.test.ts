@@ -5,9 +5,9 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, PROMOTED_TAG_KEY, SignerKeysValue } from '../../lib/contract';
-import { checkConnection } from '../../rotation-handler/connection-check';
-import { handler } from '../../rotation-handler/index';
-import { signingCredentials } from '../../rotation-handler/signer';
+import { checkConnection } from '../../functions/connection-check';
+import { handler } from '../../functions/index';
+import { signingCredentials } from '../../functions/signer';
 import {
   accessKeySignerEnv, awsError, config, describeSecretOutput, FakeAccessKey, FakeIam, FakeSecretsManager, handlerEnv, KEYS_SECRET_ARN,
   newFakeAccessKey, OLD_VERSION, placeholderValue, presignedTokenIsValid, promotedTag, REGION, SECRET_ARN, setEnv, SIGNER_USER, TOKEN,
@@ -22,7 +22,7 @@ const ssmMock = mockClient(SSMClient);
 // The current URL never authenticates here, so createSecret never defers a
 // rotation (deferral.test.ts covers that) and the key guard, its second line
 // of defence, is what these tests reach.
-jest.mock('../../rotation-handler/connection-check');
+jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 /** The version before AWSCURRENT's. */

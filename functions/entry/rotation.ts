@@ -1,0 +1,2 @@
+// Entry of the rotation function's bundle (assets/functions/rotation/index.js).
+export { handler } from '../index';

@@ -1,0 +1,2 @@
+// Entry of the watchdog function's bundle (assets/functions/watchdog/index.js).
+export { watchdogHandler as handler } from '../watchdog';
