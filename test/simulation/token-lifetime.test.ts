@@ -1,6 +1,6 @@
 /**
  * Weeks of simulated rotations, failures, watchdog checks and ECS rollouts
- * (see ./model.ts), checked against the time budget of lib/timing.ts.
+ * (see ./simulation.ts), checked against the time budget of lib/timing.ts.
  *
  * Every model schedules rotations as the construct does: EventBridge
  * Scheduler on the tick, Secrets Manager's own schedule anywhere in
@@ -26,10 +26,13 @@ import {
   STALE_PENDING_SECONDS,
 } from '../../lib/timing';
 import { validateTiming } from '../../lib/validation';
-import {
-  budgetOf, budgetViolations, causedByFollowUp, DAY, DEFAULT_SIM, detectionWindowSeconds, formatTable, HOUR, MINUTE, mulberry32,
-  RotationRecord, ScenarioSummary, settingsOf, SimOptions, SimResult, simulate, summarize, TimingConfig, WEEK, withTightestLifetime,
-} from './model';
+import { DAY, HOUR, MINUTE, WEEK } from './clock';
+import { budgetOf, budgetViolations, detectionWindowSeconds, settingsOf, TimingConfig, withTightestLifetime } from './config';
+import { DEFAULT_SIM, SimOptions } from './options';
+import { mulberry32 } from './prng';
+import { RotationRecord, SimResult } from './records';
+import { causedByFollowUp, formatTable, ScenarioSummary, summarize } from './report';
+import { simulate } from './simulation';
 
 const SEEDS = [101, 202, 303, 404, 505];
 /** Attempts 2 and 7 (normally scheduled ones) fail in every run, whatever the random draw. */
