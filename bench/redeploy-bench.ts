@@ -9,6 +9,9 @@
  * afterwards with DescribeServices against moto: each service must have a new deployment id and exactly
  * one successful UpdateService.
  *
+ * "sdk-adaptive" (bench/sdk-adaptive.ts) is the same redeployServices with its own retries and Pacer
+ * turned off and the SDK's `retryMode: 'adaptive'` doing all pacing and retrying instead.
+ *
  * Speed claims about the fan-out live here, never in unit tests.
  *
  * Options (defaults in brackets):
@@ -19,6 +22,7 @@
  *   --describe-rate 20 --describe-burst 50 DescribeServices token bucket
  *   --concurrency 5           redeployServices concurrency (the construct's default)
  *   --stagger MS              also run "ours+stagger" with staggerMs = MS
+ *   --variants ours,naive     which to run, comma-separated: ours, ours+stagger (needs --stagger), naive, sdk-adaptive
  *   --naive-cap 60            stop the naive loop after this many seconds (0: never); reported and extrapolated
  *   --deadline 290            hard stop for the whole benchmark, seconds (prints what it has, exits 2)
  *   --markdown                print only the markdown table at the end (default: both tables)
@@ -26,6 +30,7 @@
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { clusterOf, redeployServices, RedeployReport } from '../functions/redeploy';
 import { DEFAULT_RETRY } from '../functions/retry';
+import { redeployWithSdkAdaptive, SDK_ADAPTIVE_MAX_ATTEMPTS } from './sdk-adaptive';
 import { createEcsFixture, deploymentsOf } from '../test/support/ecs-fixture';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 import { startThrottleProxy, ThrottleProxy } from './throttle-proxy';
@@ -43,6 +48,7 @@ function parseArgs(argv: string[]) {
     describeBurst: 50,
     concurrency: 5,
     stagger: undefined as number | undefined,
+    variants: undefined as Variant[] | undefined,
     naiveCapS: 60,
     deadlineS: 290,
     markdownOnly: false,
@@ -69,6 +75,13 @@ function parseArgs(argv: string[]) {
       case '--describe-burst': opts.describeBurst = num(a, v()); break;
       case '--concurrency': opts.concurrency = Math.max(1, num(a, v())); break;
       case '--stagger': opts.stagger = num(a, v()); break;
+      case '--variants': {
+        const names = (v() ?? '').split(',').filter(Boolean);
+        const unknown = names.filter((name) => !VARIANT_ORDER.includes(name as Variant));
+        if (unknown.length || names.length === 0) throw new Error(`--variants takes some of ${VARIANT_ORDER.join(',')}, got '${names.join(',')}'`);
+        opts.variants = names as Variant[];
+        break;
+      }
       case '--naive-cap': opts.naiveCapS = num(a, v()); break;
       case '--deadline': opts.deadlineS = num(a, v()); break;
       case '--markdown': opts.markdownOnly = true; break;
@@ -79,11 +92,13 @@ function parseArgs(argv: string[]) {
       default: throw new Error(`unknown option ${a} (see --help)`);
     }
   }
+  if (opts.variants?.includes('ours+stagger') && opts.stagger === undefined) throw new Error('--variants ours+stagger needs --stagger MS');
   return opts;
 }
 
 type Opts = ReturnType<typeof parseArgs>;
-type Variant = 'ours' | 'ours+stagger' | 'naive';
+type Variant = 'ours' | 'ours+stagger' | 'naive' | 'sdk-adaptive';
+const VARIANT_ORDER: Variant[] = ['ours', 'ours+stagger', 'sdk-adaptive', 'naive'];
 
 interface Row {
   n: number;
@@ -102,6 +117,8 @@ interface Row {
   notReached: number;
   peakPerSec: number;
   anomalies: string[];
+  /** sdk-adaptive only: what the SDK's retry quota did. */
+  sdkNote?: string;
 }
 
 // ---------------------------------------------------------------- output
@@ -119,23 +136,23 @@ function peakPerSecond(times: number[]): number {
   return best;
 }
 
-/** naive ÷ ours wall time; a capped naive run is extrapolated linearly and marked '~'. */
-function ratioOf(rows: Row[], n: number): string {
+/** This variant's wall time ÷ ours; a capped naive run is extrapolated linearly and marked '~'. */
+function ratioOf(rows: Row[], other: Row): string {
+  const n = other.n;
   const ours = rows.find((r) => r.n === n && r.variant === 'ours');
-  const naive = rows.find((r) => r.n === n && r.variant === 'naive');
-  if (!ours || !naive || ours.wallMs <= 0) return '';
-  const attempted = n - naive.notReached;
+  if (!ours || other.variant === 'ours' || ours.wallMs <= 0) return '';
+  const attempted = n - other.notReached;
   // Not like-for-like when a side left services without a new deployment: say so in the cell.
   const caveats = [
     ...(ours.verified < n ? [`ours left ${n - ours.verified}`] : []),
-    ...(naive.failed > 0 ? [`naive left ${naive.failed}`] : []),
+    ...(other.verified < attempted ? [`${other.variant} left ${attempted - other.verified}`] : []),
   ];
   const caveat = caveats.length ? ` (${caveats.join(', ')} not redeployed)` : '';
-  if (naive.notReached > 0) {
+  if (other.notReached > 0) {
     if (attempted === 0) return '?';
-    return `~${((naive.wallMs * n) / attempted / ours.wallMs).toFixed(2)}x extrapolated${caveat}`;
+    return `~${((other.wallMs * n) / attempted / ours.wallMs).toFixed(2)}x extrapolated${caveat}`;
   }
-  return `${(naive.wallMs / ours.wallMs).toFixed(2)}x${caveat}`;
+  return `${(other.wallMs / ours.wallMs).toFixed(2)}x${caveat}`;
 }
 
 function redeployedCell(r: Row): string {
@@ -143,8 +160,6 @@ function redeployedCell(r: Row): string {
   if (r.notReached > 0) cell += ` (capped: ${r.notReached} not reached)`;
   return cell;
 }
-
-const VARIANT_ORDER: Variant[] = ['ours', 'ours+stagger', 'naive'];
 
 function tableRows(rows: Row[]): string[][] {
   const sorted = [...rows].sort((a, b) => a.n - b.n || VARIANT_ORDER.indexOf(a.variant) - VARIANT_ORDER.indexOf(b.variant));
@@ -158,11 +173,11 @@ function tableRows(rows: Row[]): string[][] {
     redeployedCell(r),
     String(r.failed),
     String(r.peakPerSec),
-    r.variant === 'naive' ? ratioOf(rows, r.n) : '',
+    ratioOf(rows, r),
   ]);
 }
 
-const HEADERS = ['N', 'variant', 'wall', 'calls (Describe/Update)', 'throttled', 'retries', 'redeployed (verified)', 'failed', 'peak starts/s', 'naive ÷ ours'];
+const HEADERS = ['N', 'variant', 'wall', 'calls (Describe/Update)', 'throttled', 'retries', 'redeployed (verified)', 'failed', 'peak starts/s', 'wall ÷ ours'];
 
 function printText(rows: Row[]): void {
   const body = tableRows(rows);
@@ -189,6 +204,8 @@ function printModel(o: Opts): void {
     + `ECSClient maxAttempts 1, DEFAULT_RETRY (${DEFAULT_RETRY.maxAttempts} attempts, full jitter, base ${DEFAULT_RETRY.baseDelayMs} ms, cap ${DEFAULT_RETRY.maxDelayMs} ms)`);
   say('  naive                for each service, in order: UpdateService(forceNewDeployment); ECSClient SDK defaults (standard mode, maxAttempts 3;');
   say(`                       the SDK's own backoff for throttling is full jitter, base 1 s); no DescribeServices; cap ${o.naiveCapS ? `${o.naiveCapS} s` : 'none'}`);
+  say(`  sdk-adaptive         redeployServices(concurrency ${o.concurrency}) with its retries off (policy maxAttempts 1: Pacer never widens); `
+    + `ECSClient retryMode 'adaptive', maxAttempts ${SDK_ADAPTIVE_MAX_ATTEMPTS} (client-side rate limiter + the SDK's retry quota)`);
   say(`  services spread round-robin over ${o.clusters} cluster(s) (fewer when N is smaller)`);
 }
 
@@ -247,7 +264,7 @@ async function main(): Promise<void> {
     const direct = new ECSClient(moto.clientConfig());
     say(`moto ${moto.endpoint}, proxy ${proxy.endpoint}\n`);
 
-    const variants: Variant[] = ['ours', 'naive', ...(opts.stagger !== undefined ? ['ours+stagger' as const] : [])];
+    const variants: Variant[] = opts.variants ?? ['ours', 'naive', ...(opts.stagger !== undefined ? ['ours+stagger' as const] : [])];
     for (const [sizeIndex, n] of opts.sizes.entries()) {
       // Alternate the order so neither variant always runs on a warmer (or more loaded) moto.
       const order = sizeIndex % 2 === 0 ? variants : [...variants].reverse();
@@ -259,7 +276,7 @@ async function main(): Promise<void> {
     direct.destroy();
     clearTimeout(deadline);
 
-    say(`Results (ratio = naive wall ÷ ours wall, both measured in this run; total ${secs(Date.now() - started)}):\n`);
+    say(`Results (wall ÷ ours = that variant's wall ÷ ours wall, both measured in this run; total ${secs(Date.now() - started)}):\n`);
     if (!opts.markdownOnly) {
       printText(rows);
       say();
@@ -303,10 +320,11 @@ async function runOne(
   say(`${label} ${n} services created in ${secs(Date.now() - setupStart)} (directly against moto); running...`);
 
   proxy.reset();
+  const clientConfig = { ...moto.clientConfig(), endpoint: proxy.endpoint };
   const client = variant === 'naive'
     // Spelled out, equal to the SDK defaults, so AWS_MAX_ATTEMPTS / AWS_RETRY_MODE cannot change the baseline.
-    ? new ECSClient({ ...moto.clientConfig(), endpoint: proxy.endpoint, maxAttempts: 3, retryMode: 'standard' })
-    : new ECSClient({ ...moto.clientConfig(), endpoint: proxy.endpoint, maxAttempts: 1 });
+    ? new ECSClient({ ...clientConfig, maxAttempts: 3, retryMode: 'standard' })
+    : new ECSClient({ ...clientConfig, maxAttempts: 1 }); // sdk-adaptive builds its own
 
   const t0 = Date.now();
   const ticker = setInterval(() => {
@@ -322,6 +340,7 @@ async function runOne(
   let retries = 0;
   let notReached = 0;
   let report: RedeployReport | undefined;
+  let sdkNote: string | undefined;
   try {
     if (variant === 'naive') {
       const capAt = opts.naiveCapS > 0 ? t0 + opts.naiveCapS * 1000 : Infinity;
@@ -336,6 +355,12 @@ async function runOne(
           failed.push({ arn, message: `${e.name}: ${e.message}` });
         }
       }
+    } else if (variant === 'sdk-adaptive') {
+      const result = await redeployWithSdkAdaptive(clientConfig, arns, { promotedAt: new Date(), concurrency: opts.concurrency });
+      report = result.report;
+      failed = report.failed.map((f) => ({ arn: f.serviceArn, message: f.message }));
+      retries = result.retries;
+      sdkNote = `SDK retry quota ${result.quotaLeft ?? '?'}/500 left, ${result.quotaRefusals} call(s) refused a retry by it`;
     } else {
       report = await redeployServices(client, arns, {
         promotedAt: new Date(),
@@ -389,10 +414,11 @@ async function runOne(
     notReached,
     peakPerSec: peakPerSecond(proxy.updateTimes),
     anomalies,
+    sdkNote,
   };
   say(`${label} done in ${secs(wallMs)}: ${verified}/${n} verified, ${failed.length} failed, ${throttled} throttled responses, `
     + `${retries} retries${notReached ? `, CAPPED at ${opts.naiveCapS} s with ${notReached} services not reached` : ''}`
-    + `${logLines && variant !== 'naive' ? ` (${logLines} handler log lines suppressed)` : ''}`);
+    + `${logLines && variant !== 'naive' ? ` (${logLines} handler log lines suppressed)` : ''}${sdkNote ? `; ${sdkNote}` : ''}`);
   for (const f of row.failedSample) say(`${label}   failed: ${f}`);
   for (const a of anomalies.slice(0, 5)) say(`${label}   VERIFY: ${a}`);
   return row;
@@ -408,11 +434,12 @@ function notesFor(rows: Row[]): string[] {
       notes.push(`- N=${r.n} ${r.variant}: stopped by the ${r.wallMs >= 1000 ? 'time cap' : 'cap'} after ${secs(r.wallMs)}; `
         + `${r.notReached} services never attempted; its ratio is extrapolated linearly from the attempted ones.`);
     }
+    if (r.sdkNote) notes.push(`- N=${r.n} ${r.variant}: ${r.sdkNote}.`);
     if (r.anomalies.length) notes.push(`- N=${r.n} ${r.variant}: VERIFICATION PROBLEMS: ${r.anomalies.slice(0, 3).join('; ')}`);
   }
-  if (notes.length === 0) notes.push('- every run ended with every service redeployed exactly once (verified against moto).');
+  if (!rows.some((r) => r.failed > 0 || r.notReached > 0 || r.anomalies.length)) notes.unshift('- every run ended with every service redeployed exactly once (verified against moto).');
   notes.push('- "throttled" = 400 ThrottlingException answers from the proxy; "retries" = throttle retries (ours: report.throttleRetries; '
-    + 'naive: SDK $metadata.attempts - 1). "peak starts/s" = most successful UpdateService calls in any 1 s window '
+    + 'naive, sdk-adaptive: SDK $metadata.attempts - 1). "peak starts/s" = most successful UpdateService calls in any 1 s window '
     + '(each start later opens DSQL connections: DSQL allows 100 new connections/s, burst 1,000).');
   return notes;
 }
