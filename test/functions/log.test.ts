@@ -104,6 +104,65 @@ describe('log', () => {
     expect(line).not.toContain(token);
     expect(JSON.parse(line).detail).toBe('Rejected: ***');
   });
+
+  test('every level goes to console.log as one line; keys Powertools reserves (service) and empty values are kept', () => {
+    log.info('forced a new deployment', { service: 'arn:a', note: '' });
+    log.error('could not force a new deployment', { service: 'arn:b' });
+
+    const lines = capturedLines(spy);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).not.toContain('\n');
+    expect(JSON.parse(lines[0])).toEqual({ level: 'INFO', message: 'forced a new deployment', service: 'arn:a', note: '', time: expect.any(String) });
+    expect(JSON.parse(lines[1])).toMatchObject({ level: 'ERROR', message: 'could not force a new deployment', service: 'arn:b' });
+  });
+
+  test('redacts the message too', async () => {
+    const token = await realToken();
+
+    log.warn(`Rejected: ${token}`);
+
+    expect(JSON.parse(capturedLines(spy)[0]).message).toBe('Rejected: ***');
+  });
+});
+
+describe('log with a Lambda context and persistent keys (fresh module: both stay for the process)', () => {
+  let spy: jest.SpyInstance;
+  let restoreEnv: () => void = () => undefined;
+  beforeEach(() => { spy = jest.spyOn(console, 'log').mockImplementation(() => undefined); });
+  afterEach(() => {
+    spy.mockRestore();
+    restoreEnv();
+  });
+
+  function freshLog(): typeof log {
+    let fresh: typeof log | undefined;
+    jest.isolateModules(() => { fresh = (jest.requireActual('../../functions/log') as typeof import('../../functions/log')).log; });
+    return fresh!;
+  }
+
+  test('adds requestId and the persistent keys to every later line, redacted; the caller\'s fields win', async () => {
+    const token = await realToken();
+    const fresh = freshLog();
+    fresh.addContext({ awsRequestId: 'req-1', functionName: 'f', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:x', memoryLimitInMB: '128' } as never);
+    fresh.appendPersistentKeys({ secretArn: SECRET_ARN, hint: `token ${token}`, versionId: 'persistent' });
+
+    fresh.info('step started', { versionId: TOKEN });
+    fresh.warn('step finished');
+
+    const [first, second] = capturedLines(spy).map((l) => JSON.parse(l));
+    expect(first).toEqual({ level: 'INFO', message: 'step started', requestId: 'req-1', secretArn: SECRET_ARN, hint: 'token ***', versionId: TOKEN, time: expect.any(String) });
+    expect(second).toMatchObject({ level: 'WARN', requestId: 'req-1', secretArn: SECRET_ARN, versionId: 'persistent' });
+  });
+
+  test('POWERTOOLS_DEV does not turn lines into pretty-printed JSON on another stream', () => {
+    restoreEnv = setEnv({ POWERTOOLS_DEV: 'true' });
+    const fresh = freshLog();
+
+    fresh.error('could not force a new deployment', { service: 'arn:x' });
+
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(String(spy.mock.calls[0][0])).toMatch(/^\{"level":"ERROR","message":"could not force a new deployment","service":"arn:x","time":"[^"]+"\}$/);
+  });
 });
 
 describe('no secret reaches the logs during a full rotation', () => {
