@@ -28,7 +28,8 @@
  *   --markdown                print only the markdown table at the end (default: both tables)
  */
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { clusterOf, redeployServices, RedeployReport } from '../functions/redeploy';
+import { clusterOf } from '../core/ecs-services';
+import { redeployServices, RedeployReport } from '../functions/redeploy';
 import { DEFAULT_RETRY } from '../functions/retry';
 import { redeployWithSdkAdaptive, SDK_ADAPTIVE_MAX_ATTEMPTS } from './sdk-adaptive';
 import { createEcsFixture, deploymentsOf } from '../test/support/ecs-fixture';

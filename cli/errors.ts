@@ -109,14 +109,3 @@ export function explainAwsError(err: unknown, call: AwsCall, endpoint?: string):
   const serverSide = (e.$metadata?.httpStatusCode ?? 0) >= 500 || name === 'TimeoutError';
   return new CliError(`${call.api} failed: ${name}: ${detail}`, ExitCode.FAILED, serverSide);
 }
-
-/**
- * RotateSecret's answer while AWSPENDING is on a version other than AWSCURRENT
- * (AWS: "A previous rotation isn't complete…"; moto: "Previous rotation
- * request is still in progress.").
- */
-export function isRotationInProgressError(err: unknown): boolean {
-  const e = err as AwsErrorLike | undefined;
-  return e?.name === 'InvalidRequestException'
-    && /previous rotation|in progress|isn't complete|is not complete|not yet complete/i.test(e.message ?? '');
-}

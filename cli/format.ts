@@ -1,26 +1,4 @@
-/** Text helpers: redaction (the last line of defence), short ids, tables. */
-
-// A presigned DSQL token always carries these query parameters.
-const TOKEN_PATTERN = /[^\s"'@]*X-Amz-(Credential|Signature|Security-Token)[^\s"']*/gi;
-// postgres://user:password@host: keep the user, hide the password.
-const URL_PASSWORD_PATTERN = /(postgres(?:ql)?:\/\/[^:/\s]+:)[^@\s]+@/gi;
-// Access key ids (long-term AKIA…, session ASIA…): only their last four characters may be shown.
-const ACCESS_KEY_ID_PATTERN = /\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b/g;
-// A secret access key is 40 characters of base64; one only appears next to its name.
-const SECRET_KEY_PATTERN = /((?:aws_)?secret_?access_?key["'\s:=]+)[A-Za-z0-9/+=]{30,}/gi;
-
-/**
- * Every line the CLI prints goes through this. The CLI never reads a token,
- * password or URL into anything it prints; this catches what AWS error
- * messages or a future bug could carry.
- */
-export function redact(text: string): string {
-  return text
-    .replace(URL_PASSWORD_PATTERN, '$1***@')
-    .replace(TOKEN_PATTERN, '***')
-    .replace(SECRET_KEY_PATTERN, '$1***')
-    .replace(ACCESS_KEY_ID_PATTERN, (id) => `…${id.slice(-4)}`);
-}
+/** Text helpers: short ids, tables. Redaction is core/redact.ts. */
 
 /** The first 8 characters of a version id: enough to tell versions apart. */
 export function shortId(id: string | undefined): string {

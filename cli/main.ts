@@ -2,7 +2,7 @@
 import { Command, parseCommandLine, PROGRAM, USAGE } from './args';
 import { AwsOptions, Clients, createClients, regionFromArn } from './aws';
 import { CliError, ExitCode, ExitCodeValue } from './errors';
-import { redact } from './format';
+import { redact } from '../core/redact';
 import { createReporter, liveOutput, OutStream } from './render';
 import { runRotate } from './rotate';
 import { collectStatus, formatStatus } from './status';

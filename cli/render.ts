@@ -4,7 +4,8 @@
  * else (CI logs, pipes, files). Every line goes through redact().
  */
 import { clock, formatDuration, relative } from './duration';
-import { fit, isoSeconds, redact, shortDeploymentId, shortId, table } from './format';
+import { redact } from '../core/redact';
+import { fit, isoSeconds, shortDeploymentId, shortId, table } from './format';
 import { Outcome, Reporter, ServiceProgress, WatchSnapshot } from './rotate';
 
 export interface OutStream {

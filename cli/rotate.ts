@@ -4,8 +4,10 @@
  * completes, one fails, or the timeout passes.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { startedAfterPromotion } from '../core/ecs-services';
+import { isRotationInProgressError } from '../core/rotation-errors';
 import { Clients } from './aws';
-import { CliError, ExitCode, ExitCodeValue, explainAwsError, isRotationInProgressError } from './errors';
+import { CliError, ExitCode, ExitCodeValue, explainAwsError } from './errors';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortId } from './format';
 import { describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates } from './secret';
@@ -81,8 +83,6 @@ export interface RotateDeps {
 export const VERSION_VISIBLE_GRACE_MS = 30_000;
 /** Polls in a row that may fail with a transient error before rotate --wait gives up. */
 export const MAX_TRANSIENT_FAILURES = 5;
-/** Tolerance between the Lambda's clock (the promoted tag) and ECS's (deployment createdAt). */
-const CLOCK_SKEW_MS = 5_000;
 
 export function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -283,7 +283,7 @@ export class RotationWatch {
     // The rotation's deployment: one not listed before RotateSecret and, when finishSecret recorded the
     // promotion time, started after it (a deployment started earlier still read the previous value).
     const fresh = snap.deployments.filter((d) => !known.has(d.id)
-      && (this.promotedAt === undefined || d.createdAt === undefined || d.createdAt.getTime() >= this.promotedAt.getTime() - CLOCK_SKEW_MS));
+      && (this.promotedAt === undefined || d.createdAt === undefined || startedAfterPromotion(d.createdAt, this.promotedAt)));
     if (fresh.length === 0) return { ...base, state: 'waiting', reason: 'no new deployment yet' };
     const failed = fresh.find((d) => d.rolloutState === 'FAILED');
     if (failed) return { ...base, ...counts(failed), state: 'FAILED', reason: failed.rolloutStateReason ?? 'rollout failed' };

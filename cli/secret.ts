@@ -6,8 +6,8 @@
 import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../lib/contract';
-import { pendingVersionOf, versionWithStage } from '../functions/secret-versions';
+import { rotationStateOf } from '../core/rotation-state';
+import { decodeRotationInterval, SecretTag } from '../lib/secret-tags';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -88,31 +88,22 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
       + 'if it was deployed by an older version of the construct, deploy the stack again with this version to add the tags.',
     );
   }
-  const stages: Record<string, string[]> = {};
-  for (const [id, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
-    if (labels.length > 0) stages[id] = labels;
-  }
-  const currentVersion = versionWithStage({ VersionIdsToStages: stages }, 'AWSCURRENT');
-  const pendingVersion = pendingVersionOf({ VersionIdsToStages: stages });
-  const interval = Number(tags.get(SecretTag.ROTATION_INTERVAL_SECONDS));
-  const [promotedVersion, promotedIso] = (tags.get(PROMOTED_TAG_KEY) ?? '').split(' ');
-  const promotedAt = promotedIso ? new Date(promotedIso) : undefined;
-  const deferredUntil = tags.get(DEFERRED_TAG_KEY) ? new Date(tags.get(DEFERRED_TAG_KEY)!) : undefined;
+  const state = rotationStateOf(out);
   return {
     arn,
     name,
     managedBy,
     boundServicesParameter: tags.get(SecretTag.BOUND_SERVICES_PARAMETER) || undefined,
-    rotationIntervalSeconds: Number.isFinite(interval) && interval > 0 ? interval : undefined,
+    rotationIntervalSeconds: decodeRotationInterval(tags.get(SecretTag.ROTATION_INTERVAL_SECONDS)),
     rotationEnabled: out.RotationEnabled === true,
     rotationLambdaArn: out.RotationLambdaARN || undefined,
     lastRotatedDate: out.LastRotatedDate ?? undefined,
     nextRotationDate: out.NextRotationDate ?? undefined,
-    stages,
-    currentVersion,
-    pendingVersion,
-    promoted: promotedVersion && promotedAt && !Number.isNaN(promotedAt.getTime()) ? { versionId: promotedVersion, at: promotedAt } : undefined,
-    deferredUntil: deferredUntil && !Number.isNaN(deferredUntil.getTime()) ? deferredUntil : undefined,
+    stages: state.stages,
+    currentVersion: state.current,
+    pendingVersion: state.pending,
+    promoted: state.promoted,
+    deferredUntil: state.deferred?.until,
   };
 }
 

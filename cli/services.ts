@@ -1,7 +1,8 @@
 /** Bound services: their ARNs from the SSM parameter named by the secret's tag, their deployments from ECS. */
 import { Deployment, DescribeServicesCommand, Service } from '@aws-sdk/client-ecs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { chunkName } from '../functions/bound-services';
+import { readBoundServices } from '../core/bound-services';
+import { describeBatches, LONG_ARN_FORMAT, parseServiceArn } from '../core/ecs-services';
 import { Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -18,39 +19,20 @@ export interface BoundServices {
  */
 export async function loadBoundServices(clients: Clients, parameter: string | undefined): Promise<BoundServices> {
   if (parameter === undefined) return { exists: false, arns: [] };
-  const arns: string[] = [];
-  for (let index = 0; ; index++) {
-    const chunk = await readChunk(clients, chunkName(parameter, index));
-    if (chunk === undefined) return index === 0 ? { parameter, exists: false, arns: [] } : { parameter, exists: true, arns: [...new Set(arns)] };
-    arns.push(...chunk);
-  }
+  const read = await readBoundServices(parameter, (name) => getParameter(clients, name)).catch((err: unknown) => {
+    // A parameter changed by hand: the reader's message names it and the fix.
+    throw err instanceof CliError ? err : new CliError((err as Error).message);
+  });
+  return { parameter, exists: read.parametersRead > 0, arns: read.arns };
 }
 
-async function readChunk(clients: Clients, name: string): Promise<string[] | undefined> {
-  let raw: string | undefined;
+async function getParameter(clients: Clients, name: string): Promise<string | undefined> {
   try {
-    raw = (await clients.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
+    return (await clients.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value ?? '[]';
   } catch (err) {
     if (errorName(err) === 'ParameterNotFound') return undefined;
     throw explainAwsError(err, { api: 'GetParameter', action: 'ssm:GetParameter', resource: `the parameter ${name}` }, clients.endpointUrl);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw ?? '[]');
-  } catch {
-    parsed = undefined;
-  }
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
-    throw new CliError(`SSM parameter ${name} must hold a JSON array of ECS service ARNs; it was changed by hand? Deploy the stack again to restore it.`);
-  }
-  return parsed;
-}
-
-/** `arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`; undefined for anything else (old short ARNs). */
-export function parseServiceArn(arn: string): { cluster: string; name: string } | undefined {
-  const parts = arn.split(':').slice(5).join(':').split('/');
-  if (!arn.startsWith('arn:') || parts[0] !== 'service' || parts.length !== 3 || !parts[1] || !parts[2]) return undefined;
-  return { cluster: parts[1], name: parts[2] };
 }
 
 /** `cluster/service`, the short label the CLI shows. */
@@ -78,47 +60,37 @@ export type ServiceSnapshot =
   | { readonly kind: 'gone'; readonly arn: string; readonly reason: string }
   | { readonly kind: 'invalid'; readonly arn: string; readonly reason: string };
 
-const DESCRIBE_BATCH = 10; // DescribeServices takes at most 10 services per call, all in one cluster.
-
 /** DescribeServices for every ARN, batched by 10 per cluster. */
 export async function describeServices(clients: Clients, arns: readonly string[]): Promise<Map<string, ServiceSnapshot>> {
   const result = new Map<string, ServiceSnapshot>();
-  const byCluster = new Map<string, string[]>();
-  for (const arn of arns) {
-    const parsed = parseServiceArn(arn);
-    if (parsed === undefined) {
-      result.set(arn, { kind: 'invalid', arn, reason: 'not an ECS service ARN in the long format (service/<cluster>/<service>)' });
-      continue;
-    }
-    byCluster.set(parsed.cluster, [...(byCluster.get(parsed.cluster) ?? []), arn]);
+  const { batches, invalid } = describeBatches(arns);
+  for (const arn of invalid) {
+    result.set(arn, { kind: 'invalid', arn, reason: `not ${LONG_ARN_FORMAT}` });
   }
-  for (const [cluster, clusterArns] of byCluster) {
-    for (let i = 0; i < clusterArns.length; i += DESCRIBE_BATCH) {
-      const batch = clusterArns.slice(i, i + DESCRIBE_BATCH);
-      let services: Service[];
-      try {
-        services = (await clients.ecs.send(new DescribeServicesCommand({ cluster, services: batch }))).services ?? [];
-      } catch (err) {
-        if (errorName(err) === 'ClusterNotFoundException') {
-          for (const arn of batch) result.set(arn, { kind: 'gone', arn, reason: `cluster ${cluster} not found` });
-          continue;
-        }
-        throw explainAwsError(err, {
-          api: 'DescribeServices', action: 'ecs:DescribeServices', resource: `the services in cluster ${cluster} (${batch.length} of them)`,
-        }, clients.endpointUrl);
+  for (const { cluster, arns: batch } of batches) {
+    let services: Service[];
+    try {
+      services = (await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [...batch] }))).services ?? [];
+    } catch (err) {
+      if (errorName(err) === 'ClusterNotFoundException') {
+        for (const arn of batch) result.set(arn, { kind: 'gone', arn, reason: `cluster ${cluster} not found` });
+        continue;
       }
-      for (const arn of batch) {
-        const name = parseServiceArn(arn)!.name;
-        // Match by ARN; by name as well, in case ECS answers in the other ARN format.
-        const service = services.find((s) => s.serviceArn === arn) ?? services.find((s) => s.serviceName === name);
-        if (service === undefined) {
-          result.set(arn, { kind: 'gone', arn, reason: 'service not found (deleted)' });
-        } else if (service.status !== 'ACTIVE') {
-          // DRAINING: being deleted; INACTIVE: deleted.
-          result.set(arn, { kind: 'gone', arn, reason: `service is ${service.status ?? 'not active'}` });
-        } else {
-          result.set(arn, { kind: 'found', arn, status: service.status, deployments: (service.deployments ?? []).map(snapshotOf) });
-        }
+      throw explainAwsError(err, {
+        api: 'DescribeServices', action: 'ecs:DescribeServices', resource: `the services in cluster ${cluster} (${batch.length} of them)`,
+      }, clients.endpointUrl);
+    }
+    for (const arn of batch) {
+      const name = parseServiceArn(arn)!.name;
+      // Match by ARN; by name as well, in case ECS answers in the other ARN format.
+      const service = services.find((s) => s.serviceArn === arn) ?? services.find((s) => s.serviceName === name);
+      if (service === undefined) {
+        result.set(arn, { kind: 'gone', arn, reason: 'service not found (deleted)' });
+      } else if (service.status !== 'ACTIVE') {
+        // DRAINING: being deleted; INACTIVE: deleted.
+        result.set(arn, { kind: 'gone', arn, reason: `service is ${service.status ?? 'not active'}` });
+      } else {
+        result.set(arn, { kind: 'found', arn, status: service.status, deployments: (service.deployments ?? []).map(snapshotOf) });
       }
     }
   }

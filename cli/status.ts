@@ -1,4 +1,5 @@
 /** `status`: what the secret and its bound services look like now. */
+import { parseServiceArn } from '../core/ecs-services';
 import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
@@ -6,7 +7,7 @@ import {
   CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates,
 } from './secret';
 import {
-  describeServices, loadBoundServices, parseServiceArn, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot,
+  describeServices, loadBoundServices, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot,
 } from './services';
 
 export interface ServiceStatus {

@@ -6,8 +6,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../lib/contract';
 import { positiveInt } from './config';
-import { log, redact } from './log';
-import { isRotationInProgressError, keySuffix, pendingVersionOf, readCurrentValue, versionWithStage } from './secret-versions';
+import { keySuffix, redact } from '../core/redact';
+import { isRotationInProgressError } from '../core/rotation-errors';
+import { rotationStateOf } from '../core/rotation-state';
+import { log } from './log';
+import { readCurrentValue } from './secret-values';
 
 /** What CloudFormation sends to a custom resource's function. */
 export interface CustomResourceEvent {
@@ -153,8 +156,8 @@ async function ensureFirstRotation(w: WaitContext): Promise<string> {
   }
 
   let metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
-  const placeholderVersion = versionWithStage(metadata, 'AWSCURRENT');
-  const running = pendingVersionOf(metadata);
+  const placeholderVersion = rotationStateOf(metadata).current;
+  const running = rotationStateOf(metadata).pending;
   if (running !== undefined) {
     log.info('initial rotation: a rotation is already in progress, waiting for it', { ...fields, versionId: running });
   } else {
@@ -176,8 +179,8 @@ async function ensureFirstRotation(w: WaitContext): Promise<string> {
     await w.sleep(Math.min(w.pollIntervalMs, left));
     metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
     // The placeholder is AWSCURRENT until finishSecret moves the label; a new holder is the rotated version.
-    if (versionWithStage(metadata, 'AWSCURRENT') !== placeholderVersion && await currentHasUrl(w.sm, w.secretArn)) {
-      const versionId = versionWithStage(metadata, 'AWSCURRENT');
+    const versionId = rotationStateOf(metadata).current;
+    if (versionId !== placeholderVersion && await currentHasUrl(w.sm, w.secretArn)) {
       log.info('initial rotation: the first rotation completed', { ...fields, versionId, seconds: Math.round((w.now() - w.startedAt) / 1000) });
       return `The first rotation of ${w.secretArn} completed: version ${versionId} is AWSCURRENT`;
     }

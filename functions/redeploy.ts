@@ -1,7 +1,9 @@
 import { DescribeServicesCommand, ECSClient, Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { clusterOf, describeBatches, LONG_ARN_FORMAT, startedAfterPromotion } from '../core/ecs-services';
+import { forEachLimited } from './for-each-limited';
 import { log } from './log';
 import { Pacer } from './pacer';
-import { DEFAULT_RETRY, forEachLimited, isRetryable, RetryPolicy, withRetry } from './retry';
+import { DEFAULT_RETRY, isRetryable, RetryPolicy, withRetry } from './retry';
 
 export interface RedeployOptions {
   /** When the new version became AWSCURRENT: a deployment started later already reads it. */
@@ -26,16 +28,6 @@ export interface RedeployReport {
 }
 
 const GONE_ERRORS = new Set(['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException']);
-const DESCRIBE_BATCH = 10; // DescribeServices takes at most 10 services per call.
-
-/** `arn:aws:ecs:<region>:<account>:service/<cluster>/<service>` → cluster name. */
-export function clusterOf(serviceArn: string): string {
-  const parts = serviceArn.split(':').slice(5).join(':').split('/');
-  if (parts[0] !== 'service' || parts.length !== 3) {
-    throw new Error(`'${serviceArn}' is not an ECS service ARN in the long format (service/<cluster>/<service>)`);
-  }
-  return parts[1];
-}
 
 /**
  * Forces a new deployment of every service that has not had one since
@@ -54,7 +46,7 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
     if (service === undefined) continue; // already classified as gone or failed
     if (service.status !== 'ACTIVE') {
       report.gone.push(arn);
-    } else if ((service.deployments ?? []).some((d) => d.createdAt !== undefined && d.createdAt.getTime() >= options.promotedAt.getTime())) {
+    } else if ((service.deployments ?? []).some((d) => startedAfterPromotion(d.createdAt, options.promotedAt))) {
       report.alreadyCurrent.push(arn);
     } else {
       toDeploy.push(arn);
@@ -97,30 +89,20 @@ async function updateWithPacing(ecs: ECSClient, arn: string, pacer: Pacer, maxAt
 async function describeAll(
   ecs: ECSClient, serviceArns: readonly string[], retry: RetryPolicy, onRetry: () => void, report: RedeployReport,
 ): Promise<Map<string, Service>> {
-  const byCluster = new Map<string, string[]>();
-  for (const arn of serviceArns) {
-    try {
-      const cluster = clusterOf(arn);
-      byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), arn]);
-    } catch (err) {
-      report.failed.push({ serviceArn: arn, message: (err as Error).message });
-    }
-  }
+  const { batches, invalid } = describeBatches(serviceArns);
+  for (const arn of invalid) report.failed.push({ serviceArn: arn, message: `'${arn}' is not ${LONG_ARN_FORMAT}` });
   const found = new Map<string, Service>();
-  for (const [cluster, arns] of byCluster) {
-    for (let i = 0; i < arns.length; i += DESCRIBE_BATCH) {
-      const batch = arns.slice(i, i + DESCRIBE_BATCH);
-      try {
-        const out = await withRetry(() => ecs.send(new DescribeServicesCommand({ cluster, services: batch })), retry, onRetry);
-        for (const service of out.services ?? []) {
-          if (service.serviceArn) found.set(service.serviceArn, service);
-        }
-        for (const arn of batch) {
-          if (!found.has(arn)) report.gone.push(arn); // DescribeServices lists it under failures: MISSING
-        }
-      } catch (err) {
-        for (const arn of batch) classifyFailure(report, arn, err);
+  for (const { cluster, arns: batch } of batches) {
+    try {
+      const out = await withRetry(() => ecs.send(new DescribeServicesCommand({ cluster, services: [...batch] })), retry, onRetry);
+      for (const service of out.services ?? []) {
+        if (service.serviceArn) found.set(service.serviceArn, service);
       }
+      for (const arn of batch) {
+        if (!found.has(arn)) report.gone.push(arn); // DescribeServices lists it under failures: MISSING
+      }
+    } catch (err) {
+      for (const arn of batch) classifyFailure(report, arn, err);
     }
   }
   return found;

@@ -5,8 +5,9 @@ import {
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignerKeysValue, SignerKind } from '../lib/contract';
 import { HandlerConfig, SignerConfig } from './config';
-import { log, redact } from './log';
-import { keySuffix, recordedPromotionTime, signingKeyIdOf, versionWithStage } from './secret-versions';
+import { keySuffix, redact } from '../core/redact';
+import { promotionTimeOf, rotationStateOf } from '../core/rotation-state';
+import { log } from './log';
 import { SigningCredentials } from './token';
 
 /** What the signer needs of a rotation step (StepContext provides it). */
@@ -17,7 +18,7 @@ export interface SignerContext {
   /** The URL secret. */
   readonly secretArn: string;
   /** The version being rotated in. */
-  readonly token: string;
+  readonly versionId: string;
   readonly metadata: DescribeSecretCommandOutput;
 }
 
@@ -43,7 +44,7 @@ export async function signingCredentials(ctx: SignerContext, now: Date = new Dat
  * Replaces the signer user's access key for this rotation:
  *
  * 1. A retry of a createSecret that failed after creating the key reuses it
- *    (the keys secret holds a key whose versionId is this token, and IAM
+ *    (the keys secret holds a key stored for this version, and IAM
  *    still has it).
  * 2. Otherwise every key but AWSCURRENT's is deleted (IAM allows two keys per
  *    user, so delete before create). AWSPREVIOUS's key is refused while tasks
@@ -54,12 +55,12 @@ export async function signingCredentials(ctx: SignerContext, now: Date = new Dat
  *    signs anything, so its secret part is never lost.
  */
 async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now: Date): Promise<SigningCredentials> {
-  const fields = { secretArn: ctx.secretArn, versionId: ctx.token, signerUser: signer.userName };
+  const fields = { secretArn: ctx.secretArn, versionId: ctx.versionId, signerUser: signer.userName };
   const stored = await readSignerKeys(ctx.sm, signer.keysSecretArn);
   const listed = await iamCall('ListAccessKeys', signer, () => ctx.iam.send(new ListAccessKeysCommand({ UserName: signer.userName })));
   const existing = (listed.AccessKeyMetadata ?? []).map((m) => m.AccessKeyId).filter((id): id is string => id !== undefined && id !== '');
 
-  const earlier = stored.keys.find((k) => k.versionId === ctx.token);
+  const earlier = stored.keys.find((k) => k.versionId === ctx.versionId);
   if (earlier !== undefined && existing.includes(earlier.accessKeyId)) {
     log.info('createSecret: reusing the access key an earlier attempt of this rotation created', { ...fields, key: keySuffix(earlier.accessKeyId) });
     return { accessKeyId: earlier.accessKeyId, secretAccessKey: earlier.secretAccessKey };
@@ -68,8 +69,9 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
     log.warn('createSecret: the access key stored for this rotation no longer exists in IAM; creating another', { ...fields, key: keySuffix(earlier.accessKeyId) });
   }
 
-  const currentVersion = versionWithStage(ctx.metadata, 'AWSCURRENT');
-  const previousVersion = versionWithStage(ctx.metadata, 'AWSPREVIOUS');
+  const state = rotationStateOf(ctx.metadata);
+  const currentVersion = state.current;
+  const previousVersion = state.previous;
   const currentKeyId = await signingKeyIdOfVersion(ctx, currentVersion, 'AWSCURRENT');
   const previousKeyId = await signingKeyIdOfVersion(ctx, previousVersion, 'AWSPREVIOUS');
 
@@ -77,7 +79,7 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
 
   if (previousKeyId !== undefined && toDelete.includes(previousKeyId)) {
     // A version without the promotion tag (or one naming another version) was promoted long ago.
-    const promotedAt = recordedPromotionTime(ctx.metadata, currentVersion);
+    const promotedAt = promotionTimeOf(state, currentVersion);
     const safeAfter = promotedAt === undefined ? undefined : new Date(promotedAt.getTime() + signer.rolloutAllowanceSeconds * 1000);
     if (safeAfter !== undefined && safeAfter.getTime() > now.getTime()) {
       throw new Error(`createSecret: rotating again within rolloutAllowance (${signer.rolloutAllowanceSeconds} s) of the last rotation `
@@ -105,7 +107,7 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
   }
   const kept = stored.keys.filter((k) => k.accessKeyId === currentKeyId && existing.includes(k.accessKeyId));
   const value: SignerKeysValue = {
-    keys: [...kept, { accessKeyId, secretAccessKey, versionId: ctx.token, createdAt: now.toISOString() }],
+    keys: [...kept, { accessKeyId, secretAccessKey, versionId: ctx.versionId, createdAt: now.toISOString() }],
   };
   // Before signing: a key whose secret part is lost could never sign a retry.
   await ctx.sm.send(new PutSecretValueCommand({ SecretId: signer.keysSecretArn, SecretString: JSON.stringify(value) }));
@@ -177,5 +179,21 @@ async function iamCall<T>(action: string, signer: AccessKeySigner, call: () => P
       new Error(redact(`createSecret: iam:${action} for user ${signer.userName} failed (${e.name ?? 'Error'}: ${e.message ?? String(err)})`)),
       { awsErrorName: e.name },
     );
+  }
+}
+
+/**
+ * The access key id a stored token was signed with (the first part of its
+ * `X-Amz-Credential`), or undefined for the placeholder (empty password) or
+ * anything that is not a presigned token.
+ */
+export function signingKeyIdOf(token: string | undefined): string | undefined {
+  if (token === undefined || token === '') return undefined;
+  try {
+    const credential = new URL(`https://${token}`).searchParams.get('X-Amz-Credential');
+    const keyId = credential?.split('/')[0];
+    return keyId === undefined || keyId === '' ? undefined : keyId;
+  } catch {
+    return undefined;
   }
 }

@@ -1,13 +1,14 @@
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, ListSecretVersionIdsCommand, RotateSecretCommand,
-  SecretsManagerClient, UpdateSecretVersionStageCommand,
+  DescribeSecretCommand, ListSecretVersionIdsCommand, RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
+import { isRotationInProgressError } from '../core/rotation-errors';
+import { RotationState, rotationStateOf } from '../core/rotation-state';
+import { DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
 import { positiveInt, required } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
 import { emitMetrics } from './metrics';
-import { isRotationInProgressError, pendingVersionOf, readCurrentValue, versionWithStage } from './secret-versions';
+import { readCurrentValue } from './secret-values';
 import { decideWatchdogAction, WatchdogAction } from './watchdog-decision';
 
 /** What the construct configured for the watchdog function. */
@@ -72,8 +73,9 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
   const secretArn = metadata.ARN ?? config.secretArn;
   const dimension = config.metricDimension ?? metadata.Name ?? secretArn;
+  const state = rotationStateOf(metadata);
 
-  const { rotationInProgress, cleared } = await clearStalePending(sm, metadata, secretArn, config.stalePendingSeconds, now);
+  const { rotationInProgress, cleared } = await clearStalePending(sm, state, secretArn, config.stalePendingSeconds, now);
 
   const value = (await readCurrentValue(sm, secretArn))?.value;
   let connected = false;
@@ -92,9 +94,7 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   const expiresAt = Number.isNaN(expiresMs) ? undefined : new Date(expiresMs);
   const secondsLeft = expiresAt === undefined ? undefined : Math.round((expiresAt.getTime() - now.getTime()) / 1000);
 
-  const deferredTag = metadata.Tags?.find((t) => t.Key === DEFERRED_TAG_KEY)?.Value;
-  const deferredMs = deferredTag === undefined ? NaN : Date.parse(deferredTag);
-  const deferredUntil = Number.isNaN(deferredMs) ? undefined : new Date(deferredMs);
+  const deferredUntil = state.deferred?.until;
   let decision: WatchdogAction = decideWatchdogAction({
     now, expiresAt, connected, rotationInProgress, rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds, deferredUntil,
   });
@@ -143,10 +143,10 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
  * AWSPENDING label is removed so that the next RotateSecret can start.
  */
 async function clearStalePending(
-  sm: SecretsManagerClient, metadata: DescribeSecretCommandOutput, secretArn: string, stalePendingSeconds: number, now: Date,
+  sm: SecretsManagerClient, state: RotationState, secretArn: string, stalePendingSeconds: number, now: Date,
 ): Promise<{ rotationInProgress: boolean; cleared: string[] }> {
   // Secrets Manager puts AWSPENDING on one version at most.
-  const pending = [pendingVersionOf(metadata)].filter((id): id is string => id !== undefined);
+  const pending = [state.pending].filter((id): id is string => id !== undefined);
   const cleared: string[] = [];
   if (pending.length === 0) return { rotationInProgress: false, cleared };
 
@@ -163,7 +163,7 @@ async function clearStalePending(
     await sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
     cleared.push(versionId);
     log.warn('watchdog: removed AWSPENDING from the version of a rotation that failed; it blocked every later rotation', {
-      secretArn, versionId, ageSeconds, stalePendingSeconds, currentVersionId: versionWithStage(metadata, 'AWSCURRENT'),
+      secretArn, versionId, ageSeconds, stalePendingSeconds, currentVersionId: state.current,
     });
   }
   return { rotationInProgress, cleared };

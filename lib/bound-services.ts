@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { boundServicesParameterName } from './contract';
 
 /** A Standard parameter holds 4 KB; a service ARN is about 100 characters. */
 export const SERVICES_PER_PARAMETER = 30;
@@ -14,7 +15,7 @@ export const MAX_BOUND_SERVICES = 500;
  * The ARNs of the bound services, in SSM parameters named at synth
  * (`<baseName>`, `<baseName>-2`, ...), so the rotation function does not
  * depend on the services, which are created after the first rotation.
- * The handler's reader is functions/bound-services.ts.
+ * The functions and the CLI read them with core/bound-services.ts.
  */
 export class BoundServices extends Construct {
   /** How many parameters there are, resolved at synth. */
@@ -43,7 +44,7 @@ export class BoundServices extends Construct {
   }
 
   private addParameter(chunk: number): void {
-    const name = chunk === 0 ? this.baseName : `${this.baseName}-${chunk + 1}`;
+    const name = boundServicesParameterName(this.baseName, chunk);
     new ssm.StringParameter(this, chunk === 0 ? 'Parameter' : `Parameter${chunk + 1}`, {
       parameterName: name,
       description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',

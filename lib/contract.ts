@@ -53,25 +53,16 @@ export const HandlerEnv = {
   CONNECT_TIMEOUT_SECONDS: 'CONNECT_TIMEOUT_SECONDS',
 } as const;
 
+/**
+ * The name of bound-services parameter `index` (0-based): `<base>`, `<base>-2`,
+ * `<base>-3`, ... Written by the construct, read by the rotation function and the CLI.
+ */
+export function boundServicesParameterName(baseName: string, index: number): string {
+  return index === 0 ? baseName : `${baseName}-${index + 1}`;
+}
+
 /** The database role name that maps to DSQL's admin role (DbConnectAdmin). */
 export const ADMIN_ROLE_NAME = 'admin';
-
-/**
- * Tag written on the secret right after a version is promoted:
- * `<versionId> <ISO-8601 time>`. A retried finishSecret uses it to skip
- * services whose newest deployment started after promotion (they already read
- * the new value).
- */
-export const PROMOTED_TAG_KEY = 'cdk-dsql-url-secret:promoted';
-
-/**
- * Tag written by createSecret when it deferred a rotation (it started within
- * rolloutAllowance of the last promotion, so it stored AWSCURRENT's value
- * again instead of a new token): the ISO-8601 time from which a real rotation
- * may run. The watchdog starts one once that time has passed; a real
- * rotation's finishSecret removes the tag.
- */
-export const DEFERRED_TAG_KEY = 'cdk-dsql-url-secret:deferred-until';
 
 /** The JSON stored in every version of the secret. */
 export interface DsqlUrlSecretValue {
@@ -162,17 +153,4 @@ export const MetricName = {
 export const InitialRotationEnv = {
   /** How long the first-rotation custom resource waits for the rotation to complete. */
   TIMEOUT_SECONDS: 'INITIAL_ROTATION_TIMEOUT_SECONDS',
-} as const;
-
-/**
- * Tags on the URL secret, so tools (the CLI) can find everything from the
- * secret alone, without the CDK app.
- */
-export const SecretTag = {
-  /** Marks a secret managed by this construct; the value is the construct path. */
-  MANAGED_BY: 'cdk-dsql-url-secret:managed-by',
-  /** Name of the SSM parameter that lists the bound services. */
-  BOUND_SERVICES_PARAMETER: 'cdk-dsql-url-secret:bound-services-parameter',
-  /** rotationInterval in seconds. */
-  ROTATION_INTERVAL_SECONDS: 'cdk-dsql-url-secret:rotation-interval-seconds',
 } as const;

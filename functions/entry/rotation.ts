@@ -1,2 +1,2 @@
 // Entry of the rotation function's bundle (assets/functions/rotation/index.js).
-export { handler } from '../index';
+export { handler } from '../rotation-handler';

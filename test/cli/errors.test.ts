@@ -1,4 +1,5 @@
-import { CliError, ExitCode, explainAwsError, isRotationInProgressError, UsageError } from '../../cli/errors';
+import { CliError, ExitCode, explainAwsError, UsageError } from '../../cli/errors';
+import { isRotationInProgressError } from '../../core/rotation-errors';
 import { awsError } from './fixtures';
 
 const call = { api: 'DescribeServices', action: 'ecs:DescribeServices', resource: 'the services in cluster main (2 of them)' };

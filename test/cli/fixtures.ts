@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFERRED_TAG_KEY, PROMOTED_TAG_KEY, SecretTag } from '../../lib/contract';
+import { DeferredTag, PromotedTag, SecretTag } from '../../lib/secret-tags';
 import { createClients } from '../../cli/aws';
 import { OutStream } from '../../cli/render';
 
@@ -98,7 +98,7 @@ export class FakeAws {
     this.ecs.reset();
     this.state = {
       stages: { [OLD_VERSION]: ['AWSCURRENT'] },
-      tags: managedTags({ [PROMOTED_TAG_KEY]: `${OLD_VERSION} ${new Date(T0 - 3600_000).toISOString()}` }),
+      tags: managedTags({ [PromotedTag.key]: `${OLD_VERSION} ${new Date(T0 - 3600_000).toISOString()}` }),
       rotationEnabled: true,
       values: { [OLD_VERSION]: secretValue(new Date(T0 + 7 * 3600_000).toISOString()) },
       parameter: JSON.stringify(services),
@@ -162,14 +162,14 @@ export class FakeAws {
   promote(at: number, expiresAt = new Date(at + 8 * 3600_000).toISOString()): void {
     this.state.stages = { [OLD_VERSION]: ['AWSPREVIOUS'], [NEW_VERSION]: ['AWSCURRENT', 'AWSPENDING'] };
     this.state.values[NEW_VERSION] = secretValue(expiresAt);
-    this.state.tags[PROMOTED_TAG_KEY] = `${NEW_VERSION} ${new Date(at).toISOString()}`;
+    this.state.tags[PromotedTag.key] = `${NEW_VERSION} ${new Date(at).toISOString()}`;
   }
 
   /** What a deferred rotation leaves: the same value under NEW_VERSION, no promoted tag for it, the deferred tag. */
   promoteDeferred(until: number): void {
     this.state.stages = { [OLD_VERSION]: ['AWSPREVIOUS'], [NEW_VERSION]: ['AWSCURRENT', 'AWSPENDING'] };
     this.state.values[NEW_VERSION] = this.state.values[OLD_VERSION];
-    this.state.tags[DEFERRED_TAG_KEY] = new Date(until).toISOString();
+    this.state.tags[DeferredTag.key] = `${NEW_VERSION} ${new Date(until).toISOString()}`;
   }
 
   /** Gives a service a new PRIMARY deployment, as UpdateService(forceNewDeployment) does. */

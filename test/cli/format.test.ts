@@ -1,4 +1,5 @@
-import { fit, redact, shortDeploymentId, shortId, table } from '../../cli/format';
+import { redact } from '../../core/redact';
+import { fit, shortDeploymentId, shortId, table } from '../../cli/format';
 import { TOKEN } from './fixtures';
 
 describe('redact', () => {

@@ -1,4 +1,4 @@
-import { PROMOTED_TAG_KEY, SecretTag } from '../../lib/contract';
+import { PromotedTag, SecretTag } from '../../lib/secret-tags';
 import { CliError } from '../../cli/errors';
 import { collectStatus, formatStatus, StatusReport } from '../../cli/status';
 import {
@@ -113,7 +113,7 @@ test('a rotation in progress, the placeholder, a deleted service, a derived roll
 
 test('an expired token, and LastRotatedDate when the promoted tag names another version', async () => {
   aws.state.values[OLD_VERSION] = secretValue(new Date(T0 - 2 * 3600_000).toISOString());
-  aws.state.tags[PROMOTED_TAG_KEY] = `${NEW_VERSION} 2030-05-01T00:00:00.000Z`;
+  aws.state.tags[PromotedTag.key] = `${NEW_VERSION} 2030-05-01T00:00:00.000Z`;
   aws.state.lastRotatedDate = new Date(T0 - 10 * 3600_000);
   const { text, report } = await status();
   expect(text).toContain('Token expires:    EXPIRED at 2030-06-01T10:00:00Z (2h ago): rotate now (rotate --wait)');

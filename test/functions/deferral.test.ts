@@ -12,11 +12,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, MetricName, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, MetricName, SignerEnv } from '../../lib/contract';
+import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
 import { SAFETY_MARGIN_SECONDS } from '../../lib/timing';
 import { checkConnection } from '../../functions/connection-check';
 import { decideDeferral } from '../../functions/deferral';
-import { handler } from '../../functions/index';
+import { handler } from '../../functions/rotation-handler';
 import { decideWatchdogAction } from '../../functions/watchdog-decision';
 import {
   accessKeySignerEnv, boundServices, FakeEcs, FakeIam, FakeSecretsManager, handlerEnv, newFakeAccessKey, OLD_VERSION, promotedTag,
@@ -102,8 +103,9 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
 
     expect(valueOf(sm, TOKEN)).toBe(valueOf(sm, OLD_VERSION));
     expect(sm.stagesOf(TOKEN)).toEqual(['AWSPENDING']);
-    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
-    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
+    // The deferral names the version that holds the copy, and when the real rotation may run.
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
+    expect(sm.tags.get(PromotedTag.key)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
     expect(iamMock).not.toHaveReceivedCommand(ListAccessKeysCommand);
     expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
     expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
@@ -112,7 +114,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     // It checked that the current URL still authenticates, and said why it deferred.
     expect(checkConnectionMock).toHaveBeenCalledTimes(1);
     const deferred = logRecords().find((r) => String(r.message).startsWith('createSecret: rotation deferred'));
-    expect(deferred).toMatchObject({ level: 'WARN', deferredUntil: sm.tags.get(DEFERRED_TAG_KEY) });
+    expect(deferred).toMatchObject({ level: 'WARN', deferredUntil: new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString() });
     expect(String(deferred?.reason)).toContain(`less than rolloutAllowance (${ALLOWANCE} s) ago`);
   });
 
@@ -127,8 +129,8 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
 
     const pending = JSON.parse(valueOf(sm, TOKEN)!) as DsqlUrlSecretValue;
     expect(pending.password).not.toBe((JSON.parse(valueOf(sm, OLD_VERSION)!) as DsqlUrlSecretValue).password);
-    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
-    expect(smMock).not.toHaveReceivedCommandWith(TagResourceCommand, { Tags: [expect.objectContaining({ Key: DEFERRED_TAG_KEY })] });
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
+    expect(smMock).not.toHaveReceivedCommandWith(TagResourceCommand, { Tags: [expect.objectContaining({ Key: DeferredTag.key })] });
   });
 
   test('rolloutAllowance 0 (or unset with the role signer) never defers', async () => {
@@ -136,7 +138,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     const { sm } = await givenSecret(5);
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
-    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
     expect(checkConnectionMock).not.toHaveBeenCalled();
   });
 
@@ -145,7 +147,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     const { sm } = await givenSecret(60);
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
-    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
   });
 
   test('a current token that would expire before the deferred rotation\'s rollout ends is replaced at once', async () => {
@@ -182,8 +184,8 @@ describe('finishSecret', () => {
     expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
     expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
     // The real promotion time stays; the deferral stays for the watchdog.
-    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
-    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
+    expect(sm.tags.get(PromotedTag.key)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
     expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(JSON.stringify(ecs.services.get(SERVICE)!.deployments)).toBe(deploymentsBefore);
     expect(smMock).not.toHaveReceivedCommand(UntagResourceCommand);
@@ -206,20 +208,20 @@ describe('finishSecret', () => {
     await handler(event('createSecret', next));
 
     expect(valueOf(sm, next)).toBe(valueOf(sm, OLD_VERSION));
-    expect(sm.tags.get(DEFERRED_TAG_KEY)).toBe(new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString());
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${next} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
   });
 
   test('of a real rotation: removes the deferral tag and redeploys', async () => {
     const { sm } = await givenSecret(ALLOWANCE + 60);
-    sm.tags.set(DEFERRED_TAG_KEY, new Date(Date.now() - 60_000).toISOString());
+    sm.tags.set(DeferredTag.key, `${OLD_VERSION} ${new Date(Date.now() - 60_000).toISOString()}`);
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
 
     await handler(event('finishSecret'));
 
-    expect(smMock).toHaveReceivedCommandWith(UntagResourceCommand, { SecretId: SECRET_ARN, TagKeys: [DEFERRED_TAG_KEY] });
-    expect(sm.tags.has(DEFERRED_TAG_KEY)).toBe(false);
-    expect(sm.tags.get(PROMOTED_TAG_KEY)!.startsWith(`${TOKEN} `)).toBe(true);
+    expect(smMock).toHaveReceivedCommandWith(UntagResourceCommand, { SecretId: SECRET_ARN, TagKeys: [DeferredTag.key] });
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
+    expect(sm.tags.get(PromotedTag.key)!.startsWith(`${TOKEN} `)).toBe(true);
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { service: SERVICE, forceNewDeployment: true });
   });
 

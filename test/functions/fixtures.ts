@@ -21,7 +21,8 @@ import {
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY, SignerEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv, SignerEnv } from '../../lib/contract';
+import { PromotedTag } from '../../lib/secret-tags';
 import { HandlerConfig } from '../../functions/config';
 import { RetryPolicy } from '../../functions/retry';
 import { buildSecretValue } from '../../functions/token';
@@ -171,7 +172,7 @@ export function describeSecretOutput(options: {
 }
 
 export function promotedTag(token: string, at: Date): Record<string, string> {
-  return { [PROMOTED_TAG_KEY]: `${token} ${at.toISOString()}` };
+  return { [PromotedTag.key]: `${token} ${at.toISOString()}` };
 }
 
 export function activeService(arn: string, deploymentsCreatedAt: Date[] = [new Date('2020-01-01T00:00:00Z')]): Service {

@@ -4,7 +4,8 @@ import {
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Pacer } from '../../functions/pacer';
-import { clusterOf, redeployServices } from '../../functions/redeploy';
+import { clusterOf } from '../../core/ecs-services';
+import { redeployServices } from '../../functions/redeploy';
 import { activeService, awsError, FakeEcs, recordingRetry, serviceArn, throttling } from './fixtures';
 
 const ecsMock = mockClient(ECSClient);
@@ -25,18 +26,6 @@ afterEach(() => jest.restoreAllMocks());
 afterAll(() => ecsMock.restore());
 
 const updatedServices = () => ecsMock.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.service);
-
-describe('clusterOf', () => {
-  test('takes the cluster name from a long-format service ARN', () => {
-    expect(clusterOf('arn:aws:ecs:eu-west-1:123456789012:service/prod-cluster/web')).toBe('prod-cluster');
-  });
-
-  test.each([
-    'arn:aws:ecs:eu-west-1:123456789012:service/web', // old short format: no cluster
-    'arn:aws:ecs:eu-west-1:123456789012:task/prod/abc',
-    'web',
-  ])('rejects %s', (arn) => expect(() => clusterOf(arn)).toThrow('is not an ECS service ARN in the long format'));
-});
 
 describe('redeployServices', () => {
   test('forces a new deployment of every service, with the cluster parsed from its ARN', async () => {

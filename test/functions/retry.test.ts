@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY, forEachLimited, isRetryable, withRetry } from '../../functions/retry';
+import { DEFAULT_RETRY, isRetryable, withRetry } from '../../functions/retry';
 import { awsError, recordingRetry, throttling } from './fixtures';
 
 /** A function that fails with the given errors, in order, then returns 'ok'. */
@@ -98,40 +98,5 @@ describe('withRetry', () => {
   test('the default policy bounds a throttled call to 10 attempts and 10 s per wait', () => {
     expect(DEFAULT_RETRY.maxAttempts).toBe(10);
     expect(DEFAULT_RETRY.maxDelayMs).toBe(10_000);
-  });
-});
-
-describe('forEachLimited', () => {
-  async function run(itemCount: number, limit: number) {
-    const items = Array.from({ length: itemCount }, (_, i) => i);
-    const seen: number[] = [];
-    let inFlight = 0;
-    let maxInFlight = 0;
-    await forEachLimited(items, limit, async (item) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      // Uneven durations so lanes interleave.
-      await new Promise((resolve) => setTimeout(resolve, (item * 7) % 5));
-      seen.push(item);
-      inFlight--;
-    });
-    return { items, seen, maxInFlight };
-  }
-
-  test('never has more than `limit` items in flight, and uses all the lanes', async () => {
-    const { maxInFlight } = await run(20, 3);
-    expect(maxInFlight).toBe(3);
-  });
-
-  test('processes every item exactly once', async () => {
-    const { items, seen } = await run(23, 4);
-    expect([...seen].sort((a, b) => a - b)).toEqual(items);
-  });
-
-  test('works when the limit exceeds the number of items, and with no items', async () => {
-    const { seen, maxInFlight } = await run(2, 10);
-    expect(seen).toHaveLength(2);
-    expect(maxInFlight).toBeLessThanOrEqual(2);
-    await expect(run(0, 3)).resolves.toMatchObject({ seen: [] });
   });
 });

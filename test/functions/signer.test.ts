@@ -4,9 +4,10 @@ import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKe
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DsqlUrlSecretValue, PROMOTED_TAG_KEY, SignerKeysValue } from '../../lib/contract';
+import { DsqlUrlSecretValue, SignerKeysValue } from '../../lib/contract';
+import { PromotedTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
-import { handler } from '../../functions/index';
+import { handler } from '../../functions/rotation-handler';
 import { signingCredentials } from '../../functions/signer';
 import {
   accessKeySignerEnv, awsError, config, describeSecretOutput, FakeAccessKey, FakeIam, FakeSecretsManager, handlerEnv, KEYS_SECRET_ARN,
@@ -175,7 +176,7 @@ describe('access-key signer in createSecret', () => {
     // GIVEN AWSCURRENT promoted 10 minutes ago, allowance 30 minutes
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
     const sm = await twoRotationsIn(k0, k1, 600);
-    const promotedAt = sm.tags.get(PROMOTED_TAG_KEY)!.split(' ')[1];
+    const promotedAt = sm.tags.get(PromotedTag.key)!.split(' ')[1];
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
     const keysBefore = sm.keysValue;
@@ -433,7 +434,7 @@ describe('role signer', () => {
       iam: new IAMClient({ region: REGION }),
       config: config(),
       secretArn: SECRET_ARN,
-      token: TOKEN,
+      versionId: TOKEN,
       metadata: describeSecretOutput(),
     });
 

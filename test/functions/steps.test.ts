@@ -6,12 +6,15 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DsqlUrlSecretValue, HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv } from '../../lib/contract';
+import { PromotedTag } from '../../lib/secret-tags';
 import { readConfig } from '../../functions/config';
 import { checkConnection } from '../../functions/connection-check';
-import { handler } from '../../functions/index';
+import { handler } from '../../functions/rotation-handler';
 import { RetryPolicy } from '../../functions/retry';
-import { createSecret, finishSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, StepContext, testSecret } from '../../functions/steps';
+import { finishSecret } from '../../functions/finish-secret';
+import { StepContext } from '../../functions/step-context';
+import { createSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, testSecret } from '../../functions/steps';
 import {
   accessKeySignerEnv, awsError, placeholderValue, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
   FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
@@ -31,7 +34,7 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     iam: new IAMClient({ region: REGION }),
     config: readConfig(),
     secretArn: SECRET_ARN,
-    token: TOKEN,
+    versionId: TOKEN,
     metadata: describeSecretOutput(),
     ...overrides,
   };
@@ -275,7 +278,7 @@ describe('finishSecret', () => {
     expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
     expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
     // AND the tag holds "<token> <iso time>" of the promotion
-    const tag = sm.tags.get(PROMOTED_TAG_KEY)!;
+    const tag = sm.tags.get(PromotedTag.key)!;
     const [taggedVersion, iso] = tag.split(' ');
     expect(taggedVersion).toBe(TOKEN);
     expect(new Date(iso).toISOString()).toBe(iso);
@@ -459,7 +462,7 @@ describe('finishSecret', () => {
 
       expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
       expect(smMock).toHaveReceivedCommandWith(TagResourceCommand, {
-        SecretId: SECRET_ARN, Tags: [{ Key: PROMOTED_TAG_KEY, Value: expect.stringMatching(new RegExp(`^${TOKEN} \\d{4}-\\d{2}-\\d{2}T`)) }],
+        SecretId: SECRET_ARN, Tags: [{ Key: PromotedTag.key, Value: expect.stringMatching(new RegExp(`^${TOKEN} \\d{4}-\\d{2}-\\d{2}T`)) }],
       });
       expect(updatedServices()).toEqual([A]);
     });
@@ -479,7 +482,7 @@ describe('finishSecret', () => {
     // WHEN the first run fails on B
     await expect(handler(event)).rejects.toThrow(`1 of 2 services could not be redeployed: ${B}`);
     expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
-    const tagAfterFirstRun = sm.tags.get(PROMOTED_TAG_KEY);
+    const tagAfterFirstRun = sm.tags.get(PromotedTag.key);
     expect(tagAfterFirstRun).toMatch(new RegExp(`^${TOKEN} `));
     expect(updatedServices().sort()).toEqual([A, B].sort());
 
@@ -493,6 +496,6 @@ describe('finishSecret', () => {
     expect(updatedServices()).toEqual([B]);
     expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
     expect(smMock).not.toHaveReceivedCommand(TagResourceCommand);
-    expect(sm.tags.get(PROMOTED_TAG_KEY)).toBe(tagAfterFirstRun);
+    expect(sm.tags.get(PromotedTag.key)).toBe(tagAfterFirstRun);
   });
 });

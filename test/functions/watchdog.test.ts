@@ -4,9 +4,10 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
+import { DeferredTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
-import { watchdogHandler } from '../../functions/index';
+import { handler as watchdogHandler } from '../../functions/entry/watchdog';
 import { readWatchdogConfig, runWatchdog } from '../../functions/watchdog';
 import { awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, placeholderValue, SECRET_ARN, setEnv, TOKEN, valueSignedWith, newFakeAccessKey } from './fixtures';
 
@@ -105,8 +106,9 @@ const run = () => runWatchdog({ now: () => NOW });
 const authFailure = () => Object.assign(new Error("testSecret: DSQL rejected the new token at h:5432 as 'admin' (access denied)."), { kind: 'auth' });
 
 describe('watchdog', () => {
-  describe('a deferred rotation (DEFERRED_TAG_KEY)', () => {
-    const deferred = (offsetSeconds: number) => ({ [DEFERRED_TAG_KEY]: new Date(NOW.getTime() + offsetSeconds * 1000).toISOString() });
+  describe('a deferred rotation (DeferredTag.key)', () => {
+    // AWSCURRENT (OLD_VERSION) is the deferred rotation's copy.
+    const deferred = (offsetSeconds: number) => ({ [DeferredTag.key]: `${OLD_VERSION} ${new Date(NOW.getTime() + offsetSeconds * 1000).toISOString()}` });
 
     test('due: starts a rotation and says it was deferred', async () => {
       arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: deferred(-1) });
@@ -145,7 +147,7 @@ describe('watchdog', () => {
     });
 
     test('a malformed tag is ignored', async () => {
-      arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: { [DEFERRED_TAG_KEY]: 'soon' } });
+      arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: { [DeferredTag.key]: 'soon' } });
       checkConnectionMock.mockResolvedValue(undefined);
       expect((await run()).action).toBe('none');
     });

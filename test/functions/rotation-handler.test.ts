@@ -4,10 +4,10 @@ import {
   DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { HandlerEnv, PROMOTED_TAG_KEY } from '../../lib/contract';
+import { HandlerEnv } from '../../lib/contract';
+import { PromotedTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
-import * as bundleEntry from '../../functions/index';
-import { handler, RotationEvent } from '../../functions/index';
+import { handler, RotationEvent } from '../../functions/rotation-handler';
 import {
   activeService, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, promotedTag,
   SECRET_ARN, serviceArn, setEnv, throttling, TOKEN,
@@ -169,19 +169,12 @@ describe('step dispatch for an AWSPENDING token', () => {
     expect(smMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
       VersionStage: 'AWSCURRENT', MoveToVersionId: TOKEN, RemoveFromVersionId: OLD_VERSION,
     });
-    expect(sm.tags.get(PROMOTED_TAG_KEY)).toMatch(new RegExp(`^${TOKEN} `));
+    expect(sm.tags.get(PromotedTag.key)).toMatch(new RegExp(`^${TOKEN} `));
     expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
   });
 
   test('a failing step fails the invocation (so Secrets Manager retries and the failure is loud)', async () => {
     // testSecret before createSecret: no pending value
     await expect(handler(event('testSecret'))).rejects.toThrow('has no AWSPENDING value');
-  });
-});
-
-describe('bundle entry', () => {
-  test('exports the three handlers the construct names: index.handler, index.watchdogHandler, index.initialRotationHandler', () => {
-    expect(Object.keys(bundleEntry).sort()).toEqual(['handler', 'initialRotationHandler', 'watchdogHandler']);
-    for (const fn of Object.values(bundleEntry)) expect(typeof fn).toBe('function');
   });
 });

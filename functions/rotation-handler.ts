@@ -4,11 +4,9 @@ import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { readConfig } from './config';
 import { log } from './log';
-import { createSecret, finishSecret, setSecret, StepContext, testSecret } from './steps';
-
-// One bundle, three functions: each function's `handler` setting names its export.
-export { watchdogHandler } from './watchdog';
-export { initialRotationHandler } from './initial-rotation';
+import { finishSecret } from './finish-secret';
+import { StepContext } from './step-context';
+import { createSecret, setSecret, testSecret } from './steps';
 
 /** What Secrets Manager sends to a rotation function. */
 export interface RotationEvent {
@@ -35,20 +33,20 @@ const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecre
  * promotion is retried with the version already promoted.
  */
 export async function handler(event: RotationEvent): Promise<void> {
-  const { Step: step, SecretId: secretId, ClientRequestToken: token } = event ?? {};
+  const { Step: step, SecretId: secretId, ClientRequestToken: versionId } = event ?? {};
   // Own keys only: 'toString' or '__proto__' must not pass for a step.
   const run = Object.hasOwn(STEPS, step) ? STEPS[step] : undefined;
   if (run === undefined) throw new Error(`Unknown rotation step '${step}': expected createSecret, setSecret, testSecret or finishSecret`);
-  if (!secretId || !token) throw new Error('The rotation event must carry SecretId and ClientRequestToken');
+  if (!secretId || !versionId) throw new Error('The rotation event must carry SecretId and ClientRequestToken');
 
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: secretId }));
   const secretArn = metadata.ARN ?? secretId;
-  const fields = { step, secretArn, versionId: token };
+  const fields = { step, secretArn, versionId };
   if (!metadata.RotationEnabled) throw new Error(`Secret ${secretArn} does not have rotation enabled`);
-  const stages = metadata.VersionIdsToStages?.[token];
-  if (stages === undefined) throw new Error(`Secret version ${token} has no stage for rotation of secret ${secretArn}`);
+  const stages = metadata.VersionIdsToStages?.[versionId];
+  if (stages === undefined) throw new Error(`Secret version ${versionId} has no stage for rotation of secret ${secretArn}`);
 
-  const ctx: StepContext = { sm, ecs, ssm, iam, config: readConfig(), secretArn, token, metadata };
+  const ctx: StepContext = { sm, ecs, ssm, iam, config: readConfig(), secretArn, versionId, metadata };
   if (stages.includes('AWSCURRENT')) {
     if (step !== 'finishSecret') {
       log.info('version is already AWSCURRENT, nothing to do', fields);
@@ -58,7 +56,7 @@ export async function handler(event: RotationEvent): Promise<void> {
     return finishSecret(ctx);
   }
   if (!stages.includes('AWSPENDING')) {
-    throw new Error(`Secret version ${token} is not set as AWSPENDING for rotation of secret ${secretArn}`);
+    throw new Error(`Secret version ${versionId} is not set as AWSPENDING for rotation of secret ${secretArn}`);
   }
   log.info('step started', fields);
   await run(ctx);

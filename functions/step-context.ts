@@ -1,0 +1,32 @@
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeSecretCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { HandlerConfig } from './config';
+import { RetryPolicy } from './retry';
+
+/** What every rotation step gets: the clients, the configuration and the version being rotated in. */
+export interface StepContext {
+  readonly sm: SecretsManagerClient;
+  readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
+  readonly iam: IAMClient;
+  readonly config: HandlerConfig;
+  readonly secretArn: string;
+  /** The version this rotation writes and promotes (the event's ClientRequestToken). */
+  readonly versionId: string;
+  /** The secret's metadata as read by the guards at the start of this invocation (see core/rotation-state.ts). */
+  readonly metadata: DescribeSecretCommandOutput;
+  readonly retry?: RetryPolicy;
+  /**
+   * testSecret with the access-key signer: the waits between connection
+   * attempts DSQL refuses, while IAM makes a brand-new key usable.
+   */
+  readonly newKeyRetryDelaysMs?: readonly number[];
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** The `Secret` dimension of the metrics: the construct's, else the secret's name (as the watchdog does). */
+export function metricDimension(ctx: StepContext): string {
+  return ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn;
+}

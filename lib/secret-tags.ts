@@ -1,0 +1,72 @@
+/**
+ * Every tag this package puts on the URL secret, each key beside its encoding
+ * and decoding, so the construct, the functions and the CLI read and write
+ * one format. Pure: no AWS SDK.
+ *
+ * Not exported from the package entry point: it is an internal detail.
+ */
+
+/** Tags the construct writes at deploy, so tools (the CLI) can find everything from the secret alone. */
+export const SecretTag = {
+  /** Marks a secret managed by this construct; the value is the construct path. */
+  MANAGED_BY: 'cdk-dsql-url-secret:managed-by',
+  /** Name of the (first) SSM parameter that lists the bound services. */
+  BOUND_SERVICES_PARAMETER: 'cdk-dsql-url-secret:bound-services-parameter',
+  /** rotationInterval in seconds. */
+  ROTATION_INTERVAL_SECONDS: 'cdk-dsql-url-secret:rotation-interval-seconds',
+} as const;
+
+/** `rotationInterval` as the ROTATION_INTERVAL_SECONDS tag holds it. */
+export function encodeRotationInterval(seconds: number): string {
+  return String(seconds);
+}
+
+/** The ROTATION_INTERVAL_SECONDS tag's value; undefined unless a positive number. */
+export function decodeRotationInterval(raw: string | undefined): number | undefined {
+  const seconds = Number(raw);
+  return raw !== undefined && raw !== '' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/** A version and a moment, as both rotation tags hold them: `<versionId> <ISO-8601 time>`. */
+export interface VersionAt {
+  readonly versionId: string;
+  readonly at: Date;
+}
+
+function encodeVersionAt(v: VersionAt): string {
+  return `${v.versionId} ${v.at.toISOString()}`;
+}
+
+function decodeVersionAt(raw: string | undefined): VersionAt | undefined {
+  const [versionId, iso, extra] = (raw ?? '').split(' ');
+  if (!versionId || iso === undefined || extra !== undefined) return undefined;
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? undefined : { versionId, at };
+}
+
+/**
+ * Written by finishSecret right after a version is promoted, before any
+ * redeploy: which version, and when it became AWSCURRENT. A retried
+ * finishSecret skips services whose newest deployment started after it.
+ */
+export const PromotedTag = {
+  key: 'cdk-dsql-url-secret:promoted',
+  encode: encodeVersionAt,
+  /** undefined when absent or malformed. */
+  decode: decodeVersionAt,
+} as const;
+
+/**
+ * Written by createSecret when it deferred a rotation (it started within
+ * rolloutAllowance of the last promotion, so it stored AWSCURRENT's value
+ * again as the pending version instead of a new token): the deferred version,
+ * and the time from which a real rotation may run. finishSecret reads it to
+ * know the version is a copy (no redeploy); the watchdog rotates once the time
+ * has passed; a real rotation's finishSecret removes it.
+ */
+export const DeferredTag = {
+  key: 'cdk-dsql-url-secret:deferred-until',
+  encode: encodeVersionAt,
+  /** undefined when absent or malformed. */
+  decode: decodeVersionAt,
+} as const;
