@@ -7,6 +7,7 @@ import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { rotationStateOf } from '../core/rotation-state';
+import { versionCreationDates as readVersionDates } from '../core/version-dates';
 import { decodeRotationInterval, SecretTag } from '../lib/secret-tags';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
@@ -147,14 +148,12 @@ export function valueInfo(versionId: string | undefined, secretString: string | 
   };
 }
 
-/** When each version was created (ListSecretVersionIds); empty when that call is not allowed. */
+/** When each version was created (every page of ListSecretVersionIds); empty when that call is not allowed. */
 export async function versionCreationDates(clients: Clients, secretArn: string): Promise<Map<string, Date>> {
-  const dates = new Map<string, Date>();
   try {
-    const out = await clients.sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: false }));
-    for (const v of out.Versions ?? []) if (v.VersionId && v.CreatedDate) dates.set(v.VersionId, v.CreatedDate);
+    return await readVersionDates((NextToken) => clients.sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })));
   } catch {
     // Optional detail (how long a rotation has been in progress): a missing permission only hides it.
+    return new Map();
   }
-  return dates;
 }

@@ -3,6 +3,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { RotationState, rotationStateOf } from '../core/rotation-state';
+import { versionCreationDates } from '../core/version-dates';
 import { DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
 import { positiveInt, required } from './config';
 import { checkConnection } from './connection-check';
@@ -150,7 +151,7 @@ async function clearStalePending(
   const cleared: string[] = [];
   if (pending.length === 0) return { rotationInProgress: false, cleared };
 
-  const createdAt = await versionCreationDates(sm, secretArn);
+  const createdAt = await versionCreationDates((NextToken) => sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })));
   let rotationInProgress = false;
   for (const versionId of pending) {
     const created = createdAt.get(versionId);
@@ -167,17 +168,4 @@ async function clearStalePending(
     });
   }
   return { rotationInProgress, cleared };
-}
-
-async function versionCreationDates(sm: SecretsManagerClient, secretArn: string): Promise<Map<string, Date>> {
-  const dates = new Map<string, Date>();
-  let nextToken: string | undefined;
-  do {
-    const out = await sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken: nextToken, MaxResults: 100 }));
-    for (const v of out.Versions ?? []) {
-      if (v.VersionId !== undefined && v.CreatedDate !== undefined) dates.set(v.VersionId, new Date(v.CreatedDate));
-    }
-    nextToken = out.NextToken;
-  } while (nextToken);
-  return dates;
 }
