@@ -12,7 +12,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { deploymentsOf, DeploymentInfo } from '../test/support/ecs-fixture';
-import { HANDLER_BUNDLE, LocalStack, startLocalStack } from '../test/support/local-stack';
+import { functionBundle } from '../test/support/function-bundles';
+import { LocalStack, startLocalStack } from '../test/support/local-stack';
 import { findMotoPython } from '../test/support/moto-server';
 import { describeStages, RotationEvent, RotationFailedError, RotationStep } from '../test/support/rotation-service';
 import { psqlVersion, QueryOutcome, queryWithNodePostgres, queryWithPsql } from './clients';
@@ -82,10 +83,12 @@ async function main(): Promise<number> {
 async function tour(tally: { attempts: number; redeployed: number }): Promise<void> {
   // --- Preflight: fail early with a clear message --------------------------------------------------------
   out.section('Local stack');
-  if (!fs.existsSync(HANDLER_BUNDLE)) throw new DemoError(`handler bundle not found at ${HANDLER_BUNDLE}: run npm run bundle`);
-  const bundle = fs.statSync(HANDLER_BUNDLE);
-  out.line(`  ${OK} ${pad('handler bundle', 20)} ${path.relative(process.cwd(), HANDLER_BUNDLE)} `
-    + c.dim(`(${(bundle.size / 1024 / 1024).toFixed(1)} MiB, built ${isoSeconds(bundle.mtime)})`));
+  // The demo runs rotations only: the rotation function's bundle.
+  const rotationBundle = functionBundle('rotation');
+  if (!fs.existsSync(rotationBundle)) throw new DemoError(`rotation function bundle not found at ${rotationBundle}: run npm run bundle`);
+  const bundle = fs.statSync(rotationBundle);
+  out.line(`  ${OK} ${pad('rotation bundle', 20)} ${path.relative(process.cwd(), rotationBundle)} `
+    + c.dim(`(${(bundle.size / 1024).toFixed(0)} KiB, built ${isoSeconds(bundle.mtime)})`));
   out.status('looking for a Python with moto');
   try {
     findMotoPython();

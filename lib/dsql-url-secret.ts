@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { HandlerEnv, SecretTag, SignerEnv, SignerKind, WatchdogEnv } from './contract';
 import { BoundServices } from './bound-services';
 import { DatabaseRole } from './database-role';
+import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { ManagedAccessKey } from './managed-access-key';
@@ -230,7 +231,7 @@ export class DsqlUrlSecret extends Construct {
 
     this.function = newHandlerFunction(this, 'RotationFunction', {
       description: `Rotates the Aurora DSQL URL in ${id} and redeploys bound ECS services`,
-      handler: 'index.handler',
+      bundle: FunctionBundle.ROTATION,
       // finishSecret may redeploy hundreds of services under ECS throttling.
       timeout: Duration.minutes(15),
       vpc: props.vpc,

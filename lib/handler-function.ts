@@ -4,13 +4,14 @@ import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { FunctionBundleName, HANDLER_EXPORT } from './contract';
 
-/** The pre-bundled handlers (rotation, watchdog, first rotation) in one file. */
-export const HANDLER_ASSET = path.join(__dirname, '..', 'assets', 'functions');
+/** The pre-bundled functions: one directory per function, `<bundle>/index.js` (scripts/bundle-functions.mjs). */
+export const FUNCTIONS_ASSET_DIR = path.join(__dirname, '..', 'assets', 'functions');
 
 export interface HandlerFunctionProps {
-  /** Export of the bundle, e.g. `index.watchdogHandler`. */
-  readonly handler: string;
+  /** Which function's bundle to run, e.g. `watchdog`: its own asset, with only the clients it calls. */
+  readonly bundle: FunctionBundleName;
   readonly description: string;
   readonly timeout: Duration;
   readonly environment: { [key: string]: string };
@@ -18,16 +19,19 @@ export interface HandlerFunctionProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
 }
 
-/** A function running one of the bundled handlers; all share one asset. */
+/** A function running one of the bundled handlers, from its own asset directory. */
 export function newHandlerFunction(scope: Construct, id: string, props: HandlerFunctionProps): lambda.Function {
-  if (!fs.existsSync(path.join(HANDLER_ASSET, 'index.js'))) {
-    throw new Error(`The rotation handler bundle is missing at ${HANDLER_ASSET}: run 'npm run bundle' (the package build does this)`);
+  const { bundle, ...rest } = props;
+  const asset = path.join(FUNCTIONS_ASSET_DIR, bundle);
+  if (!fs.existsSync(path.join(asset, 'index.js'))) {
+    throw new Error(`The ${bundle} function bundle is missing at ${asset}: run 'npm run bundle' (npm install and the package build do this)`);
   }
   return new lambda.Function(scope, id, {
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
-    code: lambda.Code.fromAsset(HANDLER_ASSET),
+    code: lambda.Code.fromAsset(asset),
+    handler: `index.${HANDLER_EXPORT}`,
     memorySize: 256,
-    ...props,
+    ...rest,
   });
 }

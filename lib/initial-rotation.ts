@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { InitialRotationEnv, SignerEnv, WatchdogEnv } from './contract';
+import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 
 export interface InitialRotationProps {
@@ -26,7 +27,7 @@ export class InitialRotation extends Construct {
     super(scope, id);
     const timeout = Duration.minutes(10);
     const fn = newHandlerFunction(this, 'Function', {
-      handler: 'index.initialRotationHandler',
+      bundle: FunctionBundle.INITIAL_ROTATION,
       description: 'Runs the first rotation of the Aurora DSQL URL secret during deployment',
       timeout: timeout.plus(Duration.minutes(1)),
       // Outside any VPC on purpose: it never connects to DSQL, but must reach

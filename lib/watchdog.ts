@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from './contract';
+import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 import { STALE_PENDING_SECONDS } from './timing';
 
@@ -34,7 +35,7 @@ export class Watchdog extends Construct {
   constructor(scope: Construct, id: string, props: WatchdogProps) {
     super(scope, id);
     this.function = newHandlerFunction(this, 'Function', {
-      handler: 'index.watchdogHandler',
+      bundle: FunctionBundle.WATCHDOG,
       description: 'Checks that the Aurora DSQL URL still authenticates and rotates it when it does not',
       timeout: Duration.minutes(1),
       vpc: props.vpc,

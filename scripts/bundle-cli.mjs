@@ -1,11 +1,13 @@
 // Bundles the CLI with every dependency (AWS SDK included) into assets/cli/index.js, the package's
 // `bin`: consumers of the package do not have its devDependencies.
 // `--outfile <path>` writes elsewhere (tests). The file is written atomically (temp file + rename),
-// so a CLI started while it is rebuilt never loads half a file.
+// so a CLI started while it is rebuilt never loads half a file. THIRD-PARTY-NOTICES.txt beside it lists
+// the licences of the packages inside it.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'url';
 import fs from 'fs';
 import path from 'path';
+import { writeAtomically, writeNotices } from './third-party-notices.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const flag = process.argv.indexOf('--outfile');
@@ -24,11 +26,10 @@ const result = await build({
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
+  absWorkingDir: root,
   outfile,
 });
 const { contents } = result.outputFiles[0];
-fs.mkdirSync(path.dirname(outfile), { recursive: true });
-const tmp = `${outfile}.${process.pid}.tmp`;
-fs.writeFileSync(tmp, contents, { mode: 0o755 });
-fs.renameSync(tmp, outfile);
-console.log(`bundled CLI: ${path.relative(root, outfile) || outfile} (${(contents.length / 1024).toFixed(0)} KiB)`);
+writeAtomically(outfile, contents, 0o755);
+const packages = writeNotices({ metafile: result.metafile, absWorkingDir: root, outDir: path.dirname(outfile), bundleName: 'the cdk-dsql-url-secret CLI (index.js)' });
+console.log(`bundled CLI: ${path.relative(root, outfile) || outfile} (${(contents.length / 1024).toFixed(0)} KiB, ${packages} npm packages)`);

@@ -9,7 +9,8 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { SecretTag } from '../../lib/contract';
-import { HANDLER_BUNDLE, LocalStack, startLocalStack } from '../support/local-stack';
+import { snapshotFunctionBundles } from '../support/function-bundles';
+import { LocalStack, startLocalStack } from '../support/local-stack';
 import { RolloutSimulation, RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -28,36 +29,6 @@ export async function bundleCli(): Promise<{ cli: string; dir: string; remove():
   return { cli, dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/**
- * A private copy of the rotation handler bundle, so a rebuild of assets/ by someone else during the
- * test run (esbuild does not write atomically) cannot hand a step half a file.
- */
-async function snapshotHandlerBundle(): Promise<{ file: string; remove(): void }> {
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 20; attempt++) {
-    if (!fs.existsSync(HANDLER_BUNDLE)) throw new Error(`${HANDLER_BUNDLE} is missing: run \`npm run bundle\``);
-    if (Date.now() - fs.statSync(HANDLER_BUNDLE).mtimeMs < 1000) {
-      await new Promise((r) => setTimeout(r, 500)); // being written right now
-      continue;
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-e2e-handler-'));
-    const file = path.join(dir, 'index.js');
-    const remove = () => fs.rmSync(dir, { recursive: true, force: true });
-    try {
-      fs.copyFileSync(HANDLER_BUNDLE, file);
-      await run(process.execPath, ['-e', `if (typeof require(${JSON.stringify(file)}).handler !== 'function') process.exit(3)`], {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 20_000,
-      });
-      return { file, remove };
-    } catch (err) {
-      lastError = err;
-      remove();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  throw new Error(`could not take a complete copy of ${HANDLER_BUNDLE}: ${String(lastError)}`);
-}
-
 export const MANAGED_BY = 'CliTestStack/DatabaseUrl';
 export const ROTATION_INTERVAL_SECONDS = 4 * 3600;
 
@@ -69,10 +40,11 @@ export interface CliStack {
 
 /** startLocalStack() with the secret tagged as the construct tags it, and the interceptor in front of the fault proxy. */
 export async function startCliStack(opts: { services?: number; clusters?: number; rollout?: RolloutSimulation } = {}): Promise<CliStack> {
-  const bundle = await snapshotHandlerBundle();
+  // A private copy of the function bundles: a rebuild of assets/ during the run cannot change them.
+  const bundle = await snapshotFunctionBundles();
   let stack: LocalStack | undefined;
   try {
-    stack = await startLocalStack({ services: opts.services ?? 3, clusters: opts.clusters, bundle: bundle.file });
+    stack = await startLocalStack({ services: opts.services ?? 3, clusters: opts.clusters, bundlesDir: bundle.dir });
     await stack.sm.send(new TagResourceCommand({
       SecretId: stack.secretArn,
       Tags: [

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../../lib/contract';
-import { initialRotationHandler } from '../../functions/index';
+import { handler as initialRotationHandler } from '../../functions/entry/initial-rotation';
 import {
   CustomResourceEvent, CustomResourceResponse, InitialRotationOptions, runInitialRotation, sendResponse,
 } from '../../functions/initial-rotation';

@@ -7,7 +7,7 @@ import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import * as connectionCheck from '../../functions/connection-check';
-import { handler } from '../../functions/index';
+import { handler } from '../../functions/rotation-handler';
 import { log, redact } from '../../functions/log';
 import { buildSecretValue } from '../../functions/token';
 import {

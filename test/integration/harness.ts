@@ -5,12 +5,7 @@
  * Assertions never put a token, URL or key into a failure message: secrets are compared by
  * fingerprint and leaks are reported by label.
  */
-import { execFile } from 'child_process';
 import { createHash } from 'crypto';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { promisify } from 'util';
 import { CreateServiceCommand, DeleteServiceCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import {
   GetSecretValueCommand, ListSecretVersionIdsCommand, UpdateSecretVersionStageCommand,
@@ -18,46 +13,20 @@ import {
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import { deploymentsOf } from '../support/ecs-fixture';
-import { HANDLER_BUNDLE, LocalStack, LocalStackOptions, startLocalStack } from '../support/local-stack';
+import { snapshotFunctionBundles } from '../support/function-bundles';
+import { LocalStack, LocalStackOptions, startLocalStack } from '../support/local-stack';
 import { describeStages, RotationResult, RotationStep } from '../support/rotation-service';
 import { tokenParams } from './clients';
 
 /**
- * A private copy of the handler bundle, checked to load and export `handler`. A whole test file then
- * runs one build of the handler even if `npm run bundle` rewrites assets/ meanwhile (esbuild does not
- * write atomically: a step started mid-write would load half a file).
+ * startLocalStack on a private copy of the function bundles, so a whole test file runs one build of
+ * each function even if `npm run bundle` rewrites assets/ meanwhile; stop() also removes the copy.
  */
-async function snapshotBundle(): Promise<{ file: string; remove(): void }> {
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 20; attempt++) {
-    if (Date.now() - fs.statSync(HANDLER_BUNDLE).mtimeMs < 1000) {
-      await sleep(500); // being written right now
-      continue;
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotation-bundle-'));
-    const file = path.join(dir, 'index.js');
-    const remove = () => fs.rmSync(dir, { recursive: true, force: true });
-    try {
-      fs.copyFileSync(HANDLER_BUNDLE, file);
-      await promisify(execFile)(process.execPath, ['-e', `if (typeof require(${JSON.stringify(file)}).handler !== 'function') process.exit(3)`], {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 20_000,
-      });
-      return { file, remove };
-    } catch (err) {
-      lastError = err;
-      remove();
-      await sleep(500);
-    }
-  }
-  throw new Error(`could not take a complete copy of ${HANDLER_BUNDLE} (run \`npm run bundle\`): ${String(lastError)}`);
-}
-
-/** startLocalStack on a private copy of the bundle; stop() also removes the copy. */
 export async function startStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
-  const bundle = await snapshotBundle();
+  const bundle = await snapshotFunctionBundles();
   let stack: LocalStack;
   try {
-    stack = await startLocalStack({ ...opts, bundle: bundle.file });
+    stack = await startLocalStack({ ...opts, bundlesDir: bundle.dir });
   } catch (err) {
     bundle.remove();
     throw err;

@@ -4,7 +4,7 @@
  * 1. A token signed with the rotation function's role session dies when that session ends, whatever
  *    its expiresIn says, and the function cannot see when that is (Lambda's environment credentials
  *    carry no expiry). A token signed with the access-key signer's IAM user key does not care.
- * 2. The watchdog (`watchdogHandler`) notices a URL that stopped authenticating, starts a rotation and
+ * 2. The watchdog (its own bundle) notices a URL that stopped authenticating, starts a rotation and
  *    says so in its metrics; the rotation heals it. It clears the AWSPENDING label of a failed rotation
  *    once stale and waits while a rotation is young.
  * 3. The access-key signer keeps exactly two keys: AWSCURRENT's and AWSPREVIOUS's. The key of the
@@ -13,8 +13,8 @@
  *    signer's refusal to delete AWSPREVIOUS's key is now a second line of defence, unit-tested).
  *
  * The DSQL-style endpoint enforces session expiry and accepts exactly the signer user's keys that exist
- * in moto IAM (LocalStack.syncSignerKeys). The watchdog runs as its own function (the bundle's
- * `watchdogHandler` export, its own role session); its RotateSecret call is played by the
+ * in moto IAM (LocalStack.syncSignerKeys). The watchdog runs as its own function (its own bundle,
+ * assets/functions/watchdog, and its own role session); its RotateSecret call is played by the
  * rotate-secret interceptor (the real handler's four steps), and moto's ListSecretVersionIds is given
  * real creation dates (secret-version-dates-proxy.ts). Every test ends with the leak check of the
  * harness: handler logs, errors, watchdog results and this process's output hold no token, encoded
@@ -203,11 +203,11 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       messages: string[];
     }
 
-    /** One scheduled run of `watchdogHandler` with the environment the construct gives it (lib/watchdog.ts). */
+    /** One scheduled run of the watchdog function with the environment the construct gives it (lib/watchdog.ts). */
     async function runWatchdog(): Promise<WatchdogRun> {
       const rejectionsAt = roleStack.endpoint.stats.rejections.length;
       const rotationsAt = interceptor.rotations.length;
-      const out = await roleStack.invokeFunction('watchdogHandler', { source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }, {
+      const out = await roleStack.invokeFunction('watchdog', { source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }, {
         awsOnly: true,
         timeoutMs: 30_000,
         env: {
@@ -224,7 +224,7 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
           AWS_ENDPOINT_URL: interceptor.endpoint,
         },
       });
-      if (!out.ok) throw new Error(`watchdogHandler failed: ${out.error.name}: ${out.error.message}`);
+      if (!out.ok) throw new Error(`watchdog failed: ${out.error.name}: ${out.error.message}`);
       const rejections = roleStack.endpoint.stats.rejections.slice(rejectionsAt).map((r) => r.reason);
       // The rotation it started (if any) runs on in the background, as on AWS: let it finish.
       await interceptor.idle();

@@ -1,5 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { FunctionBundle } from '../../lib/contract';
 import { DsqlUrlSecret } from '../../lib';
+import { bundleOfFunction, functionId } from './function-bundle';
 import { givenService, givenStack } from './stack-fixture';
 
 describe('first rotation during deployment', () => {
@@ -13,7 +15,10 @@ describe('first rotation during deployment', () => {
     expect(custom.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/DbSecretRotationSchedule/)]));
     const service = Object.values(t.findResources('AWS::ECS::Service'))[0];
     expect(service.DependsOn).toContain(customId);
-    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.initialRotationHandler', Timeout: 660 });
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Timeout: 660 });
+    const fnId = functionId(stack, 'DbInitialRotationFunction');
+    expect(t.findResources('AWS::Lambda::Function')[fnId].Properties).toMatchObject({ Handler: 'index.handler', Timeout: 660 });
+    expect(bundleOfFunction(stack, fnId)).toBe(FunctionBundle.INITIAL_ROTATION);
   });
 
   test('the native schedule does not also rotate at creation', () => {

@@ -24,7 +24,7 @@ describe('rotation alarms', () => {
       EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
     });
     // The handler emits under the same dimension the alarm watches.
-    const fn = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Handler === 'index.handler')!;
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('DbRotationFunction'))![1];
     const alarm = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((a) => a.Properties.MetricName === 'RotationSucceeded')!;
     expect(alarm.Properties.Dimensions).toEqual([{ Name: 'Secret', Value: fn.Properties.Environment.Variables[WatchdogEnv.METRIC_SECRET_DIMENSION] }]);
   });

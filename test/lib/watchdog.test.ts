@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { METRICS_NAMESPACE, WatchdogEnv } from '../../lib/contract';
+import { FunctionBundle, METRICS_NAMESPACE, WatchdogEnv } from '../../lib/contract';
 import { DsqlUrlSecret } from '../../lib';
+import { bundleOfFunction, functionId } from './function-bundle';
 import { givenStack } from './stack-fixture';
 
 describe('watchdog', () => {
@@ -13,8 +14,11 @@ describe('watchdog', () => {
       ScheduleExpression: 'rate(3 minutes)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DbWatchdogFunction'), 'Arn'] } })],
     });
+    const watchdogId = functionId(stack, 'DbWatchdogFunction');
+    expect(bundleOfFunction(stack, watchdogId)).toBe(FunctionBundle.WATCHDOG);
+    expect(t.findResources('AWS::Lambda::Function')[watchdogId].Properties.Handler).toBe('index.handler');
     t.hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.watchdogHandler',
+      Handler: 'index.handler',
       Environment: { Variables: Match.objectLike({
         [WatchdogEnv.SECRET_ARN]: { Ref: Match.stringLikeRegexp('DbSecret') },
         [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String((20 + 3 + 15 + 5) * 60),

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { HANDLER_EXPORT } from '../../lib/contract';
 
 export type InvokeResult =
   | { ok: true; result: unknown; logs: string }
@@ -17,7 +18,7 @@ export interface InvokeOptions {
   bundle: string;
   /**
    * Name of the export to call, like the part after the dot in Lambda's `handler` setting
-   * (`index.watchdogHandler`). Default `handler`.
+   * (`index.handler`). Default HANDLER_EXPORT, what every function bundle exports.
    */
   exportName?: string;
   /** The function's whole environment, AWS settings included: the parent's AWS_* are NOT inherited. */
@@ -38,7 +39,7 @@ export async function invokeHandler(opts: InvokeOptions): Promise<InvokeResult> 
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
     ...opts.env,
   };
-  const child = spawn(process.execPath, [CHILD, path.resolve(opts.bundle), String(timeoutMs), opts.exportName ?? 'handler'], {
+  const child = spawn(process.execPath, [CHILD, path.resolve(opts.bundle), String(timeoutMs), opts.exportName ?? HANDLER_EXPORT], {
     env,
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });

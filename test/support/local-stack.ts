@@ -6,14 +6,15 @@
  * demo.
  */
 import { randomBytes } from 'crypto';
-import * as path from 'path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { CreateUserCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue, HandlerEnv, SignerEnv, SignerKeysValue, SignerKind } from '../../lib/contract';
+import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
 import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
+import { functionBundle, FUNCTIONS_DIR } from './function-bundles';
 import { invokeHandler, InvokeResult } from './lambda-runner';
 import { LocalDsqlEndpoint, startLocalDsqlEndpoint } from './local-dsql-endpoint';
 import { MotoServer, startMoto } from './moto-server';
@@ -21,7 +22,6 @@ import { PostgresServer, startPostgres } from './postgres-server';
 import { RotateSecretOptions, RotationResult, RotationStep, rotateSecret } from './rotation-service';
 import { SigningCredentials } from './sigv4-presign-verify';
 
-export const HANDLER_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'functions', 'index.js');
 const REGION = 'us-east-1';
 
 export interface LocalStackOptions {
@@ -33,8 +33,11 @@ export interface LocalStackOptions {
   readonly username?: string;
   readonly tokenLifetimeSeconds?: number;
   readonly log?: (line: string) => void;
-  /** Handler bundle to run (default HANDLER_BUNDLE), e.g. a private copy taken when the test started. */
-  readonly bundle?: string;
+  /**
+   * Directory of the function bundles to run, `<name>/index.js` each (default FUNCTIONS_DIR, what
+   * `npm run bundle` writes), e.g. a private copy taken when the test started (snapshotFunctionBundles).
+   */
+  readonly bundlesDir?: string;
   /**
    * Sign with the access-key signer (SIGNER=access-key): an IAM user in moto and a keys secret are
    * created, and the endpoint accepts exactly the user's keys that exist in IAM (see syncSignerKeys).
@@ -96,12 +99,12 @@ export interface LocalStack {
   /** Runs one step of the shipped handler in a child process; throws what the handler threw. */
   invokeStep(step: RotationStep, token: string, opts?: { timeoutMs?: number; env?: Record<string, string> }): Promise<void>;
   /**
-   * Runs an export of the bundle (e.g. `watchdogHandler`) in a child process with `handlerEnv(env)`, or
+   * Runs a function's bundle (e.g. `watchdog`), its HANDLER_EXPORT as Lambda does, in a child process with `handlerEnv(env)`, or
    * with `awsOnly`, with only its AWS settings (credentials, region, endpoint, CA) plus `env`: what a
    * function other than the rotation function is given. Its logs go to `handlerLogs`. Returns the
    * outcome rather than throwing.
    */
-  invokeFunction(exportName: string, event: unknown, opts?: InvokeFunctionOptions): Promise<InvokeResult>;
+  invokeFunction(fn: FunctionBundleName, event: unknown, opts?: InvokeFunctionOptions): Promise<InvokeResult>;
   rotate(opts?: Partial<RotateSecretOptions>): Promise<RotationResult>;
   readStage(stage: 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS'): Promise<DsqlUrlSecretValue>;
   stop(): Promise<void>;
@@ -228,7 +231,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         }),
         ...extra,
       }),
-      invokeFunction: async (exportName, event, invokeOpts = {}) => {
+      invokeFunction: async (fn, event, invokeOpts = {}) => {
         await syncSignerKeys();
         try {
           const all = stack.handlerEnv();
@@ -236,8 +239,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             ? { ...Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('AWS_') || k === 'NODE_EXTRA_CA_CERTS')), ...invokeOpts.env }
             : stack.handlerEnv(invokeOpts.env);
           const result = await invokeHandler({
-            bundle: opts.bundle ?? HANDLER_BUNDLE,
-            exportName,
+            bundle: functionBundle(fn, opts.bundlesDir ?? FUNCTIONS_DIR),
             env,
             event,
             timeoutMs: invokeOpts.timeoutMs ?? 60_000,
@@ -250,7 +252,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         }
       },
       invokeStep: async (step, token, invokeOpts = {}) => {
-        const result = await stack.invokeFunction('handler', { Step: step, SecretId: secretArn, ClientRequestToken: token }, invokeOpts);
+        const result = await stack.invokeFunction(FunctionBundle.ROTATION, { Step: step, SecretId: secretArn, ClientRequestToken: token }, invokeOpts);
         if (!result.ok) throw Object.assign(new Error(result.error.message), { name: result.error.name });
       },
       rotate: (rotateOpts = {}) => rotateSecret({ sm, secretId: secretArn, invokeStep: stack.invokeStep, ...rotateOpts }),
