@@ -1,2 +1,5 @@
 // Entry of the first-rotation function's bundle (assets/functions/initial-rotation/index.js).
-export { initialRotationHandler as handler } from '../initial-rotation';
+import { initialRotationHandler } from '../initial-rotation';
+import { withRequestId } from './with-request-id';
+
+export const handler = withRequestId(initialRotationHandler);

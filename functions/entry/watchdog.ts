@@ -1,2 +1,5 @@
 // Entry of the watchdog function's bundle (assets/functions/watchdog/index.js).
-export { watchdogHandler as handler } from '../watchdog';
+import { watchdogHandler } from '../watchdog';
+import { withRequestId } from './with-request-id';
+
+export const handler = withRequestId(watchdogHandler);
