@@ -11,8 +11,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { redact } from '../core/redact';
 import { createLineLogger, FIELDS_KEY } from './log-formatter';
 
-export { redact };
-
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** The handler's second argument (the Lambda context object). */

@@ -8,7 +8,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import * as connectionCheck from '../../functions/connection-check';
 import { handler } from '../../functions/rotation-handler';
-import { log, redact } from '../../functions/log';
+import { redact } from '../../core/redact';
+import { log } from '../../functions/log';
 import { buildSecretValue } from '../../functions/token';
 import {
   accessKeySignerEnv, awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeIam, FakeSecretsManager, placeholderValue, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
