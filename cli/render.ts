@@ -6,7 +6,7 @@
 import { clock, formatDuration, relative } from './duration';
 import { redact } from '../core/redact';
 import { fit, isoSeconds, shortDeploymentId, shortId, table } from './format';
-import { Outcome, Reporter, ServiceProgress, WatchSnapshot } from './rotate';
+import { Outcome, Reporter, ServiceProgress, WatchSnapshot } from './watch-report';
 
 export interface OutStream {
   write(chunk: string): unknown;

@@ -3,6 +3,7 @@ import { parseServiceArn } from '../core/ecs-services';
 import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
+import { functionNameOf, logGroupOf } from './rotation-function';
 import {
   CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates,
 } from './secret';
@@ -159,11 +160,6 @@ export function buildStatus(i: StatusInputs): StatusReport {
   };
 }
 
-/** The function name in a Lambda ARN, for log-group hints. */
-export function functionNameOf(arn: string | null | undefined): string | undefined {
-  return arn?.split(':')[6] || undefined;
-}
-
 const at = (iso: string, now: number) => `${isoSeconds(new Date(iso))} (${relative(new Date(iso), now)})`;
 
 /** The human-readable status. */
@@ -194,7 +190,7 @@ export function formatStatus(r: StatusReport): string[] {
   const p = r.rotation.pendingVersion;
   rows.push(['In progress', p
     ? `yes: version ${p.shortId} is AWSPENDING${p.createdAt ? ` (started ${relative(new Date(p.createdAt), now)})` : ''}; `
-      + `if it stays so, the rotation function is failing: see ${fn ? `/aws/lambda/${fn}` : 'its CloudWatch logs'}`
+      + `if it stays so, the rotation function is failing: see ${logGroupOf(r.rotation.functionArn) ?? 'its CloudWatch logs'}`
     : 'no']);
   if (r.rotation.deferredUntil) {
     rows.push(['Deferred', `a rotation within rolloutAllowance of the last one was deferred; the watchdog rotates after ${r.rotation.deferredUntil}`]);

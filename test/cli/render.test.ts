@@ -1,5 +1,5 @@
 import { LineReporter, LiveReporter, liveOutput } from '../../cli/render';
-import { WatchSnapshot } from '../../cli/rotate';
+import { WatchSnapshot } from '../../cli/watch-report';
 import { Capture, NEW_VERSION, OLD_VERSION, T0, TOKEN } from './fixtures';
 
 const snap = (over: Partial<WatchSnapshot> = {}): WatchSnapshot => ({

@@ -1,7 +1,8 @@
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CliError, ExitCode } from '../../cli/errors';
 import { createReporter } from '../../cli/render';
-import { RotateOptions, runRotate, VERSION_VISIBLE_GRACE_MS } from '../../cli/rotate';
+import { RotateOptions, runRotate } from '../../cli/rotate';
+import { VERSION_VISIBLE_GRACE_MS } from '../../cli/rotation-watch';
 import {
   awsError, Capture, deployment, FakeAws, fakeTime, NEW_VERSION, OLD_VERSION, PARAMETER, SECRET_ARN, serviceArn, T0, testClients, TOKEN,
 } from './fixtures';
