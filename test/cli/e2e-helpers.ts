@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
-import { SecretTag } from '../../lib/contract';
+import { SecretTag } from '../../lib/secret-tags';
 import { snapshotFunctionBundles } from '../support/function-bundles';
 import { LocalStack, startLocalStack } from '../support/local-stack';
 import { RolloutSimulation, RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';

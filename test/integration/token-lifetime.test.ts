@@ -25,9 +25,8 @@ import { ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
   DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  DEFERRED_TAG_KEY, DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, PROMOTED_TAG_KEY, SignerKeysValue, WatchdogEnv,
-} from '../../lib/contract';
+import { DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, SignerKeysValue, WatchdogEnv } from '../../lib/contract';
+import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
 import type { WatchdogResult } from '../../functions/watchdog';
 import { LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
@@ -354,12 +353,12 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     /** When AWSCURRENT was promoted, from the tag finishSecret writes. */
     const promotedAt = async () => {
       const d = await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }));
-      return Date.parse(d.Tags!.find((t) => t.Key === PROMOTED_TAG_KEY)!.Value!.split(' ')[1]);
+      return Date.parse(d.Tags!.find((t) => t.Key === PromotedTag.key)!.Value!.split(' ')[1]);
     };
 
     /** Whether the secret has a promotion tag (finishSecret of a real rotation writes it). */
     const promoted = async () => ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
-      .some((t) => t.Key === PROMOTED_TAG_KEY);
+      .some((t) => t.Key === PromotedTag.key);
 
     /**
      * Rotates, first waiting out rolloutAllowance since the last promotion (a rotation within it is
@@ -419,8 +418,8 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       expect(await storedKeys()).toEqual(stored);
       const tags = Object.fromEntries(((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
         .map((t) => [t.Key, t.Value]));
-      expect(tags[DEFERRED_TAG_KEY]).toBe(deferredUntil.toISOString());
-      expect(tags[PROMOTED_TAG_KEY]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
+      expect(tags[DeferredTag.key]).toBe(`${noOp.versionId} ${deferredUntil.toISOString()}`);
+      expect(tags[PromotedTag.key]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
       const newLogs = keyStack.handlerLogs.slice(logsBefore).join('\n');
       expect(newLogs).toContain('createSecret: rotation deferred');
       expect(newLogs).toContain('finishSecret: deferred rotation (same URL as the previous version): no redeploy');
