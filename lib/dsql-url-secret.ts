@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HandlerEnv, SecretTag, SignerEnv, SignerKind, WatchdogEnv } from './contract';
+import { HandlerEnv, SignerEnv, SignerKind, WatchdogEnv } from './contract';
 import { BoundServices } from './bound-services';
 import { DatabaseRole } from './database-role';
 import { FunctionBundle } from './contract';
@@ -18,6 +18,7 @@ import { ManagedAccessKey } from './managed-access-key';
 import { RedeployPermissions } from './redeploy-permissions';
 import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
+import { SecretTag } from './secret-tags';
 import { rotateBeforeExpirySeconds } from './timing';
 import { TokenSigner } from './token-signer';
 import {
