@@ -1,101 +1,158 @@
-import { HandlerEnv, SignerEnv, SignerKind, WatchdogEnv } from '../lib/contract';
+import {
+  FUNCTION_CONFIG_ENV, FunctionBundle, FunctionBundleName, InitialRotationFunctionConfig, RotationFunctionConfig, SignerConfig, SignerKind,
+  WatchdogFunctionConfig,
+} from '../lib/contract';
 
-/** Who signs the tokens, as the construct configured it. */
-export type SignerConfig =
-  | { readonly kind: typeof SignerKind.ROLE }
-  | {
-    readonly kind: typeof SignerKind.ACCESS_KEY;
-    /** The dedicated IAM user whose access keys sign tokens. */
-    readonly userName: string;
-    /** The secret that stores that user's access keys (JSON SignerKeysValue). */
-    readonly keysSecretArn: string;
-    /** AWSPREVIOUS's key is never deleted sooner than this after the last promotion. */
-    readonly rolloutAllowanceSeconds: number;
-  };
+export type { SignerConfig };
+/** What the construct configured for the rotation function (the name the steps use). */
+export type HandlerConfig = RotationFunctionConfig;
 
-/** What the construct configured, read once per invocation from the environment. */
-export interface HandlerConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly region: string;
-  readonly database: string;
-  readonly username: string;
-  readonly tokenLifetimeSeconds: number;
-  readonly urlQuery: string;
-  readonly boundServicesParameter: string;
-  readonly boundServicesParameterCount: number;
-  readonly redeployConcurrency: number;
-  readonly redeployStaggerMs: number;
-  /** The `Secret` dimension of the metrics; undefined: the secret's name. */
-  readonly metricDimension?: string;
-  readonly connectTimeoutSeconds: number;
-  readonly signer: SignerConfig;
-  /**
-   * ROLLOUT_ALLOWANCE_SECONDS, for every signer: a rotation that starts less
-   * than this after the last promotion is deferred (see steps.ts). 0: never.
-   */
-  readonly rolloutAllowanceSeconds: number;
+/** Each function's configuration type, by bundle name. */
+export interface FunctionConfigs {
+  [FunctionBundle.ROTATION]: RotationFunctionConfig;
+  [FunctionBundle.WATCHDOG]: WatchdogFunctionConfig;
+  [FunctionBundle.INITIAL_ROTATION]: InitialRotationFunctionConfig;
 }
 
-export function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (value === undefined || value === '') {
-    throw new Error(`Environment variable ${name} is not set: the function must be deployed by the DsqlUrlSecret construct`);
+const DEPLOYED_BY = 'the function must be deployed by the DsqlUrlSecret construct';
+
+/**
+ * Reads and checks the configuration the construct wrote for function `fn`
+ * into FUNCTION_CONFIG_ENV. Every field is required and checked; the first
+ * problem throws one message naming the variable, the field path and what was
+ * expected. Messages name fields and types only, never a value.
+ */
+export function readFunctionConfig<F extends FunctionBundleName>(fn: F, env: NodeJS.ProcessEnv = process.env): FunctionConfigs[F] {
+  const raw = env[FUNCTION_CONFIG_ENV];
+  if (raw === undefined || raw === '') throw new Error(`Environment variable ${FUNCTION_CONFIG_ENV} is not set: ${DEPLOYED_BY}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    // JSON.parse's message quotes the input: say where, not what.
+    throw new Error(`Environment variable ${FUNCTION_CONFIG_ENV} is not valid JSON: ${DEPLOYED_BY}`);
   }
-  return value;
+  if (!isObject(parsed)) throw new Error(`Environment variable ${FUNCTION_CONFIG_ENV} must be a JSON object, got ${typeOf(parsed)}`);
+  const fields = new Fields(parsed, FUNCTION_CONFIG_ENV);
+  const config = READERS[fn](fields);
+  fields.noOthers();
+  return config as FunctionConfigs[F];
 }
 
-export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
-  const raw = env[name];
-  if ((raw === undefined || raw === '') && fallback !== undefined) return fallback;
-  const value = Number(required(env, name));
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`Environment variable ${name} must be a positive integer, got '${raw}'`);
+const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } = {
+  [FunctionBundle.ROTATION]: (f) => ({
+    host: f.string('host'),
+    port: f.integer('port', 1),
+    region: f.string('region'),
+    database: f.string('database'),
+    username: f.string('username'),
+    tokenLifetimeSeconds: f.integer('tokenLifetimeSeconds', 1),
+    // '' is a URL without query parameters.
+    urlQuery: f.string('urlQuery', { allowEmpty: true }),
+    boundServicesParameter: f.string('boundServicesParameter'),
+    boundServicesParameterCount: f.integer('boundServicesParameterCount', 1),
+    redeployConcurrency: f.integer('redeployConcurrency', 1),
+    redeployStaggerMs: f.integer('redeployStaggerMs', 0),
+    metricDimension: f.string('metricDimension'),
+    connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
+    signer: readSigner(f.object('signer')),
+    rolloutAllowanceSeconds: f.integer('rolloutAllowanceSeconds', 0),
+  }),
+  [FunctionBundle.WATCHDOG]: (f) => ({
+    secretArn: f.string('secretArn'),
+    rotateBeforeExpirySeconds: f.integer('rotateBeforeExpirySeconds', 1),
+    stalePendingSeconds: f.integer('stalePendingSeconds', 1),
+    metricDimension: f.string('metricDimension'),
+    connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
+  }),
+  [FunctionBundle.INITIAL_ROTATION]: (f) => ({
+    secretArn: f.string('secretArn'),
+    timeoutSeconds: f.integer('timeoutSeconds', 1),
+    signerUserName: f.string('signerUserName', { allowNull: true }),
+  }),
+};
+
+function readSigner(f: Fields): SignerConfig {
+  const kind = f.oneOf('kind', [SignerKind.ROLE, SignerKind.ACCESS_KEY]);
+  const signer: SignerConfig = kind === SignerKind.ROLE
+    ? { kind }
+    : { kind, userName: f.string('userName'), keysSecretArn: f.string('keysSecretArn') };
+  f.noOthers();
+  return signer;
+}
+
+/** Reads the fields of one JSON object, remembering which were read so that any other is an error. */
+class Fields {
+  private readonly read = new Set<string>();
+
+  constructor(private readonly obj: Record<string, unknown>, private readonly path: string) {}
+
+  string(name: string, opts: { allowEmpty?: boolean; allowNull: true }): string | null;
+  string(name: string, opts?: { allowEmpty?: boolean; allowNull?: false }): string;
+  string(name: string, opts: { allowEmpty?: boolean; allowNull?: boolean } = {}): string | null {
+    const value = this.get(name);
+    if (value === null && opts.allowNull) return null;
+    if (typeof value !== 'string' || (value === '' && !opts.allowEmpty)) {
+      this.fail(name, `a ${opts.allowEmpty ? '' : 'non-empty '}string${opts.allowNull ? ' or null' : ''}`, value);
+    }
+    return value;
   }
-  return value;
-}
 
-export function nonNegativeInt(env: NodeJS.ProcessEnv, name: string): number {
-  const raw = required(env, name);
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new Error(`Environment variable ${name} must be a non-negative integer, got '${raw}'`);
+  /** An integer of at least `min` (0: non-negative, 1: positive). */
+  integer(name: string, min: 0 | 1): number {
+    const value = this.get(name);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      this.fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer', value);
+    }
+    return value;
   }
-  return value;
-}
 
-/** `SIGNER` unset means `role`: what every function deployed before signers existed does. */
-export function readSignerConfig(env: NodeJS.ProcessEnv = process.env): SignerConfig {
-  const kind = env[SignerEnv.SIGNER];
-  if (kind === undefined || kind === '' || kind === SignerKind.ROLE) return { kind: SignerKind.ROLE };
-  if (kind !== SignerKind.ACCESS_KEY) {
-    throw new Error(`Environment variable ${SignerEnv.SIGNER} must be '${SignerKind.ROLE}' or '${SignerKind.ACCESS_KEY}', got '${kind}'`);
+  oneOf<T extends string>(name: string, allowed: readonly T[]): T {
+    const value = this.get(name);
+    // Naming the allowed values is safe; the value found is only described.
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      this.fail(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+    }
+    return value as T;
   }
-  return {
-    kind,
-    userName: required(env, SignerEnv.SIGNER_USER_NAME),
-    keysSecretArn: required(env, SignerEnv.SIGNER_KEYS_SECRET_ARN),
-    rolloutAllowanceSeconds: nonNegativeInt(env, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS),
-  };
+
+  object(name: string): Fields {
+    const value = this.get(name);
+    if (!isObject(value)) this.fail(name, 'an object', value);
+    return new Fields(value, `${this.path}.${name}`);
+  }
+
+  /** Throws on a field no reader asked for: a config written for another function or version. */
+  noOthers(): void {
+    const other = Object.keys(this.obj).find((k) => !this.read.has(k));
+    if (other !== undefined) throw new Error(`${this.path}.${other} is not a known field: ${DEPLOYED_BY}`);
+  }
+
+  private get(name: string): unknown {
+    this.read.add(name);
+    if (!Object.hasOwn(this.obj, name) || this.obj[name] === undefined) {
+      throw new Error(`${this.path}.${name} is missing: ${DEPLOYED_BY}`);
+    }
+    return this.obj[name];
+  }
+
+  private fail(name: string, expected: string, value: unknown): never {
+    throw new Error(`${this.path}.${name} must be ${expected}, got ${typeOf(value)}`);
+  }
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
-  return {
-    host: required(env, HandlerEnv.HOST),
-    port: positiveInt(env, HandlerEnv.PORT, 5432),
-    region: required(env, HandlerEnv.REGION),
-    database: required(env, HandlerEnv.DATABASE),
-    username: required(env, HandlerEnv.USERNAME),
-    tokenLifetimeSeconds: positiveInt(env, HandlerEnv.TOKEN_LIFETIME_SECONDS),
-    urlQuery: env[HandlerEnv.URL_QUERY] ?? 'sslmode=require',
-    boundServicesParameter: required(env, HandlerEnv.BOUND_SERVICES_PARAMETER),
-    boundServicesParameterCount: positiveInt(env, HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT, 1),
-    redeployConcurrency: positiveInt(env, HandlerEnv.REDEPLOY_CONCURRENCY, 5),
-    redeployStaggerMs: env[HandlerEnv.REDEPLOY_STAGGER_MS] ? nonNegativeInt(env, HandlerEnv.REDEPLOY_STAGGER_MS) : 0,
-    metricDimension: env[WatchdogEnv.METRIC_SECRET_DIMENSION] || undefined,
-    connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
-    signer: readSignerConfig(env),
-    // Unset (role signer of a function deployed before deferral existed): never defer.
-    rolloutAllowanceSeconds: env[SignerEnv.ROLLOUT_ALLOWANCE_SECONDS] ? nonNegativeInt(env, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS) : 0,
-  };
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a value is, without what it holds. */
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return 'a non-integer number';
+    return value < 0 ? 'a negative number' : value === 0 ? 'zero' : 'a number';
+  }
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

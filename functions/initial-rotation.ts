@@ -4,8 +4,8 @@ import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-s
 import {
   DescribeSecretCommand, DescribeSecretCommandOutput, RotateSecretCommand, SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../lib/contract';
-import { positiveInt } from './config';
+import { FunctionBundle, InitialRotationFunctionConfig } from '../lib/contract';
+import { readFunctionConfig } from './config';
 import { keySuffix, redact } from '../core/redact';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { rotationStateOf } from '../core/rotation-state';
@@ -53,7 +53,6 @@ export interface InitialRotationOptions {
   readonly responseRetryDelaysMs?: readonly number[];
 }
 
-export const DEFAULT_INITIAL_ROTATION_TIMEOUT_SECONDS = 600;
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
 /** Kept free at the end of the invocation to send the response. */
 const RESPONSE_RESERVE_MS = 15_000;
@@ -71,11 +70,11 @@ let defaultIam: IAMClient | undefined;
  * - Create and Update: if AWSCURRENT already holds a URL, succeed at once
  *   (later stack updates neither rotate nor redeploy anything). Otherwise
  *   start a rotation (or join the one in progress) and wait until a version
- *   with a URL is AWSCURRENT; fail after INITIAL_ROTATION_TIMEOUT_SECONDS
+ *   with a URL is AWSCURRENT; fail after the configured timeoutSeconds
  *   with a message that says where to look.
  * - Delete: remove the access keys the rotation function created for the
- *   signer user (SIGNER_USER_NAME, when set), because CloudFormation cannot
- *   delete a user that still has keys. Nothing else.
+ *   signer user (signerUserName, when there is one), because CloudFormation
+ *   cannot delete a user that still has keys. Nothing else.
  *
  * The physical id is the secret ARN and never changes, so an update never
  * replaces the resource. Every outcome, errors included, is answered.
@@ -90,7 +89,15 @@ export async function runInitialRotation(
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
   const startedAt = now();
-  const secretArn = env[WatchdogEnv.SECRET_ARN];
+  // Read before anything can fail, but its error is answered like any other, below.
+  let config: InitialRotationFunctionConfig | undefined;
+  let configError: unknown;
+  try {
+    config = readFunctionConfig(FunctionBundle.INITIAL_ROTATION, env);
+  } catch (err) {
+    configError = err;
+  }
+  const secretArn = config?.secretArn;
   const physicalId = event.PhysicalResourceId ?? (secretArn || event.LogicalResourceId);
   const fields = { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, stackId: event.StackId, requestId: event.RequestId };
   log.info('initial rotation: request received', { ...fields, secretArn });
@@ -98,17 +105,17 @@ export async function runInitialRotation(
   let status: CustomResourceResponse['Status'] = 'SUCCESS';
   let reason: string;
   try {
+    if (config === undefined) throw configError;
     if (event.RequestType === 'Delete') {
-      reason = await deleteSignerKeys(options.iam ?? (defaultIam ??= new IAMClient({})), env[SignerEnv.SIGNER_USER_NAME]);
+      reason = await deleteSignerKeys(options.iam ?? (defaultIam ??= new IAMClient({})), config.signerUserName ?? undefined);
     } else if (event.RequestType === 'Create' || event.RequestType === 'Update') {
-      if (!secretArn) throw new Error(`Environment variable ${WatchdogEnv.SECRET_ARN} is not set: the function must be deployed by the DsqlUrlSecret construct`);
-      const timeoutSeconds = positiveInt(env, InitialRotationEnv.TIMEOUT_SECONDS, DEFAULT_INITIAL_ROTATION_TIMEOUT_SECONDS);
+      const { secretArn: arn, timeoutSeconds } = config;
       const remaining = context?.getRemainingTimeInMillis?.();
       // Never outlive the invocation: CloudFormation would wait an hour for an answer that never comes.
       const deadline = Math.min(startedAt + timeoutSeconds * 1000, remaining === undefined ? Infinity : startedAt + remaining - RESPONSE_RESERVE_MS);
       reason = await ensureFirstRotation({
         sm: options.sm ?? (defaultSm ??= new SecretsManagerClient({})),
-        secretArn,
+        secretArn: arn,
         deadline,
         startedAt,
         now,

@@ -2,7 +2,8 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { readConfig } from './config';
+import { FunctionBundle } from '../lib/contract';
+import { readFunctionConfig } from './config';
 import { log } from './log';
 import { finishSecret } from './finish-secret';
 import { StepContext } from './step-context';
@@ -46,7 +47,7 @@ export async function handler(event: RotationEvent): Promise<void> {
   const stages = metadata.VersionIdsToStages?.[versionId];
   if (stages === undefined) throw new Error(`Secret version ${versionId} has no stage for rotation of secret ${secretArn}`);
 
-  const ctx: StepContext = { sm, ecs, ssm, iam, config: readConfig(), secretArn, versionId, metadata };
+  const ctx: StepContext = { sm, ecs, ssm, iam, config: readFunctionConfig(FunctionBundle.ROTATION), secretArn, versionId, metadata };
   if (stages.includes('AWSCURRENT')) {
     if (step !== 'finishSecret') {
       log.info('version is already AWSCURRENT, nothing to do', fields);

@@ -14,7 +14,8 @@ import { SigningCredentials } from './token';
 export interface SignerContext {
   readonly sm: SecretsManagerClient;
   readonly iam: IAMClient;
-  readonly config: Pick<HandlerConfig, 'signer'>;
+  /** rolloutAllowanceSeconds: AWSPREVIOUS's key is never deleted sooner than this after the last promotion. */
+  readonly config: Pick<HandlerConfig, 'signer' | 'rolloutAllowanceSeconds'>;
   /** The URL secret. */
   readonly secretArn: string;
   /** The version being rotated in. */
@@ -80,9 +81,9 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
   if (previousKeyId !== undefined && toDelete.includes(previousKeyId)) {
     // A version without the promotion tag (or one naming another version) was promoted long ago.
     const promotedAt = promotionTimeOf(state, currentVersion);
-    const safeAfter = promotedAt === undefined ? undefined : new Date(promotedAt.getTime() + signer.rolloutAllowanceSeconds * 1000);
+    const safeAfter = promotedAt === undefined ? undefined : new Date(promotedAt.getTime() + ctx.config.rolloutAllowanceSeconds * 1000);
     if (safeAfter !== undefined && safeAfter.getTime() > now.getTime()) {
-      throw new Error(`createSecret: rotating again within rolloutAllowance (${signer.rolloutAllowanceSeconds} s) of the last rotation `
+      throw new Error(`createSecret: rotating again within rolloutAllowance (${ctx.config.rolloutAllowanceSeconds} s) of the last rotation `
         + `would delete the access key that tasks not yet replaced still use (the key that signed AWSPREVIOUS version ${previousVersion}; `
         + `AWSCURRENT version ${currentVersion} was promoted at ${promotedAt!.toISOString()}); retry after ${safeAfter.toISOString()}.`);
     }

@@ -26,7 +26,7 @@ export interface StepContext {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** The `Secret` dimension of the metrics: the construct's, else the secret's name (as the watchdog does). */
+/** The `Secret` dimension of the metrics, as the construct configured it (the alarms watch it). */
 export function metricDimension(ctx: StepContext): string {
-  return ctx.config.metricDimension ?? ctx.metadata.Name ?? ctx.secretArn;
+  return ctx.config.metricDimension;
 }

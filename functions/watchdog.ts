@@ -4,8 +4,8 @@ import {
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { RotationState, rotationStateOf } from '../core/rotation-state';
 import { versionCreationDates } from '../core/version-dates';
-import { DsqlUrlSecretValue, HandlerEnv, MetricName, WatchdogEnv } from '../lib/contract';
-import { positiveInt, required } from './config';
+import { DsqlUrlSecretValue, FunctionBundle, MetricName, WatchdogFunctionConfig } from '../lib/contract';
+import { readFunctionConfig } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
 import { emitMetrics } from './metrics';
@@ -13,24 +13,10 @@ import { readCurrentValue } from './secret-values';
 import { decideWatchdogAction, WatchdogAction } from './watchdog-decision';
 
 /** What the construct configured for the watchdog function. */
-export interface WatchdogConfig {
-  readonly secretArn: string;
-  readonly rotateBeforeExpirySeconds: number;
-  readonly stalePendingSeconds: number;
-  /** undefined: the secret's name. */
-  readonly metricDimension: string | undefined;
-  readonly connectTimeoutSeconds: number;
-}
+export type WatchdogConfig = WatchdogFunctionConfig;
 
 export function readWatchdogConfig(env: NodeJS.ProcessEnv = process.env): WatchdogConfig {
-  const dimension = env[WatchdogEnv.METRIC_SECRET_DIMENSION];
-  return {
-    secretArn: required(env, WatchdogEnv.SECRET_ARN),
-    rotateBeforeExpirySeconds: positiveInt(env, WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS),
-    stalePendingSeconds: positiveInt(env, WatchdogEnv.STALE_PENDING_SECONDS),
-    metricDimension: dimension === undefined || dimension === '' ? undefined : dimension,
-    connectTimeoutSeconds: positiveInt(env, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 10),
-  };
+  return readFunctionConfig(FunctionBundle.WATCHDOG, env);
 }
 
 export interface WatchdogResult {
@@ -73,7 +59,7 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
 
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
   const secretArn = metadata.ARN ?? config.secretArn;
-  const dimension = config.metricDimension ?? metadata.Name ?? secretArn;
+  const dimension = config.metricDimension;
   const state = rotationStateOf(metadata);
 
   const { rotationInProgress, cleared } = await clearStalePending(sm, state, secretArn, config.stalePendingSeconds, now);

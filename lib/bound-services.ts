@@ -18,14 +18,14 @@ export const MAX_BOUND_SERVICES = 500;
  * The functions and the CLI read them with core/bound-services.ts.
  */
 export class BoundServices extends Construct {
-  /** How many parameters there are, resolved at synth. */
-  public readonly count: string;
+  /** How many parameters there are, resolved at synth (a token until then). */
+  public readonly count: number;
   /** In binding order; the parameters and the redeploy policy read it at synth. */
   public readonly services: ecs.IBaseService[] = [];
 
   constructor(scope: Construct, id: string, private readonly baseName: string, private readonly reader: lambda.Function) {
     super(scope, id);
-    this.count = Lazy.string({ produce: () => String(Math.max(1, Math.ceil(this.services.length / SERVICES_PER_PARAMETER))) });
+    this.count = Lazy.number({ produce: () => Math.max(1, Math.ceil(this.services.length / SERVICES_PER_PARAMETER)) });
     this.addParameter(0);
     this.node.addValidation({
       validate: () => (this.services.length > MAX_BOUND_SERVICES

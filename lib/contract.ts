@@ -1,6 +1,6 @@
 /**
- * The contract between the construct and the rotation handler: environment
- * variable names and the secret's JSON shape. Both sides import this file (the
+ * The contract between the construct and the functions: each function's
+ * configuration and the secret's JSON shape. Both sides import this file (the
  * handler with esbuild), so a name can never drift between them.
  *
  * Not exported from the package entry point: it is an internal detail.
@@ -21,37 +21,99 @@ export type FunctionBundleName = typeof FunctionBundle[keyof typeof FunctionBund
 /** The export every bundle's entry provides: each function's handler setting is `index.handler`. */
 export const HANDLER_EXPORT = 'handler';
 
-/** Environment variables the construct sets on the rotation function. */
-export const HandlerEnv = {
+/**
+ * The one environment variable that carries a function's configuration: the
+ * JSON of its RotationFunctionConfig, WatchdogFunctionConfig or
+ * InitialRotationFunctionConfig, written by the construct and read by
+ * functions/config.ts. Every field is always written: a function restates no
+ * default.
+ */
+export const FUNCTION_CONFIG_ENV = 'DSQL_URL_SECRET_CONFIG';
+
+/** Who signs the tokens, as the rotation function needs to know it (built by lib/token-signer.ts). */
+export type SignerConfig =
+  | {
+    /** The rotation function's execution role signs: tokens die with its session credentials. */
+    readonly kind: typeof SignerKind.ROLE;
+  }
+  | {
+    /** A dedicated IAM user's access key signs, replaced at each rotation. */
+    readonly kind: typeof SignerKind.ACCESS_KEY;
+    /** The IAM user whose access keys sign tokens. */
+    readonly userName: string;
+    /** The secret that stores that user's access keys (JSON SignerKeysValue), readable by the rotation function only. */
+    readonly keysSecretArn: string;
+  };
+
+/** The rotation function's configuration (lib/dsql-url-secret.ts writes it, functions/rotation-handler.ts reads it). */
+export interface RotationFunctionConfig {
   /** Host name the token is signed for and clients connect to. */
-  HOST: 'DSQL_HOST',
+  readonly host: string;
   /** TCP port of the endpoint (5432 for DSQL). */
-  PORT: 'DSQL_PORT',
+  readonly port: number;
   /** Region the token is signed for. */
-  REGION: 'DSQL_REGION',
+  readonly region: string;
   /** Database name put in the URL. */
-  DATABASE: 'DSQL_DATABASE',
+  readonly database: string;
   /** Database role; `admin` signs with DbConnectAdmin, anything else with DbConnect. */
-  USERNAME: 'DSQL_USERNAME',
+  readonly username: string;
   /** Requested token validity in seconds (`expiresIn` of the signer). */
-  TOKEN_LIFETIME_SECONDS: 'TOKEN_LIFETIME_SECONDS',
+  readonly tokenLifetimeSeconds: number;
   /** URL query string without the leading `?`, e.g. `sslmode=require`. */
-  URL_QUERY: 'URL_QUERY',
+  readonly urlQuery: string;
   /**
-   * Name of the SSM parameter holding the JSON array of ECS service ARNs to
-   * redeploy. A parameter, not an environment variable, because bound services
-   * are created after the first rotation: the function must not depend on them.
+   * Name of the first SSM parameter holding the JSON array of ECS service ARNs
+   * to redeploy. A parameter, not configuration, because bound services are
+   * created after the first rotation: the function must not depend on them.
    */
-  BOUND_SERVICES_PARAMETER: 'BOUND_SERVICES_PARAMETER',
-  /** How many bound-services parameters there are: `<name>`, `<name>-2`, ... (default 1). */
-  BOUND_SERVICES_PARAMETER_COUNT: 'BOUND_SERVICES_PARAMETER_COUNT',
+  readonly boundServicesParameter: string;
+  /** How many bound-services parameters there are: `<name>`, `<name>-2`, ... (see boundServicesParameterName). */
+  readonly boundServicesParameterCount: number;
   /** How many UpdateService calls may run at once. */
-  REDEPLOY_CONCURRENCY: 'REDEPLOY_CONCURRENCY',
+  readonly redeployConcurrency: number;
   /** Milliseconds between the starts of two services' redeployments (0: no spacing). */
-  REDEPLOY_STAGGER_MS: 'REDEPLOY_STAGGER_MS',
-  /** Seconds testSecret waits for the connection and `SELECT 1`. */
-  CONNECT_TIMEOUT_SECONDS: 'CONNECT_TIMEOUT_SECONDS',
-} as const;
+  readonly redeployStaggerMs: number;
+  /** Value of the `Secret` dimension of the function's metrics (the alarms watch it). */
+  readonly metricDimension: string;
+  /** Seconds testSecret (and the deferral check) wait for the connection and `SELECT 1`. */
+  readonly connectTimeoutSeconds: number;
+  /** Who signs the tokens. */
+  readonly signer: SignerConfig;
+  /**
+   * rolloutAllowance in seconds: a rotation that starts less than this after
+   * the last promotion is deferred, and the access-key signer never deletes a
+   * key still in use by tasks before it passes. 0: never defer.
+   */
+  readonly rolloutAllowanceSeconds: number;
+}
+
+/** The watchdog function's configuration (lib/watchdog.ts writes it, functions/watchdog.ts reads it). */
+export interface WatchdogFunctionConfig {
+  /** The URL secret the watchdog checks and rotates. */
+  readonly secretArn: string;
+  /** Seconds before `expiresAt` at which the watchdog starts a rotation (see lib/timing.ts). */
+  readonly rotateBeforeExpirySeconds: number;
+  /** A pending version older than this (a failed rotation) is cleared so a new rotation can start. */
+  readonly stalePendingSeconds: number;
+  /** Value of the `Secret` dimension of the watchdog's metrics (the token-check alarm watches it). */
+  readonly metricDimension: string;
+  /** Seconds the connection check waits for the connection and `SELECT 1`. */
+  readonly connectTimeoutSeconds: number;
+}
+
+/** The first-rotation function's configuration (lib/initial-rotation.ts writes it, functions/initial-rotation.ts reads it). */
+export interface InitialRotationFunctionConfig {
+  /** The URL secret whose first rotation the custom resource runs. */
+  readonly secretArn: string;
+  /** How long Create and Update wait for the first rotation to complete. */
+  readonly timeoutSeconds: number;
+  /**
+   * The access-key signer's IAM user, whose Lambda-created access keys Delete
+   * removes so that CloudFormation can delete the user; null when the
+   * rotation function's role signs (there is no user).
+   */
+  readonly signerUserName: string | null;
+}
 
 /**
  * The name of bound-services parameter `index` (0-based): `<base>`, `<base>-2`,
@@ -80,33 +142,6 @@ export interface DsqlUrlSecretValue {
   /** Latest moment the token is valid (ISO-8601). */
   readonly expiresAt: string;
 }
-
-/** Environment variables added for the signer, the watchdog and the first rotation. */
-export const SignerEnv = {
-  /** `role` or `access-key` (see SignerKind). */
-  SIGNER: 'SIGNER',
-  /** IAM user whose access keys sign tokens (access-key signer only). */
-  SIGNER_USER_NAME: 'SIGNER_USER_NAME',
-  /** Secret holding that user's access keys (access-key signer only). */
-  SIGNER_KEYS_SECRET_ARN: 'SIGNER_KEYS_SECRET_ARN',
-  /**
-   * rolloutAllowance in seconds (every signer): a rotation within it of the
-   * last promotion is deferred, and a key still in use by tasks is never
-   * deleted before it passes. 0 (or unset, role signer): never defer.
-   */
-  ROLLOUT_ALLOWANCE_SECONDS: 'ROLLOUT_ALLOWANCE_SECONDS',
-} as const;
-
-export const WatchdogEnv = {
-  /** The URL secret the watchdog checks and rotates. */
-  SECRET_ARN: 'SECRET_ARN',
-  /** Seconds before `expiresAt` at which the watchdog starts a rotation (see lib/timing.ts). */
-  ROTATE_BEFORE_EXPIRY_SECONDS: 'ROTATE_BEFORE_EXPIRY_SECONDS',
-  /** A pending version older than this (a failed rotation) is cleared so a new rotation can start. */
-  STALE_PENDING_SECONDS: 'STALE_PENDING_SECONDS',
-  /** Value of the `Secret` dimension of the watchdog's metrics. */
-  METRIC_SECRET_DIMENSION: 'METRIC_SECRET_DIMENSION',
-} as const;
 
 /** Who signs the tokens. */
 export const SignerKind = {
@@ -148,9 +183,4 @@ export const MetricName = {
   THROTTLE_RETRIES: 'ThrottleRetries',
   /** finishSecret: seconds of validity the new token had when it became AWSCURRENT. */
   TOKEN_SECONDS_LEFT_AT_PROMOTION: 'TokenSecondsLeftAtPromotion',
-} as const;
-
-export const InitialRotationEnv = {
-  /** How long the first-rotation custom resource waits for the rotation to complete. */
-  TIMEOUT_SECONDS: 'INITIAL_ROTATION_TIMEOUT_SECONDS',
 } as const;

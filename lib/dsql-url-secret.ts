@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, Names, SecretValue, Tags } from 'aws-cdk-lib';
+import { Duration, Names, SecretValue, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -8,13 +8,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HandlerEnv, SignerEnv, SignerKind, WatchdogEnv } from './contract';
+import { FUNCTION_CONFIG_ENV, RotationFunctionConfig } from './contract';
 import { BoundServices } from './bound-services';
 import { DatabaseRole } from './database-role';
 import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
-import { ManagedAccessKey } from './managed-access-key';
 import { RedeployPermissions } from './redeploy-permissions';
 import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
@@ -28,8 +27,10 @@ import { Watchdog } from './watchdog';
 
 /** The fields of the secret's JSON value. */
 const SECRET_FIELDS = ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt'];
-// Lambda's role credentials were seen to die after about 12 hours; tokens they sign cannot outlive them.
-const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
+/** Aurora DSQL listens on the PostgreSQL port. */
+const DSQL_PORT = 5432;
+/** How long the functions' connection checks (testSecret, the watchdog) wait for the connection and `SELECT 1`. */
+const CONNECT_TIMEOUT = Duration.seconds(10);
 
 /**
  * Properties of a DsqlUrlSecret.
@@ -190,11 +191,6 @@ export class DsqlUrlSecret extends Construct {
     validateSecretName(props.secretName);
     validateUrlParameters(urlParameters);
     validateConcurrency(redeployConcurrency);
-    if (signer.kind === SignerKind.ROLE && tokenLifetime.toSeconds() > ROLE_SIGNER_SAFE_LIFETIME.toSeconds()) {
-      Annotations.of(this).addWarningV2('cdk-dsql-url-secret:roleSignerLifetime',
-        `tokenLifetime is ${tokenLifetime.toHumanString()}, but tokens signed by the rotation function's role die with its session `
-        + 'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens');
-    }
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
     const region = props.cluster.env.region;
@@ -209,7 +205,7 @@ export class DsqlUrlSecret extends Construct {
       secretObjectValue: {
         url: SecretValue.unsafePlainText(''),
         host: SecretValue.unsafePlainText(this.host),
-        port: SecretValue.unsafePlainText('5432'),
+        port: SecretValue.unsafePlainText(String(DSQL_PORT)),
         username: SecretValue.unsafePlainText(this.databaseRole.name),
         password: SecretValue.unsafePlainText(''),
         dbname: SecretValue.unsafePlainText(database),
@@ -237,40 +233,35 @@ export class DsqlUrlSecret extends Construct {
       timeout: Duration.minutes(15),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-      environment: {
-        [HandlerEnv.HOST]: this.host,
-        [HandlerEnv.PORT]: '5432',
-        [HandlerEnv.REGION]: region,
-        [HandlerEnv.DATABASE]: database,
-        [HandlerEnv.USERNAME]: this.databaseRole.name,
-        [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(tokenLifetime.toSeconds()),
-        [HandlerEnv.URL_QUERY]: new URLSearchParams(urlParameters).toString(),
-        [HandlerEnv.REDEPLOY_CONCURRENCY]: String(redeployConcurrency),
-        [HandlerEnv.REDEPLOY_STAGGER_MS]: String((props.redeployStagger ?? Duration.seconds(0)).toMilliseconds()),
-        [HandlerEnv.BOUND_SERVICES_PARAMETER]: boundServicesParameterName,
-        [HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT]: Lazy.string({ produce: () => this.boundServices.count }),
-        [SignerEnv.SIGNER]: signer.kind,
-        [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(rolloutAllowance.toSeconds()),
-        [WatchdogEnv.METRIC_SECRET_DIMENSION]: metricDimension,
-      },
+      // Set below: the signer's part exists once the signer is bound to this function.
+      environment: {},
     });
     this.rotationFunction = this.function;
     this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function);
 
-    let signerUser: iam.IUser | undefined;
-    if (signer.kind === SignerKind.ACCESS_KEY) {
-      const managed = new ManagedAccessKey(this, 'Signer', {
-        clusterArn, connectAction: this.databaseRole.iamAction, rotationFunction: this.function, encryptionKey: props.encryptionKey,
-      });
-      signerUser = managed.user;
-      this.signerArn = managed.user.userArn;
-    } else {
-      this.function.addToRolePolicy(new iam.PolicyStatement({
-        actions: [this.databaseRole.iamAction],
-        resources: [clusterArn],
-      }));
-      this.signerArn = this.function.role!.roleArn;
-    }
+    const boundSigner = signer._bind(this, {
+      clusterArn, connectAction: this.databaseRole.iamAction, rotationFunction: this.function, tokenLifetime, encryptionKey: props.encryptionKey,
+    });
+    this.signerArn = boundSigner.signerArn;
+    const config: RotationFunctionConfig = {
+      host: this.host,
+      port: DSQL_PORT,
+      region,
+      database,
+      username: this.databaseRole.name,
+      tokenLifetimeSeconds: tokenLifetime.toSeconds(),
+      urlQuery: new URLSearchParams(urlParameters).toString(),
+      boundServicesParameter: boundServicesParameterName,
+      // A lazy number: known at synth only, once every service is bound.
+      boundServicesParameterCount: this.boundServices.count,
+      redeployConcurrency,
+      redeployStaggerMs: (props.redeployStagger ?? Duration.seconds(0)).toMilliseconds(),
+      metricDimension,
+      connectTimeoutSeconds: CONNECT_TIMEOUT.toSeconds(),
+      signer: boundSigner.rotationFunctionConfig,
+      rolloutAllowanceSeconds: rolloutAllowance.toSeconds(),
+    };
+    this.function.addEnvironment(FUNCTION_CONFIG_ENV, Stack.of(this).toJsonString(config));
     // finishSecret records the promotion time on the secret so retries never redeploy twice;
     // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
     this.function.addToRolePolicy(new iam.PolicyStatement({
@@ -294,7 +285,7 @@ export class DsqlUrlSecret extends Construct {
     }
 
     this.initialRotation = new InitialRotation(this, 'InitialRotation', {
-      secret: this.secret, rotationFunction: this.function, signerUser,
+      secret: this.secret, rotationFunction: this.function, signer: boundSigner.firstRotation,
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);
@@ -305,6 +296,7 @@ export class DsqlUrlSecret extends Construct {
       interval: watchdogInterval,
       rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval }))),
       metricDimension,
+      connectTimeout: CONNECT_TIMEOUT,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
     });

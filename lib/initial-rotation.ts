@@ -1,17 +1,18 @@
-import { CustomResource, Duration } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { InitialRotationEnv, SignerEnv, WatchdogEnv } from './contract';
+import { FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig } from './contract';
 import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
+import { FirstRotationSigner } from './token-signer-binding';
 
 export interface InitialRotationProps {
   readonly secret: secretsmanager.ISecret;
   readonly rotationFunction: lambda.IFunction;
-  /** The signing IAM user, whose Lambda-created access keys must go before CloudFormation deletes it. */
-  readonly signerUser?: iam.IUser;
+  /** The signer's part: the IAM user whose Lambda-created access keys must go before CloudFormation deletes it, if any. */
+  readonly signer: FirstRotationSigner;
 }
 
 /**
@@ -26,33 +27,27 @@ export class InitialRotation extends Construct {
   constructor(scope: Construct, id: string, props: InitialRotationProps) {
     super(scope, id);
     const timeout = Duration.minutes(10);
+    const config: InitialRotationFunctionConfig = {
+      secretArn: props.secret.secretArn,
+      timeoutSeconds: timeout.toSeconds(),
+      signerUserName: props.signer.userName,
+    };
     const fn = newHandlerFunction(this, 'Function', {
       bundle: FunctionBundle.INITIAL_ROTATION,
       description: 'Runs the first rotation of the Aurora DSQL URL secret during deployment',
       timeout: timeout.plus(Duration.minutes(1)),
       // Outside any VPC on purpose: it never connects to DSQL, but must reach
       // CloudFormation's S3 response URL, which a VPC without NAT would block for an hour.
-      environment: {
-        [WatchdogEnv.SECRET_ARN]: props.secret.secretArn,
-        [InitialRotationEnv.TIMEOUT_SECONDS]: String(timeout.toSeconds()),
-        ...(props.signerUser ? { [SignerEnv.SIGNER_USER_NAME]: props.signerUser.userName } : {}),
-      },
+      environment: { [FUNCTION_CONFIG_ENV]: Stack.of(this).toJsonString(config) },
     });
     props.secret.grantRead(fn);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:RotateSecret'], resources: [props.secret.secretArn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }));
-    if (props.signerUser) {
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['iam:ListAccessKeys', 'iam:DeleteAccessKey'],
-        resources: [props.signerUser.userArn],
-      }));
-    }
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::DsqlUrlSecretInitialRotation',
       properties: { SecretArn: props.secret.secretArn },
     });
-    // Deleted before the user, so its access keys can be removed first.
-    if (props.signerUser) this.resource.node.addDependency(props.signerUser);
+    props.signer.grantCleanup(fn, this.resource);
   }
 }

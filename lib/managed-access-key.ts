@@ -4,7 +4,6 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { SignerEnv } from './contract';
 
 export interface ManagedAccessKeyProps {
   readonly clusterArn: string;
@@ -48,7 +47,5 @@ export class ManagedAccessKey extends Construct {
       actions: ['iam:CreateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'],
       resources: [this.user.userArn],
     }));
-    props.rotationFunction.addEnvironment(SignerEnv.SIGNER_USER_NAME, this.user.userName);
-    props.rotationFunction.addEnvironment(SignerEnv.SIGNER_KEYS_SECRET_ARN, this.keysSecret.secretArn);
   }
 }

@@ -1,4 +1,6 @@
+import { Construct } from 'constructs';
 import { SignerKind } from './contract';
+import { bindManagedAccessKey, bindRoleSigner, TokenSignerBinder, TokenSignerBindOptions, TokenSignerBinding } from './token-signer-binding';
 
 /**
  * Who signs the DSQL tokens. A token dies when the credentials that signed it
@@ -15,7 +17,7 @@ export class TokenSigner {
    * as soon as the current token stops authenticating.
    */
   public static rotationFunctionRole(): TokenSigner {
-    return new TokenSigner(SignerKind.ROLE);
+    return new TokenSigner(SignerKind.ROLE, bindRoleSigner);
   }
 
   /**
@@ -27,11 +29,20 @@ export class TokenSigner {
    * `tokenLifetime`, up to one week.
    */
   public static managedAccessKey(): TokenSigner {
-    return new TokenSigner(SignerKind.ACCESS_KEY);
+    return new TokenSigner(SignerKind.ACCESS_KEY, bindManagedAccessKey);
   }
 
   /**
    * @param kind `role` or `access-key`
    */
-  private constructor(public readonly kind: string) {}
+  private constructor(public readonly kind: string, private readonly binder: TokenSignerBinder) {}
+
+  /**
+   * Creates and grants what this signer needs in `scope` (a DsqlUrlSecret),
+   * in the spirit of HostedRotation.bind().
+   * @internal
+   */
+  public _bind(scope: Construct, options: TokenSignerBindOptions): TokenSignerBinding {
+    return this.binder(scope, options);
+  }
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from './contract';
+import { FUNCTION_CONFIG_ENV, METRICS_NAMESPACE, MetricName, WatchdogFunctionConfig } from './contract';
 import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 import { STALE_PENDING_SECONDS } from './timing';
@@ -19,6 +19,8 @@ export interface WatchdogProps {
   readonly rotateBeforeExpiry: Duration;
   /** The `Secret` dimension of the metrics. */
   readonly metricDimension: string;
+  /** How long a connection check may take. */
+  readonly connectTimeout: Duration;
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
 }
@@ -34,19 +36,20 @@ export class Watchdog extends Construct {
 
   constructor(scope: Construct, id: string, props: WatchdogProps) {
     super(scope, id);
+    const config: WatchdogFunctionConfig = {
+      secretArn: props.secret.secretArn,
+      rotateBeforeExpirySeconds: props.rotateBeforeExpiry.toSeconds(),
+      stalePendingSeconds: STALE_PENDING_SECONDS,
+      metricDimension: props.metricDimension,
+      connectTimeoutSeconds: props.connectTimeout.toSeconds(),
+    };
     this.function = newHandlerFunction(this, 'Function', {
       bundle: FunctionBundle.WATCHDOG,
       description: 'Checks that the Aurora DSQL URL still authenticates and rotates it when it does not',
       timeout: Duration.minutes(1),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-      environment: {
-        [WatchdogEnv.SECRET_ARN]: props.secret.secretArn,
-        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String(props.rotateBeforeExpiry.toSeconds()),
-        [WatchdogEnv.STALE_PENDING_SECONDS]: String(STALE_PENDING_SECONDS),
-        [WatchdogEnv.METRIC_SECRET_DIMENSION]: props.metricDimension,
-        [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '10',
-      },
+      environment: { [FUNCTION_CONFIG_ENV]: Stack.of(this).toJsonString(config) },
     });
     props.secret.grantRead(this.function);
     this.function.addToRolePolicy(new iam.PolicyStatement({

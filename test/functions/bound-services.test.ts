@@ -2,7 +2,8 @@ import 'aws-sdk-client-mock-jest';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadBoundServices } from '../../functions/bound-services';
-import { awsError, BOUND_SERVICES_PARAMETER, boundServices, serviceArn } from './fixtures';
+import { awsError, BOUND_SERVICES_PARAMETER, serviceArn } from './fixtures';
+import { boundServices } from './fixtures-ecs';
 
 const ssmMock = mockClient(SSMClient);
 const ssm = new SSMClient({ region: 'us-east-1' });

@@ -1,19 +1,33 @@
-import { HandlerEnv, SignerEnv } from '../../lib/contract';
-import { readConfig, readSignerConfig } from '../../functions/config';
-import { accessKeySignerEnv, handlerEnv, HOST, KEYS_SECRET_ARN, REGION, SIGNER_USER } from './fixtures';
+import { FUNCTION_CONFIG_ENV, FunctionBundle } from '../../lib/contract';
+import { readFunctionConfig } from '../../functions/config';
+import { HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
+import {
+  accessKeySignerConfig, config, configEnv, handlerEnv, initialRotationConfig, METRIC_DIMENSION, watchdogConfig,
+} from './fixtures-config';
 
-describe('readConfig', () => {
+const V = FUNCTION_CONFIG_ENV;
+const DEPLOYED_BY = 'the function must be deployed by the DsqlUrlSecret construct';
+const rotation = (value: object | string) => readFunctionConfig(FunctionBundle.ROTATION, configEnv(value));
+/** A config with `field` removed. */
+function without<T extends object>(cfg: T, field: keyof T): object {
+  const copy: Record<string, unknown> = { ...(cfg as Record<string, unknown>) };
+  delete copy[field as string];
+  return copy;
+}
+
+describe('readFunctionConfig: the rotation function', () => {
   test('reads every setting the construct passes', () => {
-    const cfg = readConfig(handlerEnv({
-      [HandlerEnv.PORT]: '6543',
-      [HandlerEnv.USERNAME]: 'app_user',
-      [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '3600',
-      [HandlerEnv.URL_QUERY]: 'sslmode=verify-full&uselibpqcompat=true',
-      [HandlerEnv.BOUND_SERVICES_PARAMETER]: '/my/bound-services',
-      [HandlerEnv.REDEPLOY_CONCURRENCY]: '3',
-      [HandlerEnv.REDEPLOY_STAGGER_MS]: '250',
-      [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '7',
-      [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '1800',
+    const cfg = readFunctionConfig(FunctionBundle.ROTATION, handlerEnv({
+      port: 6543,
+      username: 'app_user',
+      tokenLifetimeSeconds: 3600,
+      urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
+      boundServicesParameter: '/my/bound-services',
+      boundServicesParameterCount: 2,
+      redeployConcurrency: 3,
+      redeployStaggerMs: 250,
+      connectTimeoutSeconds: 7,
+      rolloutAllowanceSeconds: 1800,
     }));
 
     expect(cfg).toEqual({
@@ -25,93 +39,177 @@ describe('readConfig', () => {
       tokenLifetimeSeconds: 3600,
       urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
       boundServicesParameter: '/my/bound-services',
-      boundServicesParameterCount: 1,
+      boundServicesParameterCount: 2,
       redeployConcurrency: 3,
       redeployStaggerMs: 250,
+      metricDimension: METRIC_DIMENSION,
       connectTimeoutSeconds: 7,
       signer: { kind: 'role' },
       rolloutAllowanceSeconds: 1800,
     });
   });
 
-  test('optional settings fall back to their defaults', () => {
-    const cfg = readConfig(handlerEnv({
-      [HandlerEnv.PORT]: undefined,
-      [HandlerEnv.URL_QUERY]: undefined,
-    }));
-
-    expect(cfg.port).toBe(5432);
-    expect(cfg.urlQuery).toBe('sslmode=require');
-    expect(cfg.redeployConcurrency).toBe(5);
-    expect(cfg.redeployStaggerMs).toBe(0);
-    expect(cfg.connectTimeoutSeconds).toBe(10);
-    // Unset with the role signer: rotations are never deferred.
-    expect(cfg.rolloutAllowanceSeconds).toBe(0);
-  });
-
-  test('the access-key signer\'s rolloutAllowance also sets the deferral window', () => {
-    const cfg = readConfig(handlerEnv(accessKeySignerEnv(900)));
+  test('reads the access-key signer: its user and keys secret; rolloutAllowance is one setting for every signer', () => {
+    const cfg = rotation(config(accessKeySignerConfig(900)));
+    expect(cfg.signer).toEqual({ kind: 'access-key', userName: SIGNER_USER, keysSecretArn: KEYS_SECRET_ARN });
     expect(cfg.rolloutAllowanceSeconds).toBe(900);
-    expect(() => readConfig(handlerEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '-1' }))).toThrow(/non-negative integer/);
   });
 
-  test.each([HandlerEnv.HOST, HandlerEnv.REGION, HandlerEnv.DATABASE, HandlerEnv.USERNAME, HandlerEnv.TOKEN_LIFETIME_SECONDS,
-    HandlerEnv.BOUND_SERVICES_PARAMETER])(
-    'a missing %s is an error that names the variable',
-    (name) => {
-      expect(() => readConfig(handlerEnv({ [name]: undefined }))).toThrow(new RegExp(`Environment variable ${name} is not set`));
-      expect(() => readConfig(handlerEnv({ [name]: '' }))).toThrow(new RegExp(`Environment variable ${name} is not set`));
-    },
-  );
+  test('an empty urlQuery is a URL without query parameters; 0 stagger and 0 rolloutAllowance are allowed', () => {
+    const cfg = rotation(config({ urlQuery: '', redeployStaggerMs: 0, rolloutAllowanceSeconds: 0 }));
+    expect(cfg).toMatchObject({ urlQuery: '', redeployStaggerMs: 0, rolloutAllowanceSeconds: 0 });
+  });
+
+  // No setting has a default on the function's side: the construct writes every one (port, concurrency, timeouts, signer...).
+  test.each(Object.keys(config()) as Array<keyof ReturnType<typeof config>>)('a missing %s is an error that names it', (field) => {
+    expect(() => rotation(without(config(), field))).toThrow(`${V}.${field} is missing: ${DEPLOYED_BY}`);
+  });
+
+  test('a signer without a kind is an error (no signer is assumed)', () => {
+    expect(() => rotation(config({ signer: {} as never }))).toThrow(`${V}.signer.kind is missing: ${DEPLOYED_BY}`);
+  });
+
+  test.each(['userName', 'keysSecretArn'])('the access-key signer without %s is an error that names it', (field) => {
+    const signer = without(accessKeySignerConfig().signer!, field as never);
+    expect(() => rotation(config({ signer: signer as never }))).toThrow(`${V}.signer.${field} is missing: ${DEPLOYED_BY}`);
+  });
 
   test.each([
-    [HandlerEnv.TOKEN_LIFETIME_SECONDS, 'abc'],
-    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '0'],
-    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '-60'],
-    [HandlerEnv.TOKEN_LIFETIME_SECONDS, '1.5'],
-    [HandlerEnv.PORT, '54x'],
-    [HandlerEnv.REDEPLOY_CONCURRENCY, '0'],
-    [HandlerEnv.CONNECT_TIMEOUT_SECONDS, 'ten'],
-  ])('%s=%s is rejected as not a positive integer', (name, raw) => {
-    expect(() => readConfig(handlerEnv({ [name]: raw }))).toThrow(`Environment variable ${name} must be a positive integer, got '${raw}'`);
+    ['tokenLifetimeSeconds', 'abc', 'a string'],
+    ['tokenLifetimeSeconds', 0, 'zero'],
+    ['tokenLifetimeSeconds', -60, 'a negative number'],
+    ['tokenLifetimeSeconds', 1.5, 'a non-integer number'],
+    ['port', '5432', 'a string'],
+    ['boundServicesParameterCount', 0, 'zero'],
+    ['redeployConcurrency', 0, 'zero'],
+    ['connectTimeoutSeconds', 'ten', 'a string'],
+    ['connectTimeoutSeconds', null, 'null'],
+  ])('%s=%p is rejected as not a positive integer', (field, value, got) => {
+    expect(() => rotation({ ...config(), [field]: value })).toThrow(`${V}.${field} must be a positive integer, got ${got}`);
+  });
+
+  test.each([
+    ['rolloutAllowanceSeconds', -1, 'a negative number'],
+    ['rolloutAllowanceSeconds', 1.5, 'a non-integer number'],
+    ['rolloutAllowanceSeconds', 'soon', 'a string'],
+    ['redeployStaggerMs', -250, 'a negative number'],
+  ])('%s=%p is rejected as not a non-negative integer', (field, value, got) => {
+    expect(() => rotation({ ...config(), [field]: value })).toThrow(`${V}.${field} must be a non-negative integer, got ${got}`);
+  });
+
+  test.each([
+    ['host', '', 'an empty string'],
+    ['region', 42, 'a number'],
+    ['database', ['postgres'], 'an array'],
+    ['username', { name: 'admin' }, 'an object'],
+    ['boundServicesParameter', true, 'a boolean'],
+    ['metricDimension', '', 'an empty string'],
+  ])('%s=%p is rejected as not a non-empty string', (field, value, got) => {
+    expect(() => rotation({ ...config(), [field]: value })).toThrow(`${V}.${field} must be a non-empty string, got ${got}`);
+  });
+
+  test('urlQuery must be a string', () => {
+    expect(() => rotation({ ...config(), urlQuery: 1 })).toThrow(`${V}.urlQuery must be a string, got a number`);
+  });
+
+  test('an unknown signer is rejected with the allowed kinds', () => {
+    expect(() => rotation(config({ signer: { kind: 'user' } as never })))
+      .toThrow(`${V}.signer.kind must be one of 'role', 'access-key', got a string`);
+    expect(() => rotation({ ...config(), signer: 'role' })).toThrow(`${V}.signer must be an object, got a string`);
+  });
+
+  test('a field no function reads is rejected: a config written for another function', () => {
+    expect(() => rotation({ ...config(), secretArn: SECRET_ARN })).toThrow(`${V}.secretArn is not a known field: ${DEPLOYED_BY}`);
+    expect(() => rotation(config({ signer: { kind: 'role', userName: SIGNER_USER } as never })))
+      .toThrow(`${V}.signer.userName is not a known field`);
   });
 
   test('reads process.env by default', () => {
-    const saved = process.env[HandlerEnv.HOST];
-    delete process.env[HandlerEnv.HOST];
+    const saved = process.env[V];
+    delete process.env[V];
     try {
-      expect(() => readConfig()).toThrow(HandlerEnv.HOST);
+      expect(() => readFunctionConfig(FunctionBundle.ROTATION)).toThrow(`Environment variable ${V} is not set: ${DEPLOYED_BY}`);
+      process.env[V] = JSON.stringify(config());
+      expect(readFunctionConfig(FunctionBundle.ROTATION).host).toBe(HOST);
     } finally {
-      if (saved !== undefined) process.env[HandlerEnv.HOST] = saved;
+      if (saved === undefined) delete process.env[V];
+      else process.env[V] = saved;
     }
   });
 });
 
-describe('readSignerConfig', () => {
-  test.each([undefined, '', 'role'])('SIGNER=%p is the role signer (functions deployed before signers existed set none)', (value) => {
-    expect(readSignerConfig({ [SignerEnv.SIGNER]: value })).toEqual({ kind: 'role' });
+describe('readFunctionConfig: the variable itself', () => {
+  test.each([{}, { [V]: '' }])('unset or empty is an error that names the variable', (env) => {
+    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, env)).toThrow(`Environment variable ${V} is not set: ${DEPLOYED_BY}`);
   });
 
-  test('access-key reads the user, the keys secret and the rollout allowance', () => {
-    expect(readConfig(handlerEnv(accessKeySignerEnv(900))).signer).toEqual({
-      kind: 'access-key', userName: SIGNER_USER, keysSecretArn: KEYS_SECRET_ARN, rolloutAllowanceSeconds: 900,
+  test('not JSON: an error that does not quote the text', () => {
+    const error = (() => { try { rotation('{"host": "do-not-echo-me'); } catch (e) { return e as Error; } return undefined; })();
+    expect(error?.message).toBe(`Environment variable ${V} is not valid JSON: ${DEPLOYED_BY}`);
+  });
+
+  test.each([['[]', 'an array'], ['"config"', 'a string'], ['null', 'null'], ['7', 'a number']])('%s is not an object', (raw, got) => {
+    expect(() => rotation(raw)).toThrow(`Environment variable ${V} must be a JSON object, got ${got}`);
+  });
+
+  test('messages name fields and types, never the values found', () => {
+    const values = ['do-not-echo-1', 'do-not-echo-2', 987654321.5];
+    const attempts = [
+      () => rotation({ ...config(), port: values[0] }),
+      () => rotation(config({ signer: { kind: values[1] } as never })),
+      () => rotation({ ...config(), redeployConcurrency: values[2] }),
+    ];
+    for (const attempt of attempts) {
+      expect(attempt).toThrow(V);
+      try { attempt(); } catch (e) { for (const v of values) expect((e as Error).message).not.toContain(String(v)); }
+    }
+  });
+});
+
+describe('readFunctionConfig: the watchdog function', () => {
+  test('reads every setting the construct passes', () => {
+    expect(readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(watchdogConfig({ connectTimeoutSeconds: 7 })))).toEqual({
+      secretArn: SECRET_ARN, rotateBeforeExpirySeconds: 2580, stalePendingSeconds: 1200, metricDimension: METRIC_DIMENSION, connectTimeoutSeconds: 7,
     });
-    expect(readSignerConfig(accessKeySignerEnv(0)).kind).toBe('access-key');
   });
 
-  test.each([SignerEnv.SIGNER_USER_NAME, SignerEnv.SIGNER_KEYS_SECRET_ARN, SignerEnv.ROLLOUT_ALLOWANCE_SECONDS])(
-    'access-key without %s is an error that names it',
-    (name) => {
-      expect(() => readSignerConfig({ ...accessKeySignerEnv(), [name]: undefined })).toThrow(`Environment variable ${name} is not set`);
+  test.each(Object.keys(watchdogConfig()) as Array<keyof ReturnType<typeof watchdogConfig>>)('a missing %s is an error that names it', (field) => {
+    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(without(watchdogConfig(), field))))
+      .toThrow(`${V}.${field} is missing: ${DEPLOYED_BY}`);
+  });
+
+  test.each(['rotateBeforeExpirySeconds', 'stalePendingSeconds', 'connectTimeoutSeconds'])('%s must be a positive integer', (field) => {
+    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv({ ...watchdogConfig(), [field]: 0 })))
+      .toThrow(`${V}.${field} must be a positive integer, got zero`);
+  });
+
+  test('the rotation function\'s config is not the watchdog\'s', () => {
+    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(config()))).toThrow(`${V}.secretArn is missing`);
+  });
+});
+
+describe('readFunctionConfig: the first-rotation function', () => {
+  test('reads the secret, the timeout and the signer user (null with the role signer)', () => {
+    const read = (over = {}) => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(initialRotationConfig(over)));
+    expect(read()).toEqual({ secretArn: SECRET_ARN, timeoutSeconds: 600, signerUserName: null });
+    expect(read({ signerUserName: SIGNER_USER }).signerUserName).toBe(SIGNER_USER);
+  });
+
+  test.each(Object.keys(initialRotationConfig()) as Array<keyof ReturnType<typeof initialRotationConfig>>)(
+    'a missing %s is an error that names it (null, not absence, says there is no user)',
+    (field) => {
+      expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(without(initialRotationConfig(), field))))
+        .toThrow(`${V}.${field} is missing: ${DEPLOYED_BY}`);
     },
   );
 
-  test.each(['-1', '1.5', 'soon'])('ROLLOUT_ALLOWANCE_SECONDS=%s is rejected', (raw) => {
-    expect(() => readSignerConfig({ ...accessKeySignerEnv(), [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: raw }))
-      .toThrow(`Environment variable ${SignerEnv.ROLLOUT_ALLOWANCE_SECONDS} must be a non-negative integer, got '${raw}'`);
-  });
-
-  test('an unknown signer is rejected', () => {
-    expect(() => readSignerConfig({ [SignerEnv.SIGNER]: 'user' })).toThrow("Environment variable SIGNER must be 'role' or 'access-key', got 'user'");
+  test.each([
+    ['signerUserName', '', 'must be a non-empty string or null, got an empty string'],
+    ['signerUserName', 5, 'must be a non-empty string or null, got a number'],
+    ['timeoutSeconds', -600, 'must be a positive integer, got a negative number'],
+    ['secretArn', null, 'must be a non-empty string, got null'],
+  ])('%s=%p is rejected', (field, value, expected) => {
+    expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv({ ...initialRotationConfig(), [field]: value })))
+      .toThrow(`${V}.${field} ${expected}`);
   });
 });

@@ -12,17 +12,19 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DsqlUrlSecretValue, MetricName, SignerEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, MetricName } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
 import { SAFETY_MARGIN_SECONDS } from '../../lib/timing';
 import { checkConnection } from '../../functions/connection-check';
 import { decideDeferral } from '../../functions/deferral';
 import { handler } from '../../functions/rotation-handler';
 import { decideWatchdogAction } from '../../functions/watchdog-decision';
-import {
-  accessKeySignerEnv, boundServices, FakeEcs, FakeIam, FakeSecretsManager, handlerEnv, newFakeAccessKey, OLD_VERSION, promotedTag,
-  SECRET_ARN, serviceArn, setEnv, TOKEN, valueSignedWith,
-} from './fixtures';
+import { OLD_VERSION, SECRET_ARN, serviceArn, TOKEN } from './fixtures';
+import { accessKeySignerConfig, handlerEnv, setEnv } from './fixtures-config';
+import { boundServices, FakeEcs } from './fixtures-ecs';
+import { FakeIam, newFakeAccessKey } from './fixtures-iam';
+import { FakeSecretsManager, promotedTag } from './fixtures-secrets-manager';
+import { valueSignedWith } from './fixtures-tokens';
 
 jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
@@ -43,7 +45,7 @@ beforeEach(() => {
   [smMock, iamMock, ecsMock, ssmMock].forEach((m) => m.reset());
   checkConnectionMock.mockReset();
   checkConnectionMock.mockResolvedValue(undefined);
-  restoreEnv = setEnv(handlerEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(ALLOWANCE) }));
+  restoreEnv = setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE }));
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
 });
 afterEach(() => {
@@ -92,9 +94,9 @@ const valueOf = (sm: FakeSecretsManager, id: string) => sm.versions.get(id)?.val
 describe('createSecret within rolloutAllowance of the last promotion', () => {
   test.each([
     ['role', {}],
-    ['access-key', accessKeySignerEnv(ALLOWANCE)],
-  ])('%s signer: stores AWSCURRENT\'s value again and tags the deferral; no key is touched', async (_signer, env) => {
-    setEnv(env);
+    ['access-key', accessKeySignerConfig(ALLOWANCE)],
+  ])('%s signer: stores AWSCURRENT\'s value again and tags the deferral; no key is touched', async (_signer, signer) => {
+    setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE, ...signer }));
     const { sm, iam, promotedAt } = await givenSecret(600);
     const keysBefore = sm.keysValue;
     const idsBefore = iam.ids();
@@ -120,9 +122,9 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
 
   test.each([
     ['role', {}],
-    ['access-key', accessKeySignerEnv(ALLOWANCE)],
-  ])('%s signer: after rolloutAllowance a new token is minted', async (_signer, env) => {
-    setEnv(env);
+    ['access-key', accessKeySignerConfig(ALLOWANCE)],
+  ])('%s signer: after rolloutAllowance a new token is minted', async (_signer, signer) => {
+    setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE, ...signer }));
     const { sm } = await givenSecret(ALLOWANCE + 1);
 
     await handler(event('createSecret'));
@@ -133,8 +135,8 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     expect(smMock).not.toHaveReceivedCommandWith(TagResourceCommand, { Tags: [expect.objectContaining({ Key: DeferredTag.key })] });
   });
 
-  test('rolloutAllowance 0 (or unset with the role signer) never defers', async () => {
-    setEnv({ [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '0' });
+  test('rolloutAllowance 0 never defers', async () => {
+    setEnv(handlerEnv({ rolloutAllowanceSeconds: 0 }));
     const { sm } = await givenSecret(5);
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));

@@ -6,14 +6,16 @@ import {
   DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InitialRotationEnv, SignerEnv, WatchdogEnv } from '../../lib/contract';
+import { FUNCTION_CONFIG_ENV } from '../../lib/contract';
 import { handler as initialRotationHandler } from '../../functions/entry/initial-rotation';
 import {
   CustomResourceEvent, CustomResourceResponse, InitialRotationOptions, runInitialRotation, sendResponse,
 } from '../../functions/initial-rotation';
-import {
-  awsError, FakeIam, newFakeAccessKey, OLD_VERSION, placeholderValue, SECRET_ARN, setEnv, SIGNER_USER, TOKEN, valueSignedWith,
-} from './fixtures';
+import { awsError, OLD_VERSION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
+import { configEnv, initialRotationConfig, setEnv } from './fixtures-config';
+import { FakeIam, newFakeAccessKey } from './fixtures-iam';
+import { placeholderValue } from './fixtures-secrets-manager';
+import { valueSignedWith } from './fixtures-tokens';
 
 const smMock = mockClient(SecretsManagerClient);
 const iamMock = mockClient(IAMClient);
@@ -58,11 +60,7 @@ beforeEach(() => {
   iamMock.reset();
   received = [];
   failNextResponses = 0;
-  restoreEnv = setEnv({
-    [WatchdogEnv.SECRET_ARN]: SECRET_ARN,
-    [InitialRotationEnv.TIMEOUT_SECONDS]: '60',
-    [SignerEnv.SIGNER_USER_NAME]: undefined,
-  });
+  restoreEnv = setEnv(configEnv(initialRotationConfig({ timeoutSeconds: 60 })));
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
 });
 afterEach(() => {
@@ -222,9 +220,9 @@ describe('initial rotation custom resource', () => {
     expect(reason.length).toBeLessThan(2_000);
   });
 
-  test('without INITIAL_ROTATION_TIMEOUT_SECONDS the wait is 600 s; the invocation\'s remaining time caps it', async () => {
+  test('the construct\'s timeoutSeconds, 600 s, is the wait; the invocation\'s remaining time caps it', async () => {
     restoreEnv();
-    restoreEnv = setEnv({ [WatchdogEnv.SECRET_ARN]: SECRET_ARN, [InitialRotationEnv.TIMEOUT_SECONDS]: undefined });
+    restoreEnv = setEnv(configEnv(initialRotationConfig({ timeoutSeconds: 600 })));
     await arrangeRotation();
 
     const uncapped = clock();
@@ -268,14 +266,28 @@ describe('initial rotation custom resource', () => {
     expect(theResponse().body.Reason).toContain('secretsmanager:GetSecretValue');
   });
 
-  test('a missing SECRET_ARN is answered FAILED with the logical id as physical id', async () => {
+  test('a missing secretArn is answered FAILED with the logical id as physical id', async () => {
     restoreEnv();
-    restoreEnv = setEnv({ [WatchdogEnv.SECRET_ARN]: undefined });
+    const { secretArn: _omitted, ...rest } = initialRotationConfig();
+    restoreEnv = setEnv(configEnv(rest));
 
     await runInitialRotation(event('Create'), undefined, clock());
 
     expect(theResponse().body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'DbUrlInitialRotation' });
-    expect(theResponse().body.Reason).toContain(`Environment variable ${WatchdogEnv.SECRET_ARN} is not set`);
+    expect(theResponse().body.Reason).toContain(`${FUNCTION_CONFIG_ENV}.secretArn is missing`);
+  });
+
+  test.each(['Create', 'Delete'] as const)('%s without a config is answered FAILED, naming the variable, touching nothing', async (type) => {
+    restoreEnv();
+    restoreEnv = setEnv({ [FUNCTION_CONFIG_ENV]: undefined });
+
+    const out = await runInitialRotation(event(type), undefined, clock());
+
+    expect(out).toMatchObject({ Status: 'FAILED', PhysicalResourceId: type === 'Create' ? 'DbUrlInitialRotation' : SECRET_ARN });
+    expect(out.Reason).toContain(`Environment variable ${FUNCTION_CONFIG_ENV} is not set`);
+    expect(theResponse().body.Status).toBe('FAILED');
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(iamMock).not.toHaveReceivedAnyCommand();
   });
 
   test('Delete: SUCCESS without touching the secret', async () => {
@@ -289,7 +301,7 @@ describe('initial rotation custom resource', () => {
 
   test('Delete with the access-key signer: deletes the user\'s keys so that CloudFormation can delete the user', async () => {
     restoreEnv();
-    restoreEnv = setEnv({ [WatchdogEnv.SECRET_ARN]: SECRET_ARN, [SignerEnv.SIGNER_USER_NAME]: SIGNER_USER });
+    restoreEnv = setEnv(configEnv(initialRotationConfig({ signerUserName: SIGNER_USER })));
     const k1 = newFakeAccessKey();
     const k2 = newFakeAccessKey();
     const iam = new FakeIam().add(k1, k2);
@@ -310,7 +322,7 @@ describe('initial rotation custom resource', () => {
 
   test('Delete when the signer user is already gone: SUCCESS', async () => {
     restoreEnv();
-    restoreEnv = setEnv({ [WatchdogEnv.SECRET_ARN]: SECRET_ARN, [SignerEnv.SIGNER_USER_NAME]: 'gone-user' });
+    restoreEnv = setEnv(configEnv(initialRotationConfig({ signerUserName: 'gone-user' })));
     new FakeIam().install(iamMock);
 
     const out = await runInitialRotation(event('Delete'), undefined, clock());
@@ -320,7 +332,7 @@ describe('initial rotation custom resource', () => {
 
   test('Delete that cannot remove a key: FAILED, telling what to do by hand, key shown by its last 4 characters', async () => {
     restoreEnv();
-    restoreEnv = setEnv({ [WatchdogEnv.SECRET_ARN]: SECRET_ARN, [SignerEnv.SIGNER_USER_NAME]: SIGNER_USER });
+    restoreEnv = setEnv(configEnv(initialRotationConfig({ signerUserName: SIGNER_USER })));
     const k1 = newFakeAccessKey();
     const iam = new FakeIam().add(k1);
     iam.failDelete = () => awsError('AccessDenied', 'denied');

@@ -11,10 +11,11 @@ import { handler } from '../../functions/rotation-handler';
 import { redact } from '../../core/redact';
 import { log } from '../../functions/log';
 import { buildSecretValue } from '../../functions/token';
-import {
-  accessKeySignerEnv, awsError, boundServices, config, FAKE_CREDENTIALS, FakeEcs, FakeIam, FakeSecretsManager, placeholderValue, handlerEnv, HOST, REGION, SECRET_ARN, serviceArn, setEnv,
-  TOKEN,
-} from './fixtures';
+import { awsError, FAKE_CREDENTIALS, HOST, REGION, SECRET_ARN, serviceArn, TOKEN } from './fixtures';
+import { accessKeySignerConfig, config, handlerEnv, setEnv } from './fixtures-config';
+import { boundServices, FakeEcs } from './fixtures-ecs';
+import { FakeIam } from './fixtures-iam';
+import { FakeSecretsManager, placeholderValue } from './fixtures-secrets-manager';
 
 async function realToken(username = 'admin'): Promise<string> {
   const signer = new DsqlSigner({ hostname: HOST, region: REGION, expiresIn: 3600, credentials: FAKE_CREDENTIALS });
@@ -199,7 +200,7 @@ describe('no secret reaches the logs during a full rotation', () => {
   test('a whole rotation with the access-key signer logs no key material, key id or token', async () => {
     // GIVEN the access-key signer, a user with no key yet, the placeholder as AWSCURRENT
     restoreEnv();
-    restoreEnv = setEnv(handlerEnv(accessKeySignerEnv()));
+    restoreEnv = setEnv(handlerEnv(accessKeySignerConfig()));
     const sm = new FakeSecretsManager(JSON.stringify(placeholderValue()));
     sm.install(smMock);
     const iam = new FakeIam();

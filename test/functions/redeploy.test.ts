@@ -6,7 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Pacer } from '../../functions/pacer';
 import { clusterOf } from '../../core/ecs-services';
 import { redeployServices } from '../../functions/redeploy';
-import { activeService, awsError, FakeEcs, recordingRetry, serviceArn, throttling } from './fixtures';
+import { awsError, recordingRetry, serviceArn, throttling } from './fixtures';
+import { activeService, FakeEcs } from './fixtures-ecs';
 
 const ecsMock = mockClient(ECSClient);
 const ecs = new ECSClient({ region: 'us-east-1' });

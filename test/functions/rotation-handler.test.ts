@@ -4,15 +4,13 @@ import {
   DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { HandlerEnv } from '../../lib/contract';
 import { PromotedTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
 import { handler, RotationEvent } from '../../functions/rotation-handler';
-import {
-  activeService, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, promotedTag,
-  SECRET_ARN, serviceArn, setEnv, throttling, TOKEN,
-  useMockedAws,
-} from './fixtures';
+import { HOST, OLD_VERSION, SECRET_ARN, serviceArn, throttling, TOKEN } from './fixtures';
+import { handlerEnv, setEnv, useMockedAws } from './fixtures-config';
+import { activeService, boundServices, FakeEcs } from './fixtures-ecs';
+import { describeSecretOutput, FakeSecretsManager, promotedTag } from './fixtures-secrets-manager';
 
 jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
@@ -147,7 +145,7 @@ describe('step dispatch for an AWSPENDING token', () => {
 
   test('testSecret checks the pending value written by createSecret with the configured timeout', async () => {
     // useMockedAws restores the whole environment after the test.
-    setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '3' }));
+    setEnv(handlerEnv({ connectTimeoutSeconds: 3 }));
     await handler(event('createSecret'));
 
     await handler(event('testSecret'));

@@ -9,11 +9,11 @@ import { PromotedTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
 import { handler } from '../../functions/rotation-handler';
 import { signingCredentials } from '../../functions/signer';
-import {
-  accessKeySignerEnv, awsError, config, describeSecretOutput, FakeAccessKey, FakeIam, FakeSecretsManager, handlerEnv, KEYS_SECRET_ARN,
-  newFakeAccessKey, OLD_VERSION, placeholderValue, presignedTokenIsValid, promotedTag, REGION, SECRET_ARN, setEnv, SIGNER_USER, TOKEN,
-  tokenParams, valueSignedWith,
-} from './fixtures';
+import { awsError, KEYS_SECRET_ARN, OLD_VERSION, REGION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
+import { accessKeySignerConfig, config, handlerEnv, setEnv } from './fixtures-config';
+import { FakeAccessKey, FakeIam, newFakeAccessKey } from './fixtures-iam';
+import { describeSecretOutput, FakeSecretsManager, placeholderValue, promotedTag } from './fixtures-secrets-manager';
+import { presignedTokenIsValid, tokenParams, valueSignedWith } from './fixtures-tokens';
 
 const smMock = mockClient(SecretsManagerClient);
 const iamMock = mockClient(IAMClient);
@@ -43,7 +43,7 @@ beforeEach(() => {
   ssmMock.reset();
   checkConnectionMock.mockReset();
   checkConnectionMock.mockRejectedValue(Object.assign(new Error('testSecret: DSQL refused the token'), { kind: 'auth' }));
-  restoreEnv = setEnv(handlerEnv(accessKeySignerEnv(ALLOWANCE)));
+  restoreEnv = setEnv(handlerEnv(accessKeySignerConfig(ALLOWANCE)));
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
 });
 afterEach(() => {
@@ -110,7 +110,7 @@ describe('access-key signer in createSecret', () => {
     iam.install(iamMock);
     // Session credentials of the function that expire soon must not cap an access key's token.
     restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ ...accessKeySignerEnv(ALLOWANCE), AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 600_000).toISOString() }));
+    restoreEnv = setEnv(handlerEnv(accessKeySignerConfig(ALLOWANCE), { AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 600_000).toISOString() }));
 
     // WHEN
     await handler(createSecretEvent);

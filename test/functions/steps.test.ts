@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DsqlUrlSecretValue, HandlerEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, FunctionBundle } from '../../lib/contract';
 import { PromotedTag } from '../../lib/secret-tags';
-import { readConfig } from '../../functions/config';
+import { readFunctionConfig } from '../../functions/config';
 import { checkConnection } from '../../functions/connection-check';
 import { handler } from '../../functions/rotation-handler';
 import { RetryPolicy } from '../../functions/retry';
@@ -16,10 +16,12 @@ import { finishSecret } from '../../functions/finish-secret';
 import { StepContext } from '../../functions/step-context';
 import { createSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, testSecret } from '../../functions/steps';
 import {
-  accessKeySignerEnv, awsError, placeholderValue, boundServices, describeSecretOutput, FakeEcs, FakeSecretsManager, handlerEnv, HOST, OLD_VERSION, presignedTokenIsValid,
-  FAKE_CREDENTIALS, promotedTag, recordingRetry, REGION, SECRET_ARN, serviceArn, setEnv, throttling, TOKEN, tokenParams,
-  useMockedAws,
+  awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, recordingRetry, REGION, SECRET_ARN, serviceArn, throttling, TOKEN,
 } from './fixtures';
+import { accessKeySignerConfig, handlerEnv, setEnv, useMockedAws } from './fixtures-config';
+import { boundServices, FakeEcs } from './fixtures-ecs';
+import { describeSecretOutput, FakeSecretsManager, placeholderValue, promotedTag } from './fixtures-secrets-manager';
+import { presignedTokenIsValid, tokenParams } from './fixtures-tokens';
 
 jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
@@ -32,7 +34,7 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     ecs: new ECSClient({ region: REGION }),
     ssm: new SSMClient({ region: REGION }),
     iam: new IAMClient({ region: REGION }),
-    config: readConfig(),
+    config: readFunctionConfig(FunctionBundle.ROTATION),
     secretArn: SECRET_ARN,
     versionId: TOKEN,
     metadata: describeSecretOutput(),
@@ -61,7 +63,7 @@ const updatedServices = () => ecsMock.commandCalls(UpdateServiceCommand).map((c)
 describe('createSecret', () => {
   test('mints a token and stores the full value as AWSPENDING under the ClientRequestToken', async () => {
     // GIVEN no value for the token yet
-    setEnv(handlerEnv({ [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '7200', [HandlerEnv.URL_QUERY]: 'sslmode=verify-full' }));
+    setEnv(handlerEnv({ tokenLifetimeSeconds: 7200, urlQuery: 'sslmode=verify-full' }));
     smMock.on(GetSecretValueCommand).rejects(notFound());
     smMock.on(PutSecretValueCommand).resolves({});
 
@@ -87,7 +89,7 @@ describe('createSecret', () => {
   });
 
   test('a custom database role gets a DbConnect token', async () => {
-    setEnv(handlerEnv({ [HandlerEnv.USERNAME]: 'app_user' }));
+    setEnv(handlerEnv({ username: 'app_user' }));
     smMock.on(GetSecretValueCommand).rejects(notFound());
 
     await createSecret(context());
@@ -135,7 +137,7 @@ describe('setSecret', () => {
 
 describe('testSecret', () => {
   test('connects with the pending value and the configured timeout', async () => {
-    setEnv(handlerEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '4' }));
+    setEnv(handlerEnv({ connectTimeoutSeconds: 4 }));
     const value = pendingValue();
     smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' })
       .resolves({ SecretString: JSON.stringify(value) });
@@ -179,7 +181,7 @@ describe('testSecret', () => {
     const networkFailure = () => Object.assign(new Error('testSecret: could not reach host (ECONNREFUSED)'), { kind: 'network' });
 
     function accessKeyContext(sleeps: number[]): StepContext {
-      setEnv(handlerEnv(accessKeySignerEnv()));
+      setEnv(handlerEnv(accessKeySignerConfig()));
       smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
       return context({ newKeyRetryDelaysMs: [10, 20, 40], sleep: async (ms) => { sleeps.push(ms); } });
     }

@@ -1,6 +1,8 @@
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { buildSecretValue, mintSecretValue } from '../../functions/token';
-import { config, FAKE_CREDENTIALS, handlerEnv, HOST, presignedTokenIsValid, REGION, setEnv, tokenParams } from './fixtures';
+import { FAKE_CREDENTIALS, HOST, REGION } from './fixtures';
+import { config, handlerEnv, setEnv } from './fixtures-config';
+import { presignedTokenIsValid, tokenParams } from './fixtures-tokens';
 
 /** A token-shaped string with every character that must be percent-encoded in a URL. */
 const TOKEN = `${HOST}/?Action=DbConnectAdmin&X-Amz-Credential=AKID%2F20300101%2Fus-east-1%2Fdsql%2Faws4_request&X-Amz-Signature=ab+cd/ef==`;
@@ -95,7 +97,7 @@ describe('mintSecretValue', () => {
     const now = new Date();
     const credentialExpiry = new Date(now.getTime() + 3600_000);
     restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ AWS_CREDENTIAL_EXPIRATION: credentialExpiry.toISOString() }));
+    restoreEnv = setEnv(handlerEnv({}, { AWS_CREDENTIAL_EXPIRATION: credentialExpiry.toISOString() }));
 
     // WHEN a 12-hour token is minted
     const value = await mintSecretValue(config({ tokenLifetimeSeconds: 43200 }), now);
@@ -108,7 +110,7 @@ describe('mintSecretValue', () => {
   test('credentials that outlive the lifetime do not extend expiresAt', async () => {
     const now = new Date();
     restoreEnv();
-    restoreEnv = setEnv(handlerEnv({ AWS_CREDENTIAL_EXPIRATION: new Date(now.getTime() + 48 * 3600_000).toISOString() }));
+    restoreEnv = setEnv(handlerEnv({}, { AWS_CREDENTIAL_EXPIRATION: new Date(now.getTime() + 48 * 3600_000).toISOString() }));
 
     const value = await mintSecretValue(config({ tokenLifetimeSeconds: 900 }), now);
 

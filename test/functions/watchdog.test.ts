@@ -4,12 +4,16 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, WatchdogEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, FUNCTION_CONFIG_ENV, METRICS_NAMESPACE, MetricName, WatchdogFunctionConfig } from '../../lib/contract';
 import { DeferredTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
 import { handler as watchdogHandler } from '../../functions/entry/watchdog';
 import { readWatchdogConfig, runWatchdog } from '../../functions/watchdog';
-import { awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, placeholderValue, SECRET_ARN, setEnv, TOKEN, valueSignedWith, newFakeAccessKey } from './fixtures';
+import { awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, SECRET_ARN, TOKEN } from './fixtures';
+import { configEnv, setEnv, watchdogConfig } from './fixtures-config';
+import { newFakeAccessKey } from './fixtures-iam';
+import { placeholderValue } from './fixtures-secrets-manager';
+import { valueSignedWith } from './fixtures-tokens';
 
 jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
@@ -21,15 +25,11 @@ const ROTATE_BEFORE = 3600;
 const STALE = 1800;
 const DIMENSION = 'app-db-url';
 
-function watchdogEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    [WatchdogEnv.SECRET_ARN]: SECRET_ARN,
-    [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String(ROTATE_BEFORE),
-    [WatchdogEnv.STALE_PENDING_SECONDS]: String(STALE),
-    [WatchdogEnv.METRIC_SECRET_DIMENSION]: DIMENSION,
-    [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '7',
+function watchdogEnv(overrides: Partial<WatchdogFunctionConfig> = {}): Record<string, string> {
+  return configEnv(watchdogConfig({
+    secretArn: SECRET_ARN, rotateBeforeExpirySeconds: ROTATE_BEFORE, stalePendingSeconds: STALE, metricDimension: DIMENSION, connectTimeoutSeconds: 7,
     ...overrides,
-  };
+  }));
 }
 
 let restoreEnv: () => void;
@@ -359,15 +359,23 @@ describe('watchdog', () => {
     for (const name of directive.Dimensions.flat()) expect(typeof doc[name]).toBe('string');
   });
 
-  test('without METRIC_SECRET_DIMENSION the secret name is the dimension', async () => {
+  test('the dimension is the configured one, not the secret name; a config without it fails before any call', async () => {
     restoreEnv();
-    restoreEnv = setEnv(watchdogEnv({ [WatchdogEnv.METRIC_SECRET_DIMENSION]: undefined }));
+    restoreEnv = setEnv(watchdogEnv({ metricDimension: 'other-dimension' }));
     arrange({ current: currentValue(4 * ROTATE_BEFORE) });
     checkConnectionMock.mockResolvedValue(undefined);
 
     await run();
 
-    expect(metricDocuments()[0].Secret).toBe('app/db-url');
+    expect(metricDocuments()[0].Secret).toBe('other-dimension');
+    expect(metricDocuments()[0].Secret).not.toBe('app/db-url');
+
+    const { metricDimension: _omitted, ...rest } = watchdogConfig();
+    restoreEnv();
+    restoreEnv = setEnv(configEnv(rest));
+    smMock.resetHistory();
+    await expect(run()).rejects.toThrow(`${FUNCTION_CONFIG_ENV}.metricDimension is missing`);
+    expect(smMock).not.toHaveReceivedAnyCommand();
   });
 
   test('a real token in the secret never reaches the logs', async () => {
@@ -389,20 +397,25 @@ describe('watchdog', () => {
     arrange({ current: currentValue(10 * 86400) });
     checkConnectionMock.mockResolvedValue(undefined);
 
-    const result = await watchdogHandler();
+    const result = await watchdogHandler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
 
     expect(result.action).toBe('none');
   });
 });
 
 describe('readWatchdogConfig', () => {
-  test('reads every setting; connect timeout defaults to 10 s', () => {
-    expect(readWatchdogConfig(watchdogEnv({ [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: undefined }))).toEqual({
+  test('reads every setting, the connect timeout too (the construct writes 10 s; the function has no default)', () => {
+    expect(readWatchdogConfig(watchdogEnv({ connectTimeoutSeconds: 10 }))).toEqual({
       secretArn: SECRET_ARN, rotateBeforeExpirySeconds: ROTATE_BEFORE, stalePendingSeconds: STALE, metricDimension: DIMENSION, connectTimeoutSeconds: 10,
     });
   });
 
-  test.each([WatchdogEnv.SECRET_ARN, WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS, WatchdogEnv.STALE_PENDING_SECONDS])('a missing %s is an error', (name) => {
-    expect(() => readWatchdogConfig(watchdogEnv({ [name]: undefined }))).toThrow(`Environment variable ${name} is not set`);
-  });
+  test.each(['secretArn', 'rotateBeforeExpirySeconds', 'stalePendingSeconds', 'metricDimension', 'connectTimeoutSeconds'] as const)(
+    'a missing %s is an error',
+    (name) => {
+      const cfg: Partial<WatchdogFunctionConfig> = watchdogConfig();
+      delete cfg[name];
+      expect(() => readWatchdogConfig(configEnv(cfg))).toThrow(`${FUNCTION_CONFIG_ENV}.${name} is missing`);
+    },
+  );
 });

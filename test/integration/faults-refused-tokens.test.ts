@@ -173,7 +173,7 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
     test('past its lifetime (TOKEN_LIFETIME_SECONDS=1): refused by the handler itself, and by the endpoint', async () => {
       const { token, pending } = await expectRefused({
         hook: async ({ step, attempt, real }) => {
-          if (step === 'createSecret') return real({ env: { TOKEN_LIFETIME_SECONDS: '1' } });
+          if (step === 'createSecret') return real({ config: { tokenLifetimeSeconds: 1 } });
           if (step === 'testSecret' && attempt === 1) {
             const wait = Date.parse((await stack.readStage('AWSPENDING')).expiresAt) + 100 - Date.now();
             if (wait > 0) await sleep(wait);
@@ -192,7 +192,7 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
 
     test('signed for the wrong region (DSQL_REGION=us-west-2)', async () => {
       const { token, pending } = await expectRefused({
-        hook: ({ step, real }) => real(step === 'createSecret' ? { env: { DSQL_REGION: 'us-west-2' } } : {}),
+        hook: ({ step, real }) => real(step === 'createSecret' ? { config: { region: 'us-west-2' } } : {}),
         message: /DSQL rejected the new token/,
         reason: /^token signed for region us-west-2, endpoint is us-east-1$/,
       });
@@ -200,9 +200,9 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
       await abandonPending(stack, token);
     });
 
-    test('signed for another host name than the endpoint\'s (DSQL_HOST=127.0.0.1)', async () => {
+    test('signed for another host name than the endpoint\'s (host 127.0.0.1)', async () => {
       const { token } = await expectRefused({
-        hook: ({ step, real }) => real(step === 'createSecret' ? { env: { DSQL_HOST: '127.0.0.1' } } : {}),
+        hook: ({ step, real }) => real(step === 'createSecret' ? { config: { host: '127.0.0.1' } } : {}),
         message: /DSQL rejected the new token at 127\.0\.0\.1:/,
         reason: /^host mismatch: token signed for 127\.0\.0\.1, endpoint is localhost$/,
       });

@@ -14,7 +14,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import { deploymentsOf } from '../support/ecs-fixture';
 import { snapshotFunctionBundles } from '../support/function-bundles';
-import { LocalStack, LocalStackOptions, startLocalStack } from '../support/local-stack';
+import { InvokeStepOptions, LocalStack, LocalStackOptions, startLocalStack } from '../support/local-stack';
 import { describeStages, RotationResult, RotationStep } from '../support/rotation-service';
 import { tokenParams } from './clients';
 
@@ -225,7 +225,7 @@ export async function findLeaks(input: LeakCheckInput): Promise<{ leaks: string[
   return { leaks, secretsChecked: secrets.length, bytesChecked };
 }
 
-export type RealStep = (opts?: { timeoutMs?: number; env?: Record<string, string> }) => Promise<void>;
+export type RealStep = (opts?: InvokeStepOptions) => Promise<void>;
 export interface StepCall { step: RotationStep; token: string; attempt: number; real: RealStep }
 
 /** A rotation in which `hook` stands between the rotation service and the real (child-process) step. */

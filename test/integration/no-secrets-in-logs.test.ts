@@ -56,7 +56,7 @@ describe('no token, password or key in logs, errors or test output', () => {
 
   test('testSecret cannot reach the endpoint (wrong DSQL_PORT): the message names host and port, not the URL', async () => {
     const closedPort = await freePort();
-    const error = await rotateWith(stack, ({ step, real }) => real(step === 'createSecret' ? { env: { DSQL_PORT: String(closedPort) } } : {}), 1)
+    const error = await rotateWith(stack, ({ step, real }) => real(step === 'createSecret' ? { config: { port: closedPort } } : {}), 1)
       .then(() => undefined, (e: Error) => e);
     expect(error).toBeInstanceOf(RotationFailedError);
     const failed = error as RotationFailedError;

@@ -25,10 +25,10 @@ import { ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
   DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DsqlUrlSecretValue, HandlerEnv, METRICS_NAMESPACE, MetricName, SignerKeysValue, WatchdogEnv } from '../../lib/contract';
+import { DsqlUrlSecretValue, METRICS_NAMESPACE, MetricName, SignerKeysValue } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
 import type { WatchdogResult } from '../../functions/watchdog';
-import { LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
+import { functionConfigEnv, LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { RotationResult } from '../support/rotation-service';
 import { pgSelectOne, tokenParams } from './clients';
@@ -210,11 +210,13 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
         awsOnly: true,
         timeoutMs: 30_000,
         env: {
-          [WatchdogEnv.SECRET_ARN]: roleStack.secretArn,
-          [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String(ROTATE_BEFORE_EXPIRY_SECONDS),
-          [WatchdogEnv.STALE_PENDING_SECONDS]: String(STALE_PENDING_SECONDS),
-          [WatchdogEnv.METRIC_SECRET_DIMENSION]: METRIC_DIMENSION,
-          [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '5',
+          ...functionConfigEnv({
+            secretArn: roleStack.secretArn,
+            rotateBeforeExpirySeconds: ROTATE_BEFORE_EXPIRY_SECONDS,
+            stalePendingSeconds: STALE_PENDING_SECONDS,
+            metricDimension: METRIC_DIMENSION,
+            connectTimeoutSeconds: 5,
+          }),
           // Its own role session; AWS calls go through the interceptor.
           AWS_ACCESS_KEY_ID: watchdogSession.accessKeyId,
           AWS_SECRET_ACCESS_KEY: watchdogSession.secretAccessKey,

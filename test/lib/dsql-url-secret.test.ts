@@ -2,8 +2,9 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { HandlerEnv, SignerEnv, SignerKind } from '../../lib/contract';
+import { FUNCTION_CONFIG_ENV, SignerKind } from '../../lib/contract';
 import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
+import { CONFIG_FIELDS, functionConfig } from './function-config';
 import { givenService, givenStack } from './stack-fixture';
 
 /** Every IAM statement in the template, flattened. */
@@ -32,19 +33,31 @@ describe('DsqlUrlSecret resources', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: Match.stringLikeRegexp('^nodejs(2[2-9]|[3-9][0-9])\\.x$'),
       Handler: 'index.handler',
-      Environment: {
-        Variables: Match.objectLike({
-          [HandlerEnv.HOST]: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('Cluster') }, '.dsql.eu-west-1.on.aws']] },
-          [HandlerEnv.PORT]: '5432',
-          [HandlerEnv.REGION]: 'eu-west-1',
-          [HandlerEnv.DATABASE]: 'postgres',
-          [HandlerEnv.USERNAME]: 'admin',
-          [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(8 * 3600),
-          [HandlerEnv.URL_QUERY]: 'sslmode=require',
-          [HandlerEnv.REDEPLOY_CONCURRENCY]: '5',
-          [HandlerEnv.BOUND_SERVICES_PARAMETER]: Match.stringLikeRegexp('^/cdk-dsql-url-secret/.+/bound-services$'),
-        }),
-      },
+    });
+    expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({
+      host: { 'Fn::Join': ['', [{ Ref: expect.stringMatching(/Cluster/) }, '.dsql.eu-west-1.on.aws']] },
+      port: 5432,
+      region: 'eu-west-1',
+      database: 'postgres',
+      username: 'admin',
+      tokenLifetimeSeconds: 8 * 3600,
+      urlQuery: 'sslmode=require',
+      redeployConcurrency: 5,
+      boundServicesParameter: expect.stringMatching(/^\/cdk-dsql-url-secret\/.+\/bound-services$/),
+    });
+  });
+
+  test('the rotation function gets its whole configuration, and nothing else, in one variable', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const fn = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('DbRotationFunction'))![1];
+    expect(Object.keys(fn.Properties.Environment.Variables)).toEqual([FUNCTION_CONFIG_ENV]);
+    const cfg = functionConfig(stack, 'DbRotationFunction');
+    expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.rotation);
+    // What the function used to default itself, now written by the construct.
+    expect(cfg).toMatchObject({
+      port: 5432, redeployConcurrency: 5, redeployStaggerMs: 0, connectTimeoutSeconds: 10, boundServicesParameterCount: 1,
+      metricDimension: expect.stringMatching(/^TestStackDb/), signer: { kind: SignerKind.ROLE }, rolloutAllowanceSeconds: 30 * 60,
     });
   });
 
@@ -63,14 +76,10 @@ describe('DsqlUrlSecret resources', () => {
   test('redeployStagger reaches the handler in milliseconds (default 0)', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, redeployStagger: Duration.millis(1500) });
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler', Environment: { Variables: Match.objectLike({ [HandlerEnv.REDEPLOY_STAGGER_MS]: '1500' }) },
-    });
+    expect(functionConfig(stack, 'DbRotationFunction').redeployStaggerMs).toBe(1500);
     const defaults = givenStack();
     new DsqlUrlSecret(defaults.stack, 'Db', { cluster: defaults.cluster });
-    Template.fromStack(defaults.stack).hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler', Environment: { Variables: Match.objectLike({ [HandlerEnv.REDEPLOY_STAGGER_MS]: '0' }) },
-    });
+    expect(functionConfig(defaults.stack, 'DbRotationFunction').redeployStaggerMs).toBe(0);
   });
 
   test('the secret starts with every JSON field the handler writes', () => {
@@ -100,15 +109,12 @@ describe('DsqlUrlSecret resources', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } });
     t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(12 hours)' } });
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          [HandlerEnv.USERNAME]: 'app_rw',
-          [HandlerEnv.TOKEN_LIFETIME_SECONDS]: '86400',
-          [HandlerEnv.URL_QUERY]: 'sslmode=verify-full&uselibpqcompat=true',
-          [HandlerEnv.REDEPLOY_CONCURRENCY]: '10',
-        }),
-      },
+    expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({
+      username: 'app_rw',
+      tokenLifetimeSeconds: 86400,
+      urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
+      redeployConcurrency: 10,
+      rolloutAllowanceSeconds: 3600,
     });
   });
 
@@ -211,9 +217,8 @@ describe('redeployOnRotation', () => {
     const sizes = parameters.map((p) => JSON.stringify(stack.resolve(p.Properties.Value)).match(/"Ref/g)!.length);
     expect(sizes).toEqual([30, 30, 1]);
     expect(parameters.every((p) => p.Properties.Tier === undefined || p.Properties.Tier === 'Standard')).toBe(true);
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler', Environment: { Variables: Match.objectLike({ [HandlerEnv.BOUND_SERVICES_PARAMETER_COUNT]: '3' }) },
-    });
+    // Known only once every service is bound: written lazily, a number in the JSON.
+    expect(functionConfig(stack, 'DbRotationFunction').boundServicesParameterCount).toBe(3);
     const reads = statements(stack).filter((s) => actionsOf(s).includes('ssm:GetParameter'));
     expect(reads.map((s) => JSON.stringify(s.Resource))).toEqual([
       expect.stringMatching(/parameter\/cdk-dsql-url-secret\/.*\/bound-services"/),
@@ -274,13 +279,10 @@ describe('redeployOnRotation', () => {
   test.each([
     ['role', TokenSigner.rotationFunctionRole(), SignerKind.ROLE],
     ['access-key', TokenSigner.managedAccessKey(), SignerKind.ACCESS_KEY],
-  ])('the %s signer gets ROLLOUT_ALLOWANCE_SECONDS (the deferral window)', (_name, signer, kind) => {
+  ])('the %s signer gets rolloutAllowanceSeconds (the deferral window)', (_name, signer, kind) => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, signer, rolloutAllowance: Duration.minutes(20) });
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ [SignerEnv.SIGNER]: kind, [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '1200' }) },
-    });
+    expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({ signer: { kind }, rolloutAllowanceSeconds: 1200 });
   });
 
   test('signerArn is the rotation function role', () => {

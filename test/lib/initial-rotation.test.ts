@@ -1,7 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FunctionBundle } from '../../lib/contract';
-import { DsqlUrlSecret } from '../../lib';
+import { DsqlUrlSecret, TokenSigner } from '../../lib';
 import { bundleOfFunction, functionId } from './function-bundle';
+import { CONFIG_FIELDS, functionConfig } from './function-config';
 import { givenService, givenStack } from './stack-fixture';
 
 describe('first rotation during deployment', () => {
@@ -19,6 +20,18 @@ describe('first rotation during deployment', () => {
     const fnId = functionId(stack, 'DbInitialRotationFunction');
     expect(t.findResources('AWS::Lambda::Function')[fnId].Properties).toMatchObject({ Handler: 'index.handler', Timeout: 660 });
     expect(bundleOfFunction(stack, fnId)).toBe(FunctionBundle.INITIAL_ROTATION);
+  });
+
+  test('its configuration has exactly the fields the function reads: the secret, a 600 s wait, no signer user with the role signer', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const cfg = functionConfig(stack, 'DbInitialRotationFunction');
+    expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.initialRotation);
+    expect(cfg).toEqual({ secretArn: { Ref: expect.stringMatching(/^DbSecret/) }, timeoutSeconds: 600, signerUserName: null });
+
+    const withKey = givenStack();
+    new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster, signer: TokenSigner.managedAccessKey() });
+    expect(functionConfig(withKey.stack, 'DbInitialRotationFunction').signerUserName).toEqual({ Ref: expect.stringMatching(/^DbSignerUser/) });
   });
 
   test('the native schedule does not also rotate at creation', () => {

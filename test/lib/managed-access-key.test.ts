@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { HandlerEnv, SignerEnv } from '../../lib/contract';
 import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
+import { functionConfig } from './function-config';
 import { givenService, givenStack } from './stack-fixture';
 
 function policiesOf(stack: Stack, roleOrUser: RegExp) {
@@ -32,14 +32,16 @@ describe('TokenSigner.managedAccessKey()', () => {
     expect(iamStatement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
     expect(fnStatements.flatMap(actions).filter((a) => a.startsWith('dsql:'))).toEqual([]);
     expect(stack.resolve(db.signerArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({
-        [SignerEnv.SIGNER]: 'access-key',
-        [SignerEnv.SIGNER_USER_NAME]: { Ref: Match.stringLikeRegexp('^DbSignerUser') },
-        [SignerEnv.SIGNER_KEYS_SECRET_ARN]: { Ref: Match.stringLikeRegexp('^DbSignerKeys') },
-        [HandlerEnv.USERNAME]: 'admin',
-      }) },
+    expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({
+      signer: {
+        kind: 'access-key',
+        userName: { Ref: expect.stringMatching(/^DbSignerUser/) },
+        keysSecretArn: { Ref: expect.stringMatching(/^DbSignerKeys/) },
+      },
+      username: 'admin',
     });
+    // Exactly the access-key signer's fields: nothing the role signer's config lacks leaks elsewhere.
+    expect(Object.keys(functionConfig(stack, 'DbRotationFunction').signer as object).sort()).toEqual(['keysSecretArn', 'kind', 'userName']);
   });
 
   test('key material lives in its own secret that denies every principal but the rotation function', () => {

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { METRICS_NAMESPACE, WatchdogEnv } from '../../lib/contract';
+import { METRICS_NAMESPACE } from '../../lib/contract';
 import { DsqlUrlSecret } from '../../lib';
+import { functionConfig } from './function-config';
 import { givenStack } from './stack-fixture';
 
 describe('rotation alarms', () => {
@@ -24,9 +25,10 @@ describe('rotation alarms', () => {
       EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
     });
     // The handler emits under the same dimension the alarm watches.
-    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('DbRotationFunction'))![1];
+    const dimension = functionConfig(stack, 'DbRotationFunction').metricDimension;
     const alarm = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((a) => a.Properties.MetricName === 'RotationSucceeded')!;
-    expect(alarm.Properties.Dimensions).toEqual([{ Name: 'Secret', Value: fn.Properties.Environment.Variables[WatchdogEnv.METRIC_SECRET_DIMENSION] }]);
+    expect(typeof dimension).toBe('string');
+    expect(alarm.Properties.Dimensions).toEqual([{ Name: 'Secret', Value: dimension }]);
   });
 
   test('windows longer than a day are split into day-long periods, at most 7', () => {

@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { FunctionBundle, METRICS_NAMESPACE, WatchdogEnv } from '../../lib/contract';
+import { FunctionBundle, METRICS_NAMESPACE } from '../../lib/contract';
 import { DsqlUrlSecret } from '../../lib';
 import { bundleOfFunction, functionId } from './function-bundle';
+import { CONFIG_FIELDS, functionConfig } from './function-config';
 import { givenStack } from './stack-fixture';
 
 describe('watchdog', () => {
@@ -17,13 +18,20 @@ describe('watchdog', () => {
     const watchdogId = functionId(stack, 'DbWatchdogFunction');
     expect(bundleOfFunction(stack, watchdogId)).toBe(FunctionBundle.WATCHDOG);
     expect(t.findResources('AWS::Lambda::Function')[watchdogId].Properties.Handler).toBe('index.handler');
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({
-        [WatchdogEnv.SECRET_ARN]: { Ref: Match.stringLikeRegexp('DbSecret') },
-        [WatchdogEnv.ROTATE_BEFORE_EXPIRY_SECONDS]: String((20 + 3 + 15 + 5) * 60),
-      }) },
+    expect(functionConfig(stack, 'DbWatchdogFunction')).toMatchObject({
+      secretArn: { Ref: expect.stringMatching(/DbSecret/) },
+      rotateBeforeExpirySeconds: (20 + 3 + 15 + 5) * 60,
     });
+  });
+
+  test('its configuration has exactly the fields the watchdog reads, the connect timeout and stale-pending wait included', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const cfg = functionConfig(stack, 'DbWatchdogFunction');
+    expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.watchdog);
+    expect(cfg).toMatchObject({ connectTimeoutSeconds: 10, stalePendingSeconds: 15 * 60 });
+    // The same dimension as the rotation function's, which the alarms watch.
+    expect(cfg.metricDimension).toBe(functionConfig(stack, 'DbRotationFunction').metricDimension);
   });
 
   test('may read, rotate and unblock this secret, and invoke this rotation function only', () => {

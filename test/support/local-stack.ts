@@ -10,7 +10,10 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { CreateUserCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DsqlUrlSecretValue, HandlerEnv, SignerEnv, SignerKeysValue, SignerKind } from '../../lib/contract';
+import {
+  DsqlUrlSecretValue, FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig, RotationFunctionConfig, SignerKeysValue, SignerKind,
+  WatchdogFunctionConfig,
+} from '../../lib/contract';
 import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
 import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
@@ -39,7 +42,7 @@ export interface LocalStackOptions {
    */
   readonly bundlesDir?: string;
   /**
-   * Sign with the access-key signer (SIGNER=access-key): an IAM user in moto and a keys secret are
+   * Sign with the access-key signer (signer.kind access-key): an IAM user in moto and a keys secret are
    * created, and the endpoint accepts exactly the user's keys that exist in IAM (see syncSignerKeys).
    * Default: the role signer (the handler's own credentials, `signer`).
    */
@@ -50,7 +53,7 @@ export interface AccessKeySignerOptions {
   /** IAM user name (default `dsql-token-signer-<random>`). */
   readonly userName?: string;
   /**
-   * ROLLOUT_ALLOWANCE_SECONDS (default 0: rotations are never deferred and
+   * rolloutAllowanceSeconds (default 0: rotations are never deferred and
    * the key guard never refuses, so back-to-back rotations rotate for real).
    */
   readonly rolloutAllowanceSeconds?: number;
@@ -95,9 +98,12 @@ export interface LocalStack {
   syncSignerKeys(): Promise<void>;
   /** Everything the handler printed, per invocation. */
   readonly handlerLogs: string[];
-  handlerEnv(extra?: Record<string, string>): Record<string, string>;
+  /** The rotation function's configuration, as the construct would write it for this stack, with `overrides`. */
+  rotationConfig(overrides?: Partial<RotationFunctionConfig>): RotationFunctionConfig;
+  /** The rotation function's environment: rotationConfig(config) in FUNCTION_CONFIG_ENV, AWS settings, then `extra`. */
+  handlerEnv(extra?: Record<string, string>, config?: Partial<RotationFunctionConfig>): Record<string, string>;
   /** Runs one step of the shipped handler in a child process; throws what the handler threw. */
-  invokeStep(step: RotationStep, token: string, opts?: { timeoutMs?: number; env?: Record<string, string> }): Promise<void>;
+  invokeStep(step: RotationStep, token: string, opts?: InvokeStepOptions): Promise<void>;
   /**
    * Runs a function's bundle (e.g. `watchdog`), its HANDLER_EXPORT as Lambda does, in a child process with `handlerEnv(env)`, or
    * with `awsOnly`, with only its AWS settings (credentials, region, endpoint, CA) plus `env`: what a
@@ -110,11 +116,21 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export interface InvokeFunctionOptions {
+export interface InvokeStepOptions {
   readonly timeoutMs?: number;
   readonly env?: Record<string, string>;
+  /** Changes to the rotation function's configuration for this invocation, e.g. `{ port }`. */
+  readonly config?: Partial<RotationFunctionConfig>;
+}
+
+export interface InvokeFunctionOptions extends InvokeStepOptions {
   /** Start from handlerEnv's AWS_* variables and NODE_EXTRA_CA_CERTS only, not the rotation function's settings. */
   readonly awsOnly?: boolean;
+}
+
+/** A function's environment variable carrying its configuration, e.g. for invokeFunction's `env` with `awsOnly`. */
+export function functionConfigEnv(config: RotationFunctionConfig | WatchdogFunctionConfig | InitialRotationFunctionConfig): Record<string, string> {
+  return { [FUNCTION_CONFIG_ENV]: JSON.stringify(config) };
 }
 
 export function newCredentials(): LocalCredentials {
@@ -201,17 +217,30 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       syncSignerKeys,
       signer: newCredentials(),
       handlerLogs: [],
-      handlerEnv: (extra = {}) => ({
-        [HandlerEnv.HOST]: endpoint.host,
-        [HandlerEnv.PORT]: String(endpoint.port),
-        [HandlerEnv.REGION]: REGION,
-        [HandlerEnv.DATABASE]: 'postgres',
-        [HandlerEnv.USERNAME]: username,
-        [HandlerEnv.TOKEN_LIFETIME_SECONDS]: String(opts.tokenLifetimeSeconds ?? 8 * 3600),
-        [HandlerEnv.URL_QUERY]: 'sslmode=require',
-        [HandlerEnv.BOUND_SERVICES_PARAMETER]: parameterName,
-        [HandlerEnv.REDEPLOY_CONCURRENCY]: '5',
-        [HandlerEnv.CONNECT_TIMEOUT_SECONDS]: '5',
+      rotationConfig: (overrides = {}) => ({
+        host: endpoint.host,
+        port: endpoint.port,
+        region: REGION,
+        database: 'postgres',
+        username,
+        tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 8 * 3600,
+        urlQuery: 'sslmode=require',
+        boundServicesParameter: parameterName,
+        boundServicesParameterCount: 1,
+        redeployConcurrency: 5,
+        redeployStaggerMs: 0,
+        // The secret's name: what the rotation function's metrics used here before the construct always set one.
+        metricDimension: created.Name!,
+        connectTimeoutSeconds: 5,
+        signer: accessKeySigner
+          ? { kind: SignerKind.ACCESS_KEY, userName: accessKeySigner.userName, keysSecretArn: accessKeySigner.keysSecretArn }
+          : { kind: SignerKind.ROLE },
+        // 0 for the role signer: the demo's and tests' back-to-back rotations are never deferred.
+        rolloutAllowanceSeconds: accessKeySigner?.rolloutAllowanceSeconds ?? 0,
+        ...overrides,
+      }),
+      handlerEnv: (extra = {}, config = {}) => ({
+        ...functionConfigEnv(stack.rotationConfig(config)),
         AWS_REGION: REGION,
         AWS_ACCESS_KEY_ID: stack.signer.accessKeyId,
         AWS_SECRET_ACCESS_KEY: stack.signer.secretAccessKey,
@@ -220,15 +249,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         AWS_ENDPOINT_URL: proxy.endpoint,
         // The endpoint's certificate comes from a throwaway CA; real DSQL chains to public roots.
         NODE_EXTRA_CA_CERTS: endpoint.caFile,
-        ...(accessKeySigner ? {
-          [SignerEnv.SIGNER]: SignerKind.ACCESS_KEY,
-          [SignerEnv.SIGNER_USER_NAME]: accessKeySigner.userName,
-          [SignerEnv.SIGNER_KEYS_SECRET_ARN]: accessKeySigner.keysSecretArn,
-          [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: String(accessKeySigner.rolloutAllowanceSeconds),
-        } : {
-          // The construct sets it for every signer; 0: the demo's and tests' back-to-back rotations are never deferred.
-          [SignerEnv.ROLLOUT_ALLOWANCE_SECONDS]: '0',
-        }),
         ...extra,
       }),
       invokeFunction: async (fn, event, invokeOpts = {}) => {
@@ -237,7 +257,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           const all = stack.handlerEnv();
           const env = invokeOpts.awsOnly
             ? { ...Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('AWS_') || k === 'NODE_EXTRA_CA_CERTS')), ...invokeOpts.env }
-            : stack.handlerEnv(invokeOpts.env);
+            : stack.handlerEnv(invokeOpts.env, invokeOpts.config);
           const result = await invokeHandler({
             bundle: functionBundle(fn, opts.bundlesDir ?? FUNCTIONS_DIR),
             env,

@@ -1,0 +1,78 @@
+import { Annotations, Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct, IConstruct } from 'constructs';
+import { SignerConfig, SignerKind } from './contract';
+import { ManagedAccessKey } from './managed-access-key';
+
+// Lambda's role credentials were seen to die after about 12 hours; tokens they sign cannot outlive them.
+const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
+
+/** What a signer needs to know to bind its resources to a DsqlUrlSecret. */
+export interface TokenSignerBindOptions {
+  readonly clusterArn: string;
+  /** `dsql:DbConnectAdmin` or `dsql:DbConnect`, by database role. */
+  readonly connectAction: string;
+  readonly rotationFunction: lambda.Function;
+  readonly tokenLifetime: Duration;
+  /** The URL secret's key, also used for the signer's own secret. */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** What the construct gets back from a bound signer. */
+export interface TokenSignerBinding {
+  /** The IAM identity that signs, to which custom database roles must be granted. */
+  readonly signerArn: string;
+  /** The `signer` part of the rotation function's configuration. */
+  readonly rotationFunctionConfig: SignerConfig;
+  readonly firstRotation: FirstRotationSigner;
+}
+
+/** What the first-rotation function needs of the signer: the cleanup of what CloudFormation cannot delete itself. */
+export interface FirstRotationSigner {
+  /** InitialRotationFunctionConfig.signerUserName: the user whose keys Delete removes; null: none. */
+  readonly userName: string | null;
+  /** Lets `fn` remove the user's keys, and has `resource` deleted before the user. */
+  grantCleanup(fn: lambda.IFunction, resource: IConstruct): void;
+}
+
+export type TokenSignerBinder = (scope: Construct, options: TokenSignerBindOptions) => TokenSignerBinding;
+
+/** The rotation function's own role signs: it gets the connect permission itself. */
+export const bindRoleSigner: TokenSignerBinder = (scope, options) => {
+  if (options.tokenLifetime.toSeconds() > ROLE_SIGNER_SAFE_LIFETIME.toSeconds()) {
+    Annotations.of(scope).addWarningV2('cdk-dsql-url-secret:roleSignerLifetime',
+      `tokenLifetime is ${options.tokenLifetime.toHumanString()}, but tokens signed by the rotation function's role die with its session `
+      + 'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens');
+  }
+  options.rotationFunction.addToRolePolicy(new iam.PolicyStatement({ actions: [options.connectAction], resources: [options.clusterArn] }));
+  return {
+    signerArn: options.rotationFunction.role!.roleArn,
+    rotationFunctionConfig: { kind: SignerKind.ROLE },
+    firstRotation: { userName: null, grantCleanup: () => undefined },
+  };
+};
+
+/** A dedicated IAM user signs with access keys the rotation function replaces (see ManagedAccessKey). */
+export const bindManagedAccessKey: TokenSignerBinder = (scope, options) => {
+  const managed = new ManagedAccessKey(scope, 'Signer', {
+    clusterArn: options.clusterArn,
+    connectAction: options.connectAction,
+    rotationFunction: options.rotationFunction,
+    encryptionKey: options.encryptionKey,
+  });
+  const user = managed.user;
+  return {
+    signerArn: user.userArn,
+    rotationFunctionConfig: { kind: SignerKind.ACCESS_KEY, userName: user.userName, keysSecretArn: managed.keysSecret.secretArn },
+    firstRotation: {
+      userName: user.userName,
+      grantCleanup: (fn, resource) => {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['iam:ListAccessKeys', 'iam:DeleteAccessKey'], resources: [user.userArn] }));
+        // Deleted before the user, so its access keys can be removed first.
+        resource.node.addDependency(user);
+      },
+    },
+  };
+};
