@@ -54,7 +54,7 @@ describe('no token, password or key in logs, errors or test output', () => {
     expect(output.text()).toContain('leak-check probe on console');
   });
 
-  test('testSecret cannot reach the endpoint (wrong DSQL_PORT): the message names host and port, not the URL', async () => {
+  test('testSecret cannot reach the endpoint (wrong port in the config): the message names host and port, not the URL', async () => {
     const closedPort = await freePort();
     const error = await rotateWith(stack, ({ step, real }) => real(step === 'createSecret' ? { config: { port: closedPort } } : {}), 1)
       .then(() => undefined, (e: Error) => e);
