@@ -1,39 +1,16 @@
-import * as http from 'http';
-import * as https from 'https';
-import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import {
   DescribeSecretCommand, DescribeSecretCommandOutput, RotateSecretCommand, SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { FunctionBundle, InitialRotationFunctionConfig } from '../lib/contract';
-import { readFunctionConfig } from './config';
-import { keySuffix, redact } from '../core/redact';
+import { redact } from '../core/redact';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { rotationStateOf } from '../core/rotation-state';
+import { FunctionBundle, InitialRotationFunctionConfig } from '../lib/contract';
+import { CustomResourceEvent, CustomResourceResponse, sendResponse } from './cfn-response';
+import { readFunctionConfig } from './config';
 import { log } from './log';
 import { readCurrentValue } from './secret-values';
-
-/** What CloudFormation sends to a custom resource's function. */
-export interface CustomResourceEvent {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly PhysicalResourceId?: string;
-  readonly ResourceType?: string;
-  readonly ResourceProperties?: Record<string, unknown>;
-}
-
-/** The body PUT to the ResponseURL. */
-export interface CustomResourceResponse {
-  readonly Status: 'SUCCESS' | 'FAILED';
-  readonly Reason: string;
-  readonly PhysicalResourceId: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly Data?: Record<string, string>;
-}
+import { deleteSignerKeys } from './signer-keys-cleanup';
 
 /** The part of Lambda's context used: how long this invocation may still run. */
 export interface LambdaContextLike {
@@ -107,7 +84,7 @@ export async function runInitialRotation(
   try {
     if (config === undefined) throw configError;
     if (event.RequestType === 'Delete') {
-      reason = await deleteSignerKeys(options.iam ?? (defaultIam ??= new IAMClient({})), config.signerUserName ?? undefined);
+      reason = await deleteSignerKeys(options.iam ?? (defaultIam ??= new IAMClient({})), config.signerUserName);
     } else if (event.RequestType === 'Create' || event.RequestType === 'Update') {
       const { secretArn: arn, timeoutSeconds } = config;
       const remaining = context?.getRemainingTimeInMillis?.();
@@ -213,78 +190,3 @@ async function currentHasUrl(sm: SecretsManagerClient, secretArn: string): Promi
   return typeof url === 'string' && url !== '';
 }
 
-/** Deletes every access key of the signer user, so that CloudFormation can delete the user. */
-async function deleteSignerKeys(iam: IAMClient, userName: string | undefined): Promise<string> {
-  if (!userName) return 'Nothing to delete';
-  let ids: string[];
-  try {
-    const out = await iam.send(new ListAccessKeysCommand({ UserName: userName }));
-    ids = (out.AccessKeyMetadata ?? []).map((k) => k.AccessKeyId).filter((id): id is string => !!id);
-  } catch (err) {
-    if ((err as Error).name === 'NoSuchEntityException') return `The signer user ${userName} no longer exists`;
-    throw new Error(`Could not list the access keys of the signer user ${userName} (${(err as Error).name}: ${(err as Error).message}); `
-      + 'delete them by hand (aws iam list-access-keys / delete-access-key) so that the user can be deleted');
-  }
-  for (const id of ids) {
-    try {
-      await iam.send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: id }));
-    } catch (err) {
-      if ((err as Error).name === 'NoSuchEntityException') continue;
-      throw new Error(`Could not delete access key ${keySuffix(id)} of the signer user ${userName} (${(err as Error).name}: ${(err as Error).message}); `
-        + 'delete it by hand (aws iam delete-access-key) so that the user can be deleted');
-    }
-    log.info('initial rotation: deleted an access key of the signer user before the user is deleted', { signerUser: userName, key: keySuffix(id) });
-  }
-  return `Deleted ${ids.length} access key(s) of the signer user ${userName}`;
-}
-
-/**
- * PUTs the response to CloudFormation's presigned S3 URL: https only, except
- * http://127.0.0.1 or http://localhost for tests. Retried; if every attempt
- * fails it throws, so that Lambda's retry of the asynchronous invocation runs
- * the (idempotent) request again.
- */
-export async function sendResponse(
-  responseUrl: string, response: CustomResourceResponse, retryDelaysMs: readonly number[] = [1_000, 3_000],
-  sleep: (ms: number) => Promise<void> = sleepFor,
-): Promise<void> {
-  const url = new URL(responseUrl);
-  const local = url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
-  if (url.protocol !== 'https:' && !local) {
-    throw new Error(`ResponseURL must be https, got ${url.protocol}//${url.host}`);
-  }
-  const body = JSON.stringify(response);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await put(url, body, local ? http.request : https.request);
-      return;
-    } catch (err) {
-      // The URL is a presigned S3 URL: log its host only.
-      log.warn('initial rotation: could not send the response to CloudFormation', {
-        host: url.host, attempt, error: (err as Error).message,
-      });
-      if (attempt > retryDelaysMs.length) throw err;
-      await sleep(retryDelaysMs[attempt - 1]);
-    }
-  }
-}
-
-function put(url: URL, body: string, request: typeof https.request): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'PUT',
-      // S3 presigned for an empty content type: any other value breaks the signature.
-      headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const code = res.statusCode ?? 0;
-        if (code >= 200 && code < 300) resolve();
-        else reject(new Error(`HTTP ${code}`));
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out after 10 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}

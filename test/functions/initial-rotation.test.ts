@@ -8,9 +8,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { FUNCTION_CONFIG_ENV } from '../../lib/contract';
 import { handler as initialRotationHandler } from '../../functions/entry/initial-rotation';
-import {
-  CustomResourceEvent, CustomResourceResponse, InitialRotationOptions, runInitialRotation, sendResponse,
-} from '../../functions/initial-rotation';
+import { CustomResourceEvent, CustomResourceResponse, sendResponse } from '../../functions/cfn-response';
+import { InitialRotationOptions, runInitialRotation } from '../../functions/initial-rotation';
 import { awsError, OLD_VERSION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
 import { configEnv, initialRotationConfig, setEnv } from './fixtures-config';
 import { FakeIam, newFakeAccessKey } from './fixtures-iam';
