@@ -24,7 +24,6 @@ export const OK = c.green('✓');
 export const FAIL = c.red('✗');
 export const ARROW = '→';
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
 export class Output {

@@ -39,11 +39,11 @@ describe('watchdog', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster });
     const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles).includes('DbWatchdogFunctionServiceRole'));
-    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const rotate = statements.find((s: any) => [].concat(s.Action).includes('secretsmanager:RotateSecret' as never));
-    expect(rotate.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
-    const invoke = statements.find((s: any) => s.Action === 'lambda:InvokeFunction');
-    expect(invoke.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunction/), 'Arn'] });
+    const statements: Array<{ Action: string | string[]; Resource: unknown }> = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const rotate = statements.find((s) => ([] as string[]).concat(s.Action).includes('secretsmanager:RotateSecret'));
+    expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
+    const invoke = statements.find((s) => s.Action === 'lambda:InvokeFunction');
+    expect(invoke?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunction/), 'Arn'] });
     expect(JSON.stringify(statements)).not.toMatch(/"\*"|dsql:/);
   });
 

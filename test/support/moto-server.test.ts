@@ -20,7 +20,6 @@ describe('moto server', () => {
   beforeAll(async () => {
     const started = Date.now();
     moto = await startMoto();
-    // eslint-disable-next-line no-console
     console.log(`moto started in ${Date.now() - started} ms (${findMotoPython()})`);
     sm = new SecretsManagerClient(moto.clientConfig());
     ecs = new ECSClient(moto.clientConfig());
