@@ -43,7 +43,10 @@ function minimalEntry(name: FunctionBundleName): string {
   const lines: string[] = [];
   for (const c of spec.clients) lines.push(`import { ${CLIENT[c].name} } from '${CLIENT[c].from}';`);
   if (spec.signer) {
-    lines.push("import { DsqlSigner } from '@aws-sdk/dsql-signer';", "import { defaultProvider } from '@aws-sdk/credential-provider-node';");
+    lines.push(
+      "import { DsqlSigner } from '@aws-sdk/dsql-signer';",
+      "import { defaultProvider } from '@aws-sdk/credential-provider-node';",
+    );
   }
   if (spec.pg) lines.push("import { Client } from 'pg';");
   lines.push(`const clients = [${spec.clients.map((c) => `new ${CLIENT[c].name}({})`).join(', ')}];`);
@@ -59,7 +62,9 @@ function minimalEntry(name: FunctionBundleName): string {
 async function buildBundle(outfile: string, entry: { file: string } | { contents: string }): Promise<number> {
   const result = await build({
     ...(sharedOptions as BuildOptions),
-    ...('file' in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts', sourcefile: 'minimal.ts' } }),
+    ...('file' in entry
+      ? { entryPoints: [entry.file] }
+      : { stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts', sourcefile: 'minimal.ts' } }),
     absWorkingDir: ROOT,
     outfile,
     metafile: false,
@@ -77,7 +82,12 @@ process.stdout.write(String((d.user + d.system) / 1000));`;
 async function loadCpuMs(file: string): Promise<number> {
   const { stdout } = await promisify(execFile)(process.execPath, ['-e', PROBE, file], {
     // What Lambda gives a function (region; no AWS config files), nothing from this shell.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/nonexistent',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    },
     timeout: 30_000,
   });
   return Number(stdout);
@@ -122,11 +132,24 @@ async function main(): Promise<number> {
     for (const name of names) {
       const ours = median(samples[name].ours);
       const minimal = median(samples[name].minimal);
-      rows.push({ name, kib: files[name].oursBytes / 1024, minimalKib: files[name].minimalBytes / 1024, ours, minimal, ratio: ours / minimal });
+      rows.push({
+        name,
+        kib: files[name].oursBytes / 1024,
+        minimalKib: files[name].minimalBytes / 1024,
+        ours,
+        minimal,
+        ratio: ours / minimal,
+      });
     }
     const header = ['function', 'bundle KiB', 'minimal KiB', 'median ms ours', 'median ms minimal', 'ratio'];
-    const cells = rows.map((r) => [r.name, r.kib.toFixed(0), r.minimalKib.toFixed(0), r.ours.toFixed(1), r.minimal.toFixed(1),
-      `${r.ratio.toFixed(2)}x${r.ratio > TARGET_RATIO ? ' (above target)' : ''}`]);
+    const cells = rows.map((r) => [
+      r.name,
+      r.kib.toFixed(0),
+      r.minimalKib.toFixed(0),
+      r.ours.toFixed(1),
+      r.minimal.toFixed(1),
+      `${r.ratio.toFixed(2)}x${r.ratio > TARGET_RATIO ? ' (above target)' : ''}`,
+    ]);
     if (markdown) {
       console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
       for (const c of cells) console.log(`| ${c.join(' | ')} |`);
@@ -136,14 +159,21 @@ async function main(): Promise<number> {
       console.log(line(header));
       for (const c of cells) console.log(line(c));
     }
-    console.log(`CPU ms of require() in a fresh node ${process.version} process, median of ${runs} alternating runs; target ratio <= ${TARGET_RATIO}x`);
+    console.log(
+      `CPU ms of require() in a fresh node ${process.version} process, median of ${runs} alternating runs; target ratio <= ${TARGET_RATIO}x`,
+    );
     return !check || rows.every((r) => r.ratio <= TARGET_RATIO) ? 0 : 1;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (err) => {
-  console.error(err);
-  process.exitCode = 2;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err);
+    process.exitCode = 2;
+  },
+);

@@ -63,34 +63,62 @@ function parseArgs(argv: string[]) {
     const a = argv[i];
     const v = () => argv[++i];
     switch (a) {
-      case '--sizes': opts.sizes = (v() ?? '').split(',').map((s) => num('--sizes', s)).filter((n) => n > 0); break;
-      case '--clusters': opts.clusters = Math.max(1, num(a, v())); break;
+      case '--sizes':
+        opts.sizes = (v() ?? '')
+          .split(',')
+          .map((s) => num('--sizes', s))
+          .filter((n) => n > 0);
+        break;
+      case '--clusters':
+        opts.clusters = Math.max(1, num(a, v()));
+        break;
       case '--latency': {
         const [lo, hi] = (v() ?? '').split('-').map((s) => num(a, s));
         opts.latency = [lo, hi ?? lo];
         break;
       }
-      case '--update-rate': opts.updateRate = num(a, v()); break;
-      case '--update-burst': opts.updateBurst = num(a, v()); break;
-      case '--describe-rate': opts.describeRate = num(a, v()); break;
-      case '--describe-burst': opts.describeBurst = num(a, v()); break;
-      case '--concurrency': opts.concurrency = Math.max(1, num(a, v())); break;
-      case '--stagger': opts.stagger = num(a, v()); break;
+      case '--update-rate':
+        opts.updateRate = num(a, v());
+        break;
+      case '--update-burst':
+        opts.updateBurst = num(a, v());
+        break;
+      case '--describe-rate':
+        opts.describeRate = num(a, v());
+        break;
+      case '--describe-burst':
+        opts.describeBurst = num(a, v());
+        break;
+      case '--concurrency':
+        opts.concurrency = Math.max(1, num(a, v()));
+        break;
+      case '--stagger':
+        opts.stagger = num(a, v());
+        break;
       case '--variants': {
         const names = (v() ?? '').split(',').filter(Boolean);
         const unknown = names.filter((name) => !VARIANT_ORDER.includes(name as Variant));
-        if (unknown.length || names.length === 0) throw new Error(`--variants takes some of ${VARIANT_ORDER.join(',')}, got '${names.join(',')}'`);
+        if (unknown.length || names.length === 0)
+          throw new Error(`--variants takes some of ${VARIANT_ORDER.join(',')}, got '${names.join(',')}'`);
         opts.variants = names as Variant[];
         break;
       }
-      case '--naive-cap': opts.naiveCapS = num(a, v()); break;
-      case '--deadline': opts.deadlineS = num(a, v()); break;
-      case '--markdown': opts.markdownOnly = true; break;
-      case '--help': case '-h':
+      case '--naive-cap':
+        opts.naiveCapS = num(a, v());
+        break;
+      case '--deadline':
+        opts.deadlineS = num(a, v());
+        break;
+      case '--markdown':
+        opts.markdownOnly = true;
+        break;
+      case '--help':
+      case '-h':
         process.stdout.write(`${require('fs').readFileSync(__filename, 'utf8').split('*/')[0]}*/\n`);
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
-      default: throw new Error(`unknown option ${a} (see --help)`);
+      default:
+        throw new Error(`unknown option ${a} (see --help)`);
     }
   }
   if (opts.variants?.includes('ours+stagger') && opts.stagger === undefined) throw new Error('--variants ours+stagger needs --stagger MS');
@@ -178,12 +206,27 @@ function tableRows(rows: Row[]): string[][] {
   ]);
 }
 
-const HEADERS = ['N', 'variant', 'wall', 'calls (Describe/Update)', 'throttled', 'retries', 'redeployed (verified)', 'failed', 'peak starts/s', 'wall ÷ ours'];
+const HEADERS = [
+  'N',
+  'variant',
+  'wall',
+  'calls (Describe/Update)',
+  'throttled',
+  'retries',
+  'redeployed (verified)',
+  'failed',
+  'peak starts/s',
+  'wall ÷ ours',
+];
 
 function printText(rows: Row[]): void {
   const body = tableRows(rows);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   say(line(HEADERS));
   say(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of body) say(line(r));
@@ -198,15 +241,25 @@ function printMarkdown(rows: Row[]): void {
 function printModel(o: Opts): void {
   say('Model (all numbers chosen for the benchmark, not published AWS quotas):');
   say(`  latency per call     ${o.latency[0]}-${o.latency[1]} ms uniform, added by the proxy to every call (throttled ones too)`);
-  say(`  UpdateService        token bucket: burst ${o.updateBurst}, sustained ${o.updateRate}/s (continuous refill); empty -> 400 ThrottlingException`);
+  say(
+    `  UpdateService        token bucket: burst ${o.updateBurst}, sustained ${o.updateRate}/s (continuous refill); empty -> 400 ThrottlingException`,
+  );
   say(`  DescribeServices     token bucket: burst ${o.describeBurst}, sustained ${o.describeRate}/s`);
   say('  buckets start full at every run (account idle before the rotation); other operations unthrottled');
-  say(`  ours                 redeployServices(concurrency ${o.concurrency}${o.stagger !== undefined ? `; +stagger run: staggerMs ${o.stagger}` : ''}), `
-    + `ECSClient maxAttempts 1, DEFAULT_RETRY (${DEFAULT_RETRY.maxAttempts} attempts, full jitter, base ${DEFAULT_RETRY.baseDelayMs} ms, cap ${DEFAULT_RETRY.maxDelayMs} ms)`);
-  say('  naive                for each service, in order: UpdateService(forceNewDeployment); ECSClient SDK defaults (standard mode, maxAttempts 3;');
-  say(`                       the SDK's own backoff for throttling is full jitter, base 1 s); no DescribeServices; cap ${o.naiveCapS ? `${o.naiveCapS} s` : 'none'}`);
-  say(`  sdk-adaptive         redeployServices(concurrency ${o.concurrency}) with its retries off (policy maxAttempts 1: Pacer never widens); `
-    + `ECSClient retryMode 'adaptive', maxAttempts ${SDK_ADAPTIVE_MAX_ATTEMPTS} (client-side rate limiter + the SDK's retry quota)`);
+  say(
+    `  ours                 redeployServices(concurrency ${o.concurrency}${o.stagger !== undefined ? `; +stagger run: staggerMs ${o.stagger}` : ''}), ` +
+      `ECSClient maxAttempts 1, DEFAULT_RETRY (${DEFAULT_RETRY.maxAttempts} attempts, full jitter, base ${DEFAULT_RETRY.baseDelayMs} ms, cap ${DEFAULT_RETRY.maxDelayMs} ms)`,
+  );
+  say(
+    '  naive                for each service, in order: UpdateService(forceNewDeployment); ECSClient SDK defaults (standard mode, maxAttempts 3;',
+  );
+  say(
+    `                       the SDK's own backoff for throttling is full jitter, base 1 s); no DescribeServices; cap ${o.naiveCapS ? `${o.naiveCapS} s` : 'none'}`,
+  );
+  say(
+    `  sdk-adaptive         redeployServices(concurrency ${o.concurrency}) with its retries off (policy maxAttempts 1: Pacer never widens); ` +
+      `ECSClient retryMode 'adaptive', maxAttempts ${SDK_ADAPTIVE_MAX_ATTEMPTS} (client-side rate limiter + the SDK's retry quota)`,
+  );
   say(`  services spread round-robin over ${o.clusters} cluster(s) (fewer when N is smaller)`);
 }
 
@@ -270,7 +323,20 @@ async function main(): Promise<void> {
       // Alternate the order so neither variant always runs on a warmer (or more loaded) moto.
       const order = sizeIndex % 2 === 0 ? variants : [...variants].reverse();
       for (const variant of order) {
-        rows.push(await runOne(opts, moto, proxy, direct, n, variant, (t) => { ticker = t; }, realLog));
+        rows.push(
+          await runOne(
+            opts,
+            moto,
+            proxy,
+            direct,
+            n,
+            variant,
+            (t) => {
+              ticker = t;
+            },
+            realLog,
+          ),
+        );
       }
       say();
     }
@@ -298,9 +364,15 @@ async function main(): Promise<void> {
 async function createServices(direct: ECSClient, n: number, clusters: number): Promise<string[]> {
   const used = Math.min(clusters, n);
   const perCluster = Array.from({ length: used }, (_, c) => Math.floor(n / used) + (c < n % used ? 1 : 0));
-  const fixtures = await Promise.all(perCluster.map((count, c) => createEcsFixture(direct, {
-    clusterName: `bench-${c + 1}`, services: count, secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-AbCdEf',
-  })));
+  const fixtures = await Promise.all(
+    perCluster.map((count, c) =>
+      createEcsFixture(direct, {
+        clusterName: `bench-${c + 1}`,
+        services: count,
+        secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-AbCdEf',
+      }),
+    ),
+  );
   // Interleave clusters, like a bound-services list built over time.
   const arns: string[] = [];
   for (let i = 0; arns.length < n; i++) {
@@ -310,8 +382,14 @@ async function createServices(direct: ECSClient, n: number, clusters: number): P
 }
 
 async function runOne(
-  opts: Opts, moto: MotoServer, proxy: ThrottleProxy, direct: ECSClient, n: number, variant: Variant,
-  setTicker: (t: NodeJS.Timeout | undefined) => void, realLog: typeof console.log,
+  opts: Opts,
+  moto: MotoServer,
+  proxy: ThrottleProxy,
+  direct: ECSClient,
+  n: number,
+  variant: Variant,
+  setTicker: (t: NodeJS.Timeout | undefined) => void,
+  realLog: typeof console.log,
 ): Promise<Row> {
   const label = `[N=${n} ${variant}]`;
   await moto.reset();
@@ -322,20 +400,25 @@ async function runOne(
 
   proxy.reset();
   const clientConfig = { ...moto.clientConfig(), endpoint: proxy.endpoint };
-  const client = variant === 'naive'
-    // Spelled out, equal to the SDK defaults, so AWS_MAX_ATTEMPTS / AWS_RETRY_MODE cannot change the baseline.
-    ? new ECSClient({ ...clientConfig, maxAttempts: 3, retryMode: 'standard' })
-    : new ECSClient({ ...clientConfig, maxAttempts: 1 }); // sdk-adaptive builds its own
+  const client =
+    variant === 'naive'
+      ? // Spelled out, equal to the SDK defaults, so AWS_MAX_ATTEMPTS / AWS_RETRY_MODE cannot change the baseline.
+        new ECSClient({ ...clientConfig, maxAttempts: 3, retryMode: 'standard' })
+      : new ECSClient({ ...clientConfig, maxAttempts: 1 }); // sdk-adaptive builds its own
 
   const t0 = Date.now();
   const ticker = setInterval(() => {
     const u = proxy.stats.get('UpdateService');
-    say(`${label}   ${secs(Date.now() - t0)}: UpdateService ok ${u?.ok ?? 0}/${n}, throttled ${u?.throttled ?? 0}, in flight ${proxy.inFlight()}`);
+    say(
+      `${label}   ${secs(Date.now() - t0)}: UpdateService ok ${u?.ok ?? 0}/${n}, throttled ${u?.throttled ?? 0}, in flight ${proxy.inFlight()}`,
+    );
   }, 3000);
   setTicker(ticker);
   // redeployServices logs one JSON line per service: keep them off the benchmark's output.
   let logLines = 0;
-  console.log = () => { logLines++; };
+  console.log = () => {
+    logLines++;
+  };
 
   let failed: Array<{ arn: string; message: string }> = [];
   let retries = 0;
@@ -346,7 +429,10 @@ async function runOne(
     if (variant === 'naive') {
       const capAt = opts.naiveCapS > 0 ? t0 + opts.naiveCapS * 1000 : Infinity;
       for (const [i, arn] of arns.entries()) {
-        if (Date.now() >= capAt) { notReached = arns.length - i; break; }
+        if (Date.now() >= capAt) {
+          notReached = arns.length - i;
+          break;
+        }
         try {
           const out = await client.send(new UpdateServiceCommand({ cluster: clusterOf(arn), service: arn, forceNewDeployment: true }));
           retries += (out.$metadata.attempts ?? 1) - 1;
@@ -390,13 +476,15 @@ async function runOne(
     const updates = proxy.updatesByService.get(arn) ?? 0;
     if (changed && updates === 1) verified++;
     else if (updates > 1) anomalies.push(`${arn}: ${updates} successful UpdateService calls`);
-    else if (changed !== (updates === 1)) anomalies.push(`${arn}: deployment ${changed ? 'changed' : 'unchanged'} but ${updates} UpdateService`);
+    else if (changed !== (updates === 1))
+      anomalies.push(`${arn}: deployment ${changed ? 'changed' : 'unchanged'} but ${updates} UpdateService`);
     else if (attempted.has(arn) && !failedSet.has(arn)) anomalies.push(`${arn}: reported done but not redeployed`);
   }
   if (report && (report.alreadyCurrent.length || report.gone.length)) {
     anomalies.push(`redeployServices classified ${report.alreadyCurrent.length} alreadyCurrent, ${report.gone.length} gone (expected 0)`);
   }
-  if (report && report.redeployed.length !== verified) anomalies.push(`report says ${report.redeployed.length} redeployed, verified ${verified}`);
+  if (report && report.redeployed.length !== verified)
+    anomalies.push(`report says ${report.redeployed.length} redeployed, verified ${verified}`);
 
   const stat = (op: string) => proxy.stats.get(op);
   let otherCalls = 0;
@@ -406,10 +494,15 @@ async function runOne(
     if (op !== 'UpdateService' && op !== 'DescribeServices') otherCalls += s.calls;
   }
   const row: Row = {
-    n, variant, wallMs,
+    n,
+    variant,
+    wallMs,
     describeCalls: stat('DescribeServices')?.calls ?? 0,
     updateCalls: stat('UpdateService')?.calls ?? 0,
-    otherCalls, throttled, retries, verified,
+    otherCalls,
+    throttled,
+    retries,
+    verified,
     failed: failed.length,
     failedSample: failed.slice(0, 3).map((f) => `${f.arn.split('/').slice(-2).join('/')}: ${f.message}`),
     notReached,
@@ -417,9 +510,11 @@ async function runOne(
     anomalies,
     sdkNote,
   };
-  say(`${label} done in ${secs(wallMs)}: ${verified}/${n} verified, ${failed.length} failed, ${throttled} throttled responses, `
-    + `${retries} retries${notReached ? `, CAPPED at ${opts.naiveCapS} s with ${notReached} services not reached` : ''}`
-    + `${logLines && variant !== 'naive' ? ` (${logLines} handler log lines suppressed)` : ''}${sdkNote ? `; ${sdkNote}` : ''}`);
+  say(
+    `${label} done in ${secs(wallMs)}: ${verified}/${n} verified, ${failed.length} failed, ${throttled} throttled responses, ` +
+      `${retries} retries${notReached ? `, CAPPED at ${opts.naiveCapS} s with ${notReached} services not reached` : ''}` +
+      `${logLines && variant !== 'naive' ? ` (${logLines} handler log lines suppressed)` : ''}${sdkNote ? `; ${sdkNote}` : ''}`,
+  );
   for (const f of row.failedSample) say(`${label}   failed: ${f}`);
   for (const a of anomalies.slice(0, 5)) say(`${label}   VERIFY: ${a}`);
   return row;
@@ -429,19 +524,26 @@ function notesFor(rows: Row[]): string[] {
   const notes: string[] = [];
   for (const r of rows) {
     if (r.failed > 0) {
-      notes.push(`- N=${r.n} ${r.variant}: ${r.failed} service(s) NOT redeployed (throttled past the retry budget), e.g. ${r.failedSample[0]}`);
+      notes.push(
+        `- N=${r.n} ${r.variant}: ${r.failed} service(s) NOT redeployed (throttled past the retry budget), e.g. ${r.failedSample[0]}`,
+      );
     }
     if (r.notReached > 0) {
-      notes.push(`- N=${r.n} ${r.variant}: stopped by the ${r.wallMs >= 1000 ? 'time cap' : 'cap'} after ${secs(r.wallMs)}; `
-        + `${r.notReached} services never attempted; its ratio is extrapolated linearly from the attempted ones.`);
+      notes.push(
+        `- N=${r.n} ${r.variant}: stopped by the ${r.wallMs >= 1000 ? 'time cap' : 'cap'} after ${secs(r.wallMs)}; ` +
+          `${r.notReached} services never attempted; its ratio is extrapolated linearly from the attempted ones.`,
+      );
     }
     if (r.sdkNote) notes.push(`- N=${r.n} ${r.variant}: ${r.sdkNote}.`);
     if (r.anomalies.length) notes.push(`- N=${r.n} ${r.variant}: VERIFICATION PROBLEMS: ${r.anomalies.slice(0, 3).join('; ')}`);
   }
-  if (!rows.some((r) => r.failed > 0 || r.notReached > 0 || r.anomalies.length)) notes.unshift('- every run ended with every service redeployed exactly once (verified against moto).');
-  notes.push('- "throttled" = 400 ThrottlingException answers from the proxy; "retries" = throttle retries (ours: report.throttleRetries; '
-    + 'naive, sdk-adaptive: SDK $metadata.attempts - 1). "peak starts/s" = most successful UpdateService calls in any 1 s window '
-    + '(each start later opens DSQL connections: DSQL allows 100 new connections/s, burst 1,000).');
+  if (!rows.some((r) => r.failed > 0 || r.notReached > 0 || r.anomalies.length))
+    notes.unshift('- every run ended with every service redeployed exactly once (verified against moto).');
+  notes.push(
+    '- "throttled" = 400 ThrottlingException answers from the proxy; "retries" = throttle retries (ours: report.throttleRetries; ' +
+      'naive, sdk-adaptive: SDK $metadata.attempts - 1). "peak starts/s" = most successful UpdateService calls in any 1 s window ' +
+      '(each start later opens DSQL connections: DSQL allows 100 new connections/s, burst 1,000).',
+  );
   return notes;
 }
 

@@ -25,31 +25,36 @@ export interface SdkAdaptiveResult {
 }
 
 export async function redeployWithSdkAdaptive(
-  config: ECSClientConfig, serviceArns: readonly string[], options: { promotedAt: Date; concurrency: number },
+  config: ECSClientConfig,
+  serviceArns: readonly string[],
+  options: { promotedAt: Date; concurrency: number },
 ): Promise<SdkAdaptiveResult> {
   const client = new ECSClient({ ...config, retryMode: 'adaptive', maxAttempts: SDK_ADAPTIVE_MAX_ATTEMPTS });
   let retries = 0;
   let quotaRefusals = 0;
   // Outermost step, so it sees the attempts the retry middleware recorded on the result or the error.
-  client.middlewareStack.add((next) => async (args) => {
-    try {
-      const result = await next(args);
-      retries += ((result.output as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) - 1;
-      return result;
-    } catch (err) {
-      const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
-      retries += attempts - 1;
-      if (attempts < SDK_ADAPTIVE_MAX_ATTEMPTS && (err as { name?: string }).name === 'ThrottlingException') quotaRefusals++;
-      throw err;
-    }
-  }, { step: 'initialize', name: 'benchCountSdkAttempts' });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        const result = await next(args);
+        retries += ((result.output as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) - 1;
+        return result;
+      } catch (err) {
+        const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+        retries += attempts - 1;
+        if (attempts < SDK_ADAPTIVE_MAX_ATTEMPTS && (err as { name?: string }).name === 'ThrottlingException') quotaRefusals++;
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'benchCountSdkAttempts' },
+  );
   try {
     const report = await redeployServices(client, serviceArns, {
       promotedAt: options.promotedAt,
       concurrency: options.concurrency,
       retry: { ...DEFAULT_RETRY, maxAttempts: 1 },
     });
-    const strategy = await client.config.retryStrategy() as { standardRetryStrategy?: { getCapacity?: () => number } };
+    const strategy = (await client.config.retryStrategy()) as { standardRetryStrategy?: { getCapacity?: () => number } };
     return { report, retries, quotaRefusals, quotaLeft: strategy.standardRetryStrategy?.getCapacity?.() };
   } finally {
     client.destroy();

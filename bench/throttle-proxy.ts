@@ -76,7 +76,9 @@ export async function startThrottleProxy(opts: {
   const updateTimes: number[] = [];
   let buckets = new Map<string, TokenBucket>();
   let inFlight = 0;
-  const refill = () => { buckets = new Map(Object.entries(opts.buckets).map(([op, spec]) => [op, new TokenBucket(spec)])); };
+  const refill = () => {
+    buckets = new Map(Object.entries(opts.buckets).map(([op, spec]) => [op, new TokenBucket(spec)]));
+  };
   refill();
   const statsOf = (op: string) => {
     let s = stats.get(op);
@@ -105,30 +107,41 @@ export async function startThrottleProxy(opts: {
         return;
       }
       const body = Buffer.concat(chunks);
-      const forward = http.request({
-        host: target.hostname, port: target.port, method: req.method, path: req.url, agent,
-        headers: { ...req.headers, host: target.host },
-      }, (up) => {
-        const upChunks: Buffer[] = [];
-        up.on('data', (c: Buffer) => upChunks.push(c));
-        up.on('end', () => {
-          const status = up.statusCode ?? 502;
-          if (status >= 200 && status < 300) {
-            s.ok++;
-            if (operation === 'UpdateService') {
-              updateTimes.push(Date.now());
-              let service = '?';
-              try { service = String(JSON.parse(body.toString('utf8')).service); } catch { /* keep '?' */ }
-              updatesByService.set(service, (updatesByService.get(service) ?? 0) + 1);
+      const forward = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          agent,
+          headers: { ...req.headers, host: target.host },
+        },
+        (up) => {
+          const upChunks: Buffer[] = [];
+          up.on('data', (c: Buffer) => upChunks.push(c));
+          up.on('end', () => {
+            const status = up.statusCode ?? 502;
+            if (status >= 200 && status < 300) {
+              s.ok++;
+              if (operation === 'UpdateService') {
+                updateTimes.push(Date.now());
+                let service = '?';
+                try {
+                  service = String(JSON.parse(body.toString('utf8')).service);
+                } catch {
+                  /* keep '?' */
+                }
+                updatesByService.set(service, (updatesByService.get(service) ?? 0) + 1);
+              }
+            } else {
+              s.upstreamErrors++;
             }
-          } else {
-            s.upstreamErrors++;
-          }
-          inFlight--;
-          res.writeHead(status, up.headers);
-          res.end(Buffer.concat(upChunks));
-        });
-      });
+            inFlight--;
+            res.writeHead(status, up.headers);
+            res.end(Buffer.concat(upChunks));
+          });
+        },
+      );
       forward.on('error', (err) => {
         s.upstreamErrors++;
         inFlight--;
@@ -151,10 +164,11 @@ export async function startThrottleProxy(opts: {
       updateTimes.length = 0;
       refill();
     },
-    stop: () => new Promise((resolve) => {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -16,13 +16,13 @@ export type Command =
   | { readonly command: 'usage' }
   | { readonly command: 'version' }
   | {
-    readonly command: 'rotate';
-    readonly secretId: string;
-    readonly wait: boolean;
-    readonly timeoutMs: number;
-    readonly intervalMs: number;
-    readonly aws: AwsOptions;
-  }
+      readonly command: 'rotate';
+      readonly secretId: string;
+      readonly wait: boolean;
+      readonly timeoutMs: number;
+      readonly intervalMs: number;
+      readonly aws: AwsOptions;
+    }
   | { readonly command: 'status'; readonly secretId: string; readonly json: boolean; readonly aws: AwsOptions };
 
 export const USAGE = `${PROGRAM}: rotate and inspect a secret made by the DsqlUrlSecret construct

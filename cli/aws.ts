@@ -29,8 +29,15 @@ export function createClients(opts: AwsOptions): Clients {
   const ssm = new SSMClient(config);
   const ecs = new ECSClient(config);
   return {
-    sm, ssm, ecs, endpointUrl: opts.endpointUrl,
-    destroy: () => { sm.destroy(); ssm.destroy(); ecs.destroy(); },
+    sm,
+    ssm,
+    ecs,
+    endpointUrl: opts.endpointUrl,
+    destroy: () => {
+      sm.destroy();
+      ssm.destroy();
+      ecs.destroy();
+    },
   };
 }
 

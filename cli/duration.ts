@@ -27,7 +27,14 @@ export function formatDuration(ms: number): string {
   const abs = Math.abs(ms);
   if (abs < 1_000) return `${Math.round(abs)}ms`;
   let rest = Math.floor(abs / 1_000);
-  const values = ([['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const).map(([unit, size]) => {
+  const values = (
+    [
+      ['d', 86_400],
+      ['h', 3_600],
+      ['m', 60],
+      ['s', 1],
+    ] as const
+  ).map(([unit, size]) => {
     const n = Math.floor(rest / size);
     rest -= n * size;
     return `${n}${unit}`;

@@ -12,7 +12,7 @@ export const ExitCode = {
   /** Interrupted with Ctrl-C (128 + SIGINT); the rotation goes on in AWS. */
   INTERRUPTED: 130,
 } as const;
-export type ExitCodeValue = typeof ExitCode[keyof typeof ExitCode];
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error whose message is meant for the user as it is, with the exit code to end with. */
 export class CliError extends Error {
@@ -48,8 +48,14 @@ export interface AwsCall {
 
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation', 'UnauthorizedException', 'NotAuthorized']);
 const BAD_CREDENTIALS = new Set([
-  'UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch',
-  'ExpiredTokenException', 'ExpiredToken', 'IncompleteSignature', 'MissingAuthenticationToken',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
 ]);
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -75,36 +81,44 @@ export function explainAwsError(err: unknown, call: AwsCall, endpoint?: string):
   const name = e.name ?? 'Error';
   const detail = (e.message ?? String(err)).trim();
   if (/region is missing/i.test(detail)) {
-    return new UsageError('No AWS region: pass --region, set AWS_REGION, or give the secret\'s full ARN as --secret-id');
+    return new UsageError("No AWS region: pass --region, set AWS_REGION, or give the secret's full ARN as --secret-id");
   }
-  if (ACCESS_DENIED.has(name) || /not authorized to perform|access ?denied/i.test(detail) && (e.$metadata?.httpStatusCode ?? 0) === 403) {
+  if (ACCESS_DENIED.has(name) || (/not authorized to perform|access ?denied/i.test(detail) && (e.$metadata?.httpStatusCode ?? 0) === 403)) {
     const kms = /kms/i.test(detail)
       ? ' The secret is encrypted with a customer managed KMS key: the identity also needs kms:Decrypt on that key.'
       : '';
     const also = call.alsoNeeds ? ` ${call.alsoNeeds}` : '';
     return new CliError(
-      `Permission denied: ${call.api} was refused (${name}: ${detail}). `
-      + `Allow ${call.action} on ${call.resource} for the AWS identity this command runs as.${also}${kms}`,
+      `Permission denied: ${call.api} was refused (${name}: ${detail}). ` +
+        `Allow ${call.action} on ${call.resource} for the AWS identity this command runs as.${also}${kms}`,
     );
   }
   if (BAD_CREDENTIALS.has(name)) {
     return new CliError(
-      `AWS rejected the credentials on ${call.api} (${name}: ${detail}). `
-      + 'Refresh or configure credentials (aws sso login, AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).',
+      `AWS rejected the credentials on ${call.api} (${name}: ${detail}). ` +
+        'Refresh or configure credentials (aws sso login, AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).',
     );
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(detail)) {
     return new CliError(
-      `No AWS credentials found for ${call.api}. Configure them (aws configure, aws sso login, AWS_PROFILE or --profile, `
-      + 'or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).',
+      `No AWS credentials found for ${call.api}. Configure them (aws configure, aws sso login, AWS_PROFILE or --profile, ` +
+        'or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).',
     );
   }
   if (NETWORK.has(e.code ?? '') || NETWORK.has(name) || /ECONNREFUSED|ENOTFOUND|getaddrinfo|socket hang up/.test(detail)) {
     const where = endpoint ? `the endpoint ${endpoint}` : 'AWS';
-    return new CliError(`Could not reach ${where} for ${call.api} (${e.code ?? name}: ${detail}). Check the network, --region and --endpoint-url.`, ExitCode.FAILED, true);
+    return new CliError(
+      `Could not reach ${where} for ${call.api} (${e.code ?? name}: ${detail}). Check the network, --region and --endpoint-url.`,
+      ExitCode.FAILED,
+      true,
+    );
   }
   if (name === 'ThrottlingException' || name === 'TooManyRequestsException') {
-    return new CliError(`AWS throttled ${call.api} (${name}) even after retries. Try again in a minute, or poll less often with --interval.`, ExitCode.FAILED, true);
+    return new CliError(
+      `AWS throttled ${call.api} (${name}) even after retries. Try again in a minute, or poll less often with --interval.`,
+      ExitCode.FAILED,
+      true,
+    );
   }
   const serverSide = (e.$metadata?.httpStatusCode ?? 0) >= 500 || name === 'TimeoutError';
   return new CliError(`${call.api} failed: ${name}: ${detail}`, ExitCode.FAILED, serverSide);

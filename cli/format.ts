@@ -14,8 +14,16 @@ export function shortDeploymentId(id: string | undefined): string {
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(rows: ReadonlyArray<readonly string[]>): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd());
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** Cuts a line to the terminal width, so a redraw never wraps and miscounts lines. */

@@ -36,9 +36,12 @@ main({
   stdout: process.stdout,
   stderr: process.stderr,
   signal: controller.signal,
-}).then((code) => {
-  process.exitCode = code;
-}, (err: unknown) => {
-  process.stderr.write(`error: unexpected failure: ${(err as Error)?.message ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+}).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`error: unexpected failure: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -39,10 +39,14 @@ export function createReporter(io: Io): Reporter & { close(): void } {
 
 function versionText(s: WatchSnapshot): string {
   switch (s.versionState) {
-    case 'starting': return 'staging';
-    case 'AWSPENDING': return 'AWSPENDING';
-    case 'AWSCURRENT': return 'AWSPENDING → AWSCURRENT';
-    case 'abandoned': return 'ABANDONED (never became AWSCURRENT)';
+    case 'starting':
+      return 'staging';
+    case 'AWSPENDING':
+      return 'AWSPENDING';
+    case 'AWSCURRENT':
+      return 'AWSPENDING → AWSCURRENT';
+    case 'abandoned':
+      return 'ABANDONED (never became AWSCURRENT)';
   }
 }
 
@@ -53,10 +57,14 @@ function expiryText(s: WatchSnapshot, now: number): string {
 
 function serviceState(x: ServiceProgress): string {
   switch (x.state) {
-    case 'waiting': return 'waiting for redeploy';
-    case 'gone': return `gone (${x.reason ?? 'deleted'}), skipped`;
-    case 'invalid': return `invalid ARN (${x.reason ?? ''})`;
-    default: return `${x.state}${x.derived ? '*' : ''}`;
+    case 'waiting':
+      return 'waiting for redeploy';
+    case 'gone':
+      return `gone (${x.reason ?? 'deleted'}), skipped`;
+    case 'invalid':
+      return `invalid ARN (${x.reason ?? ''})`;
+    default:
+      return `${x.state}${x.derived ? '*' : ''}`;
   }
 }
 
@@ -104,13 +112,23 @@ export class LineReporter implements Reporter {
         const justPromoted = prev?.versionState !== 'AWSCURRENT';
         // At promotion, services still without a new deployment are covered by the "waiting for" line.
         if (justPromoted && x.state === 'waiting') continue;
-        const changed = justPromoted || before === undefined
-          || before.state !== x.state || before.deploymentId !== x.deploymentId || before.running !== x.running || before.desired !== x.desired;
+        const changed =
+          justPromoted ||
+          before === undefined ||
+          before.state !== x.state ||
+          before.deploymentId !== x.deploymentId ||
+          before.running !== x.running ||
+          before.desired !== x.desired;
         if (!changed) continue;
         const deployment = x.deploymentId ? ` deployment ${x.deploymentId}` : '';
         const why = x.state === 'FAILED' && x.reason ? `: ${x.reason}` : '';
         const derived = x.derived ? ' (no rolloutState from ECS: running = desired and no other deployment)' : '';
-        this.line(`service ${x.label}:${deployment} ${serviceState(x)} ${tasks(x)}${why}${x.state === 'COMPLETED' ? derived : ''}`.replace(/ -$/, ''));
+        this.line(
+          `service ${x.label}:${deployment} ${serviceState(x)} ${tasks(x)}${why}${x.state === 'COMPLETED' ? derived : ''}`.replace(
+            / -$/,
+            '',
+          ),
+        );
       }
     }
     if (s.warning && s.warning !== prev?.warning) this.line(`warning: ${s.warning}`);
@@ -127,7 +145,8 @@ export class LineReporter implements Reporter {
 }
 
 function pendingSummary(s: WatchSnapshot): string {
-  if (s.versionState !== 'AWSCURRENT') return `version ${shortId(s.versionId)} is ${s.versionState === 'starting' ? 'being staged' : 'AWSPENDING'}`;
+  if (s.versionState !== 'AWSCURRENT')
+    return `version ${shortId(s.versionId)} is ${s.versionState === 'starting' ? 'being staged' : 'AWSPENDING'}`;
   const open = s.services.filter((x) => x.state === 'waiting' || x.state === 'IN_PROGRESS');
   return `${open.length} service${open.length === 1 ? '' : 's'} not done (${open.map((x) => `${x.label} ${serviceState(x)}`).join(', ')})`;
 }
@@ -169,7 +188,9 @@ export class LiveReporter implements Reporter {
     const lines: string[] = [];
     lines.push(`Rotating ${s.secretName}   elapsed ${clock(elapsedMs)} / timeout ${formatDuration(s.timeoutMs)}`);
     const expiry = s.versionState === 'AWSCURRENT' ? expiryText(s, now) : '';
-    lines.push(`  version ${shortId(s.versionId)}  ${versionText(s)}${s.versionState === 'AWSCURRENT' ? ' ✓' : ' …'}${expiry ? `   ${expiry}` : ''}`);
+    lines.push(
+      `  version ${shortId(s.versionId)}  ${versionText(s)}${s.versionState === 'AWSCURRENT' ? ' ✓' : ' …'}${expiry ? `   ${expiry}` : ''}`,
+    );
     if (s.servicesNote) {
       lines.push(`  ${s.servicesNote}`);
     } else {
@@ -179,7 +200,8 @@ export class LiveReporter implements Reporter {
         rows.push([x.label, shortDeploymentId(x.deploymentId), state, tasks(x)]);
       }
       lines.push(...table(rows).map((l) => `  ${l}`));
-      if (s.services.some((x) => x.derived)) lines.push('  * ECS reported no rolloutState: done when running = desired and no other deployment is left');
+      if (s.services.some((x) => x.derived))
+        lines.push('  * ECS reported no rolloutState: done when running = desired and no other deployment is left');
     }
     if (s.warning) lines.push(`  warning: ${s.warning}`);
     return lines.map((l) => fit(redact(l), this.io.stdout.columns));

@@ -38,9 +38,18 @@ export const MAX_TRANSIENT_FAILURES = 5;
 
 export function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(abortError()); return; }
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(abortError()); };
+    if (signal?.aborted) {
+      reject(abortError());
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -49,12 +58,20 @@ function abortError(): Error {
   return Object.assign(new Error('interrupted'), { name: 'AbortError' });
 }
 
-export function rotationInProgressMessage(secret: Pick<ManagedSecret, 'name' | 'arn' | 'pendingVersion' | 'rotationLambdaArn'>, since?: Date, now = Date.now()): string {
-  const which = secret.pendingVersion ? `version ${shortId(secret.pendingVersion)} is still AWSPENDING${since ? ` (started ${relative(since, now)})` : ''}` : 'Secrets Manager says a previous rotation isn\'t complete';
-  return `A rotation of ${secret.name} is already in progress: ${which}. `
-    + `Follow it with \`cdk-dsql-url-secret status --secret-id ${secret.arn}\` and run rotate again once it has finished. `
-    + `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ${logGroupOf(secret.rotationLambdaArn) ?? 'its CloudWatch logs'} `
-    + '(the construct\'s watchdog clears a stale AWSPENDING version).';
+export function rotationInProgressMessage(
+  secret: Pick<ManagedSecret, 'name' | 'arn' | 'pendingVersion' | 'rotationLambdaArn'>,
+  since?: Date,
+  now = Date.now(),
+): string {
+  const which = secret.pendingVersion
+    ? `version ${shortId(secret.pendingVersion)} is still AWSPENDING${since ? ` (started ${relative(since, now)})` : ''}`
+    : "Secrets Manager says a previous rotation isn't complete";
+  return (
+    `A rotation of ${secret.name} is already in progress: ${which}. ` +
+    `Follow it with \`cdk-dsql-url-secret status --secret-id ${secret.arn}\` and run rotate again once it has finished. ` +
+    `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ${logGroupOf(secret.rotationLambdaArn) ?? 'its CloudWatch logs'} ` +
+    "(the construct's watchdog clears a stale AWSPENDING version)."
+  );
 }
 
 export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<ExitCodeValue> {
@@ -92,22 +109,41 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
       throw new CliError(rotationInProgressMessage(again, undefined, now()));
     }
     const fn = functionNameOf(secret.rotationLambdaArn);
-    throw explainAwsError(err, {
-      api: 'RotateSecret', action: 'secretsmanager:RotateSecret', resource: `the secret ${secret.arn}`,
-      alsoNeeds: `RotateSecret also needs lambda:InvokeFunction on the rotation function${fn ? ` (${fn})` : ''}.`,
-    }, clients.endpointUrl);
+    throw explainAwsError(
+      err,
+      {
+        api: 'RotateSecret',
+        action: 'secretsmanager:RotateSecret',
+        resource: `the secret ${secret.arn}`,
+        alsoNeeds: `RotateSecret also needs lambda:InvokeFunction on the rotation function${fn ? ` (${fn})` : ''}.`,
+      },
+      clients.endpointUrl,
+    );
   }
-  reporter.info(`Started rotation of ${secret.name}: new version ${shortId(versionId)} (${versionId})`
-    + `${secret.currentVersion ? `, replacing ${shortId(secret.currentVersion)}` : ''}.`);
+  reporter.info(
+    `Started rotation of ${secret.name}: new version ${shortId(versionId)} (${versionId})` +
+      `${secret.currentVersion ? `, replacing ${shortId(secret.currentVersion)}` : ''}.`,
+  );
   if (!opts.wait) {
-    reporter.info(`Secrets Manager runs the rotation function now. Follow it with: cdk-dsql-url-secret status --secret-id ${secret.arn}`
-      + ' (or start with rotate --wait next time).');
+    reporter.info(
+      `Secrets Manager runs the rotation function now. Follow it with: cdk-dsql-url-secret status --secret-id ${secret.arn}` +
+        ' (or start with rotate --wait next time).',
+    );
     return ExitCode.OK;
   }
 
   const watch = new RotationWatch({
-    clients, secretId: secret.arn, secretName: secret.name, versionId, previousVersion: secret.currentVersion,
-    bound, baseline, startedAt: started, timeoutMs: opts.timeoutMs, rotationLambdaArn: secret.rotationLambdaArn, now,
+    clients,
+    secretId: secret.arn,
+    secretName: secret.name,
+    versionId,
+    previousVersion: secret.currentVersion,
+    bound,
+    baseline,
+    startedAt: started,
+    timeoutMs: opts.timeoutMs,
+    rotationLambdaArn: secret.rotationLambdaArn,
+    now,
   });
   const deadline = started + opts.timeoutMs;
   let last: WatchSnapshot | undefined;
@@ -121,7 +157,10 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
       } catch (err) {
         // One throttled or dropped poll must not end a long wait: show it and poll again.
         if (!(err instanceof CliError && err.transient) || ++failures > MAX_TRANSIENT_FAILURES) throw err;
-        snapshot = { ...watch.current(), warning: `${err.message} (poll ${failures} of ${MAX_TRANSIENT_FAILURES} failed in a row; trying again)` };
+        snapshot = {
+          ...watch.current(),
+          warning: `${err.message} (poll ${failures} of ${MAX_TRANSIENT_FAILURES} failed in a row; trying again)`,
+        };
       }
       last = snapshot;
       reporter.update(snapshot);

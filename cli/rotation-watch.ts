@@ -12,7 +12,13 @@ import { isoSeconds, shortId } from './format';
 import { logGroupOf } from './rotation-function';
 import { describeManagedSecret, ManagedSecret, readCurrentValueInfo } from './secret';
 import {
-  BoundServices, DeploymentSnapshot, describeServices, primaryDeployment, rolloutStateOf, serviceLabel, ServiceSnapshot,
+  BoundServices,
+  DeploymentSnapshot,
+  describeServices,
+  primaryDeployment,
+  rolloutStateOf,
+  serviceLabel,
+  ServiceSnapshot,
 } from './services';
 import { Outcome, ServiceProgress, VersionState, WatchSnapshot } from './watch-report';
 
@@ -102,8 +108,11 @@ export class RotationWatch {
     const known = this.c.baseline.get(prev.arn) ?? new Set<string>();
     // The rotation's deployment: one not listed before RotateSecret and, when finishSecret recorded the
     // promotion time, started after it (a deployment started earlier still read the previous value).
-    const fresh = snap.deployments.filter((d) => !known.has(d.id)
-      && (this.promotedAt === undefined || d.createdAt === undefined || startedAfterPromotion(d.createdAt, this.promotedAt)));
+    const fresh = snap.deployments.filter(
+      (d) =>
+        !known.has(d.id) &&
+        (this.promotedAt === undefined || d.createdAt === undefined || startedAfterPromotion(d.createdAt, this.promotedAt)),
+    );
     if (fresh.length === 0) return { ...base, state: 'waiting', reason: 'no new deployment yet' };
     const failed = fresh.find((d) => d.rolloutState === 'FAILED');
     if (failed) return { ...base, ...counts(failed), state: 'FAILED', reason: failed.rolloutStateReason ?? 'rollout failed' };
@@ -137,22 +146,24 @@ export class RotationWatch {
   }
 
   private outcome(s: WatchSnapshot): Outcome | undefined {
-    const logs = logGroupOf(this.c.rotationLambdaArn) ?? 'the rotation function\'s CloudWatch logs';
+    const logs = logGroupOf(this.c.rotationLambdaArn) ?? "the rotation function's CloudWatch logs";
     const v = shortId(s.versionId);
     if (s.versionState === 'abandoned') {
       return {
         code: ExitCode.FAILED,
-        message: `The rotation failed: version ${v} ${this.seen ? 'lost AWSPENDING' : 'never appeared'} without becoming AWSCURRENT `
-          + `(it was cleared or cancelled). AWSCURRENT is unchanged. See ${logs} for the step that failed.`,
+        message:
+          `The rotation failed: version ${v} ${this.seen ? 'lost AWSPENDING' : 'never appeared'} without becoming AWSCURRENT ` +
+          `(it was cleared or cancelled). AWSCURRENT is unchanged. See ${logs} for the step that failed.`,
       };
     }
     if (s.versionState !== 'AWSCURRENT') return undefined;
     if (this.deferredUntil !== undefined) {
       return {
         code: ExitCode.OK,
-        message: `Deferred: version ${v} is AWSCURRENT with the same token, because the last rotation's rollout may still be replacing `
-          + `tasks (within rolloutAllowance of it). The watchdog rotates for real after ${isoSeconds(this.deferredUntil)}; `
-          + 'no service was redeployed.',
+        message:
+          `Deferred: version ${v} is AWSCURRENT with the same token, because the last rotation's rollout may still be replacing ` +
+          `tasks (within rolloutAllowance of it). The watchdog rotates for real after ${isoSeconds(this.deferredUntil)}; ` +
+          'no service was redeployed.',
       };
     }
     const failed = s.services.filter((x) => x.state === 'FAILED' || x.state === 'invalid');
@@ -161,45 +172,54 @@ export class RotationWatch {
       const first = failed[0].label.split('/');
       return {
         code: ExitCode.FAILED,
-        message: `Deployment FAILED: ${list}. Version ${v} is AWSCURRENT, but tasks of ${failed.length === 1 ? 'that service' : 'those services'} `
-          + 'may still run with the previous token until they are replaced. Fix the cause (see the service\'s events), then start a new deployment: '
-          + `aws ecs update-service --cluster ${first[0]} --service ${first[1] ?? failed[0].arn} --force-new-deployment`,
+        message:
+          `Deployment FAILED: ${list}. Version ${v} is AWSCURRENT, but tasks of ${failed.length === 1 ? 'that service' : 'those services'} ` +
+          "may still run with the previous token until they are replaced. Fix the cause (see the service's events), then start a new deployment: " +
+          `aws ecs update-service --cluster ${first[0]} --service ${first[1] ?? failed[0].arn} --force-new-deployment`,
       };
     }
     if (s.services.every((x) => x.state === 'COMPLETED' || x.state === 'gone')) {
       const completed = s.services.filter((x) => x.state === 'COMPLETED').length;
       const gone = s.services.length - completed;
-      const svc = s.services.length === 0
-        ? (s.servicesNote ?? 'no bound services')
-        : `${completed} of ${s.services.length} bound service${s.services.length === 1 ? '' : 's'} completed a new deployment${gone ? ` (${gone} gone, skipped)` : ''}`;
+      const svc =
+        s.services.length === 0
+          ? (s.servicesNote ?? 'no bound services')
+          : `${completed} of ${s.services.length} bound service${s.services.length === 1 ? '' : 's'} completed a new deployment${gone ? ` (${gone} gone, skipped)` : ''}`;
       return {
         code: ExitCode.OK,
-        message: `Done in ${formatDuration(s.elapsedMs)}: version ${v} is AWSCURRENT`
-          + `${s.expiresAt ? ` (token expires ${isoSeconds(s.expiresAt)})` : ''}; ${svc}.`,
+        message:
+          `Done in ${formatDuration(s.elapsedMs)}: version ${v} is AWSCURRENT` +
+          `${s.expiresAt ? ` (token expires ${isoSeconds(s.expiresAt)})` : ''}; ${svc}.`,
       };
     }
     return undefined;
   }
 
   timeoutOutcome(s: WatchSnapshot): Outcome {
-    const logs = logGroupOf(this.c.rotationLambdaArn) ?? 'the rotation function\'s CloudWatch logs';
+    const logs = logGroupOf(this.c.rotationLambdaArn) ?? "the rotation function's CloudWatch logs";
     const v = shortId(s.versionId);
     const after = `Timed out after ${formatDuration(s.timeoutMs)}`;
     const follow = `Nothing was stopped: it goes on in AWS. Follow it with cdk-dsql-url-secret status --secret-id ${this.c.secretId}`;
     if (s.versionState !== 'AWSCURRENT') {
       return {
         code: ExitCode.TIMEOUT,
-        message: `${after}: version ${v} is still ${s.versionState === 'starting' ? 'not visible' : 'AWSPENDING'}. ${follow}. `
-          + `If it stays AWSPENDING, the rotation function is failing: see ${logs}.`,
+        message:
+          `${after}: version ${v} is still ${s.versionState === 'starting' ? 'not visible' : 'AWSPENDING'}. ${follow}. ` +
+          `If it stays AWSPENDING, the rotation function is failing: see ${logs}.`,
       };
     }
     const waiting = s.services.filter((x) => x.state === 'waiting');
     const rolling = s.services.filter((x) => x.state === 'IN_PROGRESS');
     const parts: string[] = [];
-    if (rolling.length) parts.push(`${rolling.length} still rolling out (${rolling.map((x) => `${x.label} ${x.running ?? '?'}/${x.desired ?? '?'}`).join(', ')})`);
+    if (rolling.length)
+      parts.push(
+        `${rolling.length} still rolling out (${rolling.map((x) => `${x.label} ${x.running ?? '?'}/${x.desired ?? '?'}`).join(', ')})`,
+      );
     if (waiting.length) {
-      parts.push(`${waiting.length} without a new deployment yet (${waiting.map((x) => x.label).join(', ')}; `
-        + `finishSecret may have failed to redeploy ${waiting.length === 1 ? 'it' : 'them'}: see ${logs})`);
+      parts.push(
+        `${waiting.length} without a new deployment yet (${waiting.map((x) => x.label).join(', ')}; ` +
+          `finishSecret may have failed to redeploy ${waiting.length === 1 ? 'it' : 'them'}: see ${logs})`,
+      );
     }
     return { code: ExitCode.TIMEOUT, message: `${after}: version ${v} is AWSCURRENT, but ${parts.join(' and ')}. ${follow}.` };
   }

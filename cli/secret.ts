@@ -4,7 +4,10 @@
  * rotation interval) comes from the secret's tags, never from the CDK app.
  */
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, ListSecretVersionIdsCommand,
+  DescribeSecretCommand,
+  DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { rotationStateOf } from '../core/rotation-state';
 import { versionCreationDates as readVersionDates } from '../core/version-dates';
@@ -58,8 +61,8 @@ export async function describeManagedSecret(clients: Clients, secretId: string):
     if (errorName(err) === 'ResourceNotFoundException') {
       const region = await clients.sm.config.region().catch(() => undefined);
       throw new CliError(
-        `Secret '${secretId}' not found${region ? ` in ${region}` : ''}. Check the name or ARN and the region `
-        + '(--region, AWS_REGION, or pass the full ARN); the construct\'s secret is `dbUrl.secret.secretArn` in your CDK app.',
+        `Secret '${secretId}' not found${region ? ` in ${region}` : ''}. Check the name or ARN and the region ` +
+          "(--region, AWS_REGION, or pass the full ARN); the construct's secret is `dbUrl.secret.secretArn` in your CDK app.",
       );
     }
     throw explainAwsError(err, describeCall(secretId), clients.endpointUrl);
@@ -76,17 +79,17 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
   const name = out.Name ?? secretId;
   if (out.DeletedDate !== undefined && out.DeletedDate !== null) {
     throw new CliError(
-      `Secret ${name} is scheduled for deletion (since ${out.DeletedDate.toISOString()}). `
-      + `Restore it first: aws secretsmanager restore-secret --secret-id ${arn}`,
+      `Secret ${name} is scheduled for deletion (since ${out.DeletedDate.toISOString()}). ` +
+        `Restore it first: aws secretsmanager restore-secret --secret-id ${arn}`,
     );
   }
   const tags = new Map((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
   const managedBy = tags.get(SecretTag.MANAGED_BY);
   if (managedBy === undefined) {
     throw new CliError(
-      `Secret ${name} is not managed by cdk-dsql-url-secret: it has no tag '${SecretTag.MANAGED_BY}'. `
-      + 'Pass the secret the DsqlUrlSecret construct created (dbUrl.secret.secretArn); '
-      + 'if it was deployed by an older version of the construct, deploy the stack again with this version to add the tags.',
+      `Secret ${name} is not managed by cdk-dsql-url-secret: it has no tag '${SecretTag.MANAGED_BY}'. ` +
+        'Pass the secret the DsqlUrlSecret construct created (dbUrl.secret.secretArn); ' +
+        'if it was deployed by an older version of the construct, deploy the stack again with this version to add the tags.',
     );
   }
   const state = rotationStateOf(out);
@@ -114,9 +117,15 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
  * The parsed value never leaves this function.
  */
 export async function readCurrentValueInfo(clients: Clients, secret: Pick<ManagedSecret, 'arn'>): Promise<CurrentValueInfo> {
-  const out = await awsCall({
-    api: 'GetSecretValue', action: 'secretsmanager:GetSecretValue', resource: `the secret ${secret.arn}`,
-  }, () => clients.sm.send(new GetSecretValueCommand({ SecretId: secret.arn, VersionStage: 'AWSCURRENT' })), clients.endpointUrl);
+  const out = await awsCall(
+    {
+      api: 'GetSecretValue',
+      action: 'secretsmanager:GetSecretValue',
+      resource: `the secret ${secret.arn}`,
+    },
+    () => clients.sm.send(new GetSecretValueCommand({ SecretId: secret.arn, VersionStage: 'AWSCURRENT' })),
+    clients.endpointUrl,
+  );
   return valueInfo(out.VersionId, out.SecretString);
 }
 
@@ -151,7 +160,9 @@ export function valueInfo(versionId: string | undefined, secretString: string | 
 /** When each version was created (every page of ListSecretVersionIds); empty when that call is not allowed. */
 export async function versionCreationDates(clients: Clients, secretArn: string): Promise<Map<string, Date>> {
   try {
-    return await readVersionDates((NextToken) => clients.sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })));
+    return await readVersionDates((NextToken) =>
+      clients.sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })),
+    );
   } catch {
     // Optional detail (how long a rotation has been in progress): a missing permission only hides it.
     return new Map();

@@ -76,9 +76,15 @@ export async function describeServices(clients: Clients, arns: readonly string[]
         for (const arn of batch) result.set(arn, { kind: 'gone', arn, reason: `cluster ${cluster} not found` });
         continue;
       }
-      throw explainAwsError(err, {
-        api: 'DescribeServices', action: 'ecs:DescribeServices', resource: `the services in cluster ${cluster} (${batch.length} of them)`,
-      }, clients.endpointUrl);
+      throw explainAwsError(
+        err,
+        {
+          api: 'DescribeServices',
+          action: 'ecs:DescribeServices',
+          resource: `the services in cluster ${cluster} (${batch.length} of them)`,
+        },
+        clients.endpointUrl,
+      );
     }
     for (const arn of batch) {
       const name = parseServiceArn(arn)!.name;
@@ -137,4 +143,3 @@ export function rolloutStateOf(d: DeploymentSnapshot, all: readonly DeploymentSn
 export function rolloutStateSource(d: DeploymentSnapshot): 'ecs' | 'counts' {
   return d.rolloutState ? 'ecs' : 'counts';
 }
-

@@ -4,12 +4,8 @@ import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
 import { functionNameOf, logGroupOf } from './rotation-function';
-import {
-  CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates,
-} from './secret';
-import {
-  describeServices, loadBoundServices, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot,
-} from './services';
+import { CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates } from './secret';
+import { describeServices, loadBoundServices, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot } from './services';
 
 export interface ServiceStatus {
   readonly arn: string;
@@ -55,9 +51,9 @@ export interface StatusReport {
     readonly enabled: boolean;
     readonly functionArn: string | null;
     readonly nextRotation:
-    | { readonly source: 'secrets-manager'; readonly at: string }
-    | { readonly source: 'eventbridge-scheduler'; readonly everySeconds: number; readonly every: string }
-    | null;
+      | { readonly source: 'secrets-manager'; readonly at: string }
+      | { readonly source: 'eventbridge-scheduler'; readonly everySeconds: number; readonly every: string }
+      | null;
     readonly inProgress: boolean;
     readonly pendingVersion: { readonly id: string; readonly shortId: string; readonly createdAt: string | null } | null;
     /** A deferred rotation: the watchdog rotates for real after this time. */
@@ -78,7 +74,16 @@ export async function collectStatus(clients: Clients, secretId: string, now: () 
   ]);
   const snapshots = await describeServices(clients, bound.arns);
   const created = secret.pendingVersion ? await versionCreationDates(clients, secret.arn) : new Map<string, Date>();
-  return buildStatus({ secret, value, parameter: bound.parameter, parameterExists: bound.exists, arns: bound.arns, snapshots, created, now: now() });
+  return buildStatus({
+    secret,
+    value,
+    parameter: bound.parameter,
+    parameterExists: bound.exists,
+    arns: bound.arns,
+    snapshots,
+    created,
+    now: now(),
+  });
 }
 
 export interface StatusInputs {
@@ -105,7 +110,11 @@ export function buildStatus(i: StatusInputs): StatusReport {
   if (secret.nextRotationDate) {
     nextRotation = { source: 'secrets-manager', at: secret.nextRotationDate.toISOString() };
   } else if (secret.rotationIntervalSeconds) {
-    nextRotation = { source: 'eventbridge-scheduler', everySeconds: secret.rotationIntervalSeconds, every: formatDuration(secret.rotationIntervalSeconds * 1000) };
+    nextRotation = {
+      source: 'eventbridge-scheduler',
+      everySeconds: secret.rotationIntervalSeconds,
+      every: formatDuration(secret.rotationIntervalSeconds * 1000),
+    };
   }
 
   const services: ServiceStatus[] = i.arns.map((arn) => {
@@ -152,7 +161,11 @@ export function buildStatus(i: StatusInputs): StatusReport {
       nextRotation,
       inProgress: secret.pendingVersion !== undefined,
       pendingVersion: secret.pendingVersion
-        ? { id: secret.pendingVersion, shortId: shortId(secret.pendingVersion), createdAt: i.created.get(secret.pendingVersion)?.toISOString() ?? null }
+        ? {
+            id: secret.pendingVersion,
+            shortId: shortId(secret.pendingVersion),
+            createdAt: i.created.get(secret.pendingVersion)?.toISOString() ?? null,
+          }
         : null,
       deferredUntil: secret.deferredUntil?.toISOString() ?? null,
     },
@@ -170,7 +183,10 @@ export function formatStatus(r: StatusReport): string[] {
   rows.push(['ARN', r.secret.arn]);
   rows.push(['Managed by', r.secret.managedBy]);
   rows.push(['Current version', r.currentVersion ? r.currentVersion.shortId : 'none (no AWSCURRENT version)']);
-  rows.push(['Rotated', r.rotatedAt ? `${at(r.rotatedAt, now)}${r.rotatedAtSource === 'promoted-tag' ? '' : ' (LastRotatedDate)'}` : 'unknown']);
+  rows.push([
+    'Rotated',
+    r.rotatedAt ? `${at(r.rotatedAt, now)}${r.rotatedAtSource === 'promoted-tag' ? '' : ' (LastRotatedDate)'}` : 'unknown',
+  ]);
   const t = r.token;
   let token: string;
   if (t.state === 'placeholder') token = 'no token yet: AWSCURRENT is the placeholder (the first rotation has not completed)';
@@ -180,20 +196,29 @@ export function formatStatus(r: StatusReport): string[] {
   rows.push(['Token expires', token]);
   if (t.host) rows.push(['Endpoint', `${t.host}${t.username ? ` as ${t.username}` : ''}`]);
   const next = r.rotation.nextRotation;
-  rows.push(['Next rotation', next === null
-    ? 'none scheduled'
-    : next.source === 'secrets-manager'
-      ? at(next.at, now)
-      : `every ${next.every} via EventBridge Scheduler (no Secrets Manager schedule)`]);
+  rows.push([
+    'Next rotation',
+    next === null
+      ? 'none scheduled'
+      : next.source === 'secrets-manager'
+        ? at(next.at, now)
+        : `every ${next.every} via EventBridge Scheduler (no Secrets Manager schedule)`,
+  ]);
   const fn = functionNameOf(r.rotation.functionArn);
   rows.push(['Rotation', `${r.rotation.enabled ? 'enabled' : 'DISABLED'}${fn ? `, function ${fn}` : ''}`]);
   const p = r.rotation.pendingVersion;
-  rows.push(['In progress', p
-    ? `yes: version ${p.shortId} is AWSPENDING${p.createdAt ? ` (started ${relative(new Date(p.createdAt), now)})` : ''}; `
-      + `if it stays so, the rotation function is failing: see ${logGroupOf(r.rotation.functionArn) ?? 'its CloudWatch logs'}`
-    : 'no']);
+  rows.push([
+    'In progress',
+    p
+      ? `yes: version ${p.shortId} is AWSPENDING${p.createdAt ? ` (started ${relative(new Date(p.createdAt), now)})` : ''}; ` +
+        `if it stays so, the rotation function is failing: see ${logGroupOf(r.rotation.functionArn) ?? 'its CloudWatch logs'}`
+      : 'no',
+  ]);
   if (r.rotation.deferredUntil) {
-    rows.push(['Deferred', `a rotation within rolloutAllowance of the last one was deferred; the watchdog rotates after ${r.rotation.deferredUntil}`]);
+    rows.push([
+      'Deferred',
+      `a rotation within rolloutAllowance of the last one was deferred; the watchdog rotates after ${r.rotation.deferredUntil}`,
+    ]);
   }
   const b = r.boundServices;
   let boundLine: string;

@@ -42,8 +42,10 @@ export function parseBoundServices(raw: string, parameterName: string): string[]
     parsed = undefined; // not JSON: reported below with the parameter's name
   }
   if (!Array.isArray(parsed) || !parsed.every((arn) => typeof arn === 'string')) {
-    throw new Error(`SSM parameter ${parameterName} must hold a JSON array of ECS service ARNs; `
-      + 'was it changed by hand? Deploy the stack again to restore it.');
+    throw new Error(
+      `SSM parameter ${parameterName} must hold a JSON array of ECS service ARNs; ` +
+        'was it changed by hand? Deploy the stack again to restore it.',
+    );
   }
   return parsed;
 }

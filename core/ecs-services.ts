@@ -48,7 +48,8 @@ export function describeBatches(serviceArns: readonly string[]): DescribeBatches
   }
   const batches: Array<{ cluster: string; arns: string[] }> = [];
   for (const [cluster, arns] of byCluster) {
-    for (let i = 0; i < arns.length; i += DESCRIBE_SERVICES_BATCH) batches.push({ cluster, arns: arns.slice(i, i + DESCRIBE_SERVICES_BATCH) });
+    for (let i = 0; i < arns.length; i += DESCRIBE_SERVICES_BATCH)
+      batches.push({ cluster, arns: arns.slice(i, i + DESCRIBE_SERVICES_BATCH) });
   }
   return { batches, invalid };
 }

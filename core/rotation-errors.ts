@@ -5,6 +5,8 @@
  */
 export function isRotationInProgressError(err: unknown): boolean {
   const e = err as { name?: string; message?: string } | undefined;
-  return e?.name === 'InvalidRequestException'
-    && /previous rotation|in progress|isn't complete|is not complete|not yet complete/i.test(e.message ?? '');
+  return (
+    e?.name === 'InvalidRequestException' &&
+    /previous rotation|in progress|isn't complete|is not complete|not yet complete/i.test(e.message ?? '')
+  );
 }

@@ -31,8 +31,8 @@ export function rotationStateOf(metadata: SecretMetadata): RotationState {
   for (const [id, labels] of Object.entries(metadata.VersionIdsToStages ?? {})) {
     if (labels.length > 0) stages[id] = labels;
   }
-  const holder = (stage: string, unless?: string) => Object.entries(stages)
-    .find(([, labels]) => labels.includes(stage) && (unless === undefined || !labels.includes(unless)))?.[0];
+  const holder = (stage: string, unless?: string) =>
+    Object.entries(stages).find(([, labels]) => labels.includes(stage) && (unless === undefined || !labels.includes(unless)))?.[0];
   const tag = (key: string) => metadata.Tags?.find((t) => t.Key === key)?.Value;
   const deferred = DeferredTag.decode(tag(DeferredTag.key));
   return {

@@ -6,7 +6,9 @@ export interface VersionListPage {
 }
 
 /** Reads every page (`listPage(nextToken)` sends one ListSecretVersionIds call); versions without an id or date are left out. */
-export async function versionCreationDates(listPage: (nextToken: string | undefined) => Promise<VersionListPage>): Promise<Map<string, Date>> {
+export async function versionCreationDates(
+  listPage: (nextToken: string | undefined) => Promise<VersionListPage>,
+): Promise<Map<string, Date>> {
   const dates = new Map<string, Date>();
   let nextToken: string | undefined;
   do {

@@ -55,21 +55,29 @@ const shortVersion = (v: string) => v.split(' ').slice(0, 2).join(' ');
  * NODE_EXTRA_CA_CERTS trusts the local endpoint's throwaway CA (real DSQL chains to public roots).
  */
 export async function queryWithNodePostgres(url: string, caFile: string): Promise<QueryOutcome> {
-  const r = await run(process.execPath, [path.join(__dirname, 'app-query.js')], {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    DATABASE_URL: url,
-    NODE_EXTRA_CA_CERTS: caFile,
-    DEMO_SQL: SQL,
-  }, 15_000);
+  const r = await run(
+    process.execPath,
+    [path.join(__dirname, 'app-query.js')],
+    {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      DATABASE_URL: url,
+      NODE_EXTRA_CA_CERTS: caFile,
+      DEMO_SQL: SQL,
+    },
+    15_000,
+  );
   if (r.timedOut) return { ok: false, message: 'node-postgres: no answer within 15 s' };
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) return { ok: false, message: `node-postgres app exited with code ${r.code}: ${lastLine(r.stderr) || r.spawnError || 'no output'}` };
+  if (!line)
+    return { ok: false, message: `node-postgres app exited with code ${r.code}: ${lastLine(r.stderr) || r.spawnError || 'no output'}` };
   const out = JSON.parse(line) as
     | { ok: true; row: { current_user: string; now: string; version: string } }
     | { ok: false; code?: string; message: string; detail?: string };
   if (!out.ok) return { ok: false, message: `${out.message}${out.detail ? ` (${out.detail})` : ''}${out.code ? ` [${out.code}]` : ''}` };
   // node-postgres 8 prints a SECURITY WARNING for sslmode=require (it means verify-full there).
-  const warnings = /SECURITY WARNING: The SSL modes/.test(r.stderr) ? ['node-postgres 8 treats sslmode=require as verify-full (and warns); the local CA is in NODE_EXTRA_CA_CERTS'] : [];
+  const warnings = /SECURITY WARNING: The SSL modes/.test(r.stderr)
+    ? ['node-postgres 8 treats sslmode=require as verify-full (and warns); the local CA is in NODE_EXTRA_CA_CERTS']
+    : [];
   return { ok: true, row: { user: out.row.current_user, now: out.row.now, version: shortVersion(out.row.version) }, warnings };
 }
 
@@ -82,11 +90,16 @@ export async function psqlVersion(): Promise<string | undefined> {
 /** psql (libpq) with the URL as its connection string. libpq's sslmode=require encrypts without verifying. */
 export async function queryWithPsql(url: string): Promise<QueryOutcome> {
   const SEP = '\x1f';
-  const r = await run('psql', [url, '-X', '-q', '-A', '-t', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', SQL], {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGCONNECT_TIMEOUT: '5',
-    PGAPPNAME: 'cdk-dsql-url-secret-demo',
-  }, 15_000);
+  const r = await run(
+    'psql',
+    [url, '-X', '-q', '-A', '-t', '-F', SEP, '-v', 'ON_ERROR_STOP=1', '-c', SQL],
+    {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PGCONNECT_TIMEOUT: '5',
+      PGAPPNAME: 'cdk-dsql-url-secret-demo',
+    },
+    15_000,
+  );
   if (r.timedOut) return { ok: false, message: 'psql: no answer within 15 s' };
   if (r.code !== 0) return { ok: false, message: `psql exited with code ${r.code}: ${lastLine(r.stderr) || r.spawnError || 'no output'}` };
   const [user, now, version] = r.stdout.trim().split(SEP);

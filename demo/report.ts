@@ -109,7 +109,10 @@ export function ms(n: number): string {
 
 /** 2025-06-01 12:00:01Z */
 export function isoSeconds(d: Date | string): string {
-  return new Date(d).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(d)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** 12:00:01.234Z */

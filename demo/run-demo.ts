@@ -56,7 +56,9 @@ async function main(): Promise<number> {
   if (failure === undefined) {
     out.section('Summary');
     const svc = stack!.serviceArns.length;
-    out.line(`  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${stack!.handlerLogs.length} handler invocations, ${tally.attempts - ROTATIONS} retries)`);
+    out.line(
+      `  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${stack!.handlerLogs.length} handler invocations, ${tally.attempts - ROTATIONS} retries)`,
+    );
     out.line(`  services redeployed  ${tally.redeployed} (${svc} services × ${ROTATIONS} rotations)`);
     const { accepted, rejected } = stack!.endpoint.stats;
     out.line(`  endpoint             ${accepted} connections accepted, ${rejected} rejected${rejected === 1 ? ' (the forged token)' : ''}`);
@@ -75,8 +77,10 @@ async function main(): Promise<number> {
   }
   const handlerLines = (stack?.handlerLogs ?? []).join('\n').split('\n').filter(Boolean).length;
   const demoLines = out.lineCount() + 1;
-  out.line(`${failure === undefined ? OK : ' '} leak check: no token, password or key in ${demoLines + handlerLines} lines of output `
-    + c.dim(`(demo ${demoLines}, handler logs ${handlerLines})`));
+  out.line(
+    `${failure === undefined ? OK : ' '} leak check: no token, password or key in ${demoLines + handlerLines} lines of output ` +
+      c.dim(`(demo ${demoLines}, handler logs ${handlerLines})`),
+  );
   return failure === undefined ? 0 : 1;
 }
 
@@ -87,8 +91,10 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   const rotationBundle = functionBundle('rotation');
   if (!fs.existsSync(rotationBundle)) throw new DemoError(`rotation function bundle not found at ${rotationBundle}: run npm run bundle`);
   const bundle = fs.statSync(rotationBundle);
-  out.line(`  ${OK} ${pad('rotation bundle', 20)} ${path.relative(process.cwd(), rotationBundle)} `
-    + c.dim(`(${(bundle.size / 1024).toFixed(0)} KiB, built ${isoSeconds(bundle.mtime)})`));
+  out.line(
+    `  ${OK} ${pad('rotation bundle', 20)} ${path.relative(process.cwd(), rotationBundle)} ` +
+      c.dim(`(${(bundle.size / 1024).toFixed(0)} KiB, built ${isoSeconds(bundle.mtime)})`),
+  );
   out.status('looking for a Python with moto');
   try {
     findMotoPython();
@@ -119,7 +125,9 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   const proxyPort = new URL(s.proxy.endpoint).port;
   out.line(`  ${OK} ${pad('moto', 20)} ${s.moto.endpoint} ${c.dim(`(Secrets Manager, ECS, SSM; behind a fault proxy on :${proxyPort})`)}`);
   out.line(`  ${OK} ${pad(`PostgreSQL ${pgVersion}`, 20)} 127.0.0.1:${s.postgres.port} ${c.dim('(throwaway data directory)')}`);
-  out.line(`  ${OK} ${pad('DSQL-style endpoint', 20)} ${s.endpoint.host}:${s.endpoint.port} ${c.dim(`(TLS only, checks SigV4 IAM tokens; all up after ${servers})`)}`);
+  out.line(
+    `  ${OK} ${pad('DSQL-style endpoint', 20)} ${s.endpoint.host}:${s.endpoint.port} ${c.dim(`(TLS only, checks SigV4 IAM tokens; all up after ${servers})`)}`,
+  );
 
   const secretName = s.secretArn.split(':secret:')[1] ?? s.secretArn;
   out.line(`  ${OK} ${pad('secret', 20)} ${secretName} ${c.dim('(placeholder value: no token before the first rotation)')}`);
@@ -130,7 +138,9 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   }
   const valueFrom = await secretReference(s);
   for (const [cluster, names] of byCluster) {
-    out.line(`  ${OK} ${pad('ECS cluster', 20)} ${cluster} with ${names.length} services: ${names.join(', ')} ${c.dim(`(after ${ms(Date.now() - started)})`)}`);
+    out.line(
+      `  ${OK} ${pad('ECS cluster', 20)} ${cluster} with ${names.length} services: ${names.join(', ')} ${c.dim(`(after ${ms(Date.now() - started)})`)}`,
+    );
   }
   out.line(`    ${c.dim('task definition: DATABASE_URL from')} ${valueFrom}`);
   const placeholder = Object.entries(await describeStages(s.sm, s.secretArn)).find(([, st]) => st.includes('AWSCURRENT'))?.[0];
@@ -148,14 +158,17 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
       .sort(([, a], [, b]) => stageRank(a) - stageRank(b))
       .map(([id, st]) => `${c.cyan(shortId(id))} ${st.join(',')}${id === placeholder ? c.dim(' (placeholder)') : ''}`);
     out.line(`  ${pad('versions', 10)} ${versions.join('   ')}`);
-    if (!stages[result.versionId]?.includes('AWSCURRENT')) throw new DemoError(`version ${shortId(result.versionId)} is not AWSCURRENT after rotation ${n}`);
+    if (!stages[result.versionId]?.includes('AWSCURRENT'))
+      throw new DemoError(`version ${shortId(result.versionId)} is not AWSCURRENT after rotation ${n}`);
 
     // The new value: lifetime and masked URL.
     const current = await s.readStage('AWSCURRENT');
     remember(current.password);
     const left = Date.parse(current.expiresAt) - Date.now();
-    out.line(`  ${pad('token', 10)} issued ${isoSeconds(current.issuedAt)}, expires ${isoSeconds(current.expiresAt)} `
-      + `${c.dim(`(${duration(left)} left; ${current.password.length} chars, not shown)`)}`);
+    out.line(
+      `  ${pad('token', 10)} issued ${isoSeconds(current.issuedAt)}, expires ${isoSeconds(current.expiresAt)} ` +
+        `${c.dim(`(${duration(left)} left; ${current.password.length} chars, not shown)`)}`,
+    );
     out.line(`  ${pad('url', 10)} ${maskUrl(current.url)}`);
 
     // The deployments finishSecret forced.
@@ -166,8 +179,10 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
       const now = newest(after.get(arn));
       if (!now || now.id === old?.id) throw new DemoError(`service ${arn.split('/').pop()} was not redeployed by rotation ${n}`);
       tally.redeployed++;
-      out.line(`  ${pad(i === 0 ? 'redeploy' : '', 10)} ${pad(arn.split('/').pop()!, 6)} ${pad(old?.id ?? '(none)', idWidth)} ${ARROW} ${pad(now.id, 27)} `
-        + c.dim(`created ${timeMs(now.createdAt)}`));
+      out.line(
+        `  ${pad(i === 0 ? 'redeploy' : '', 10)} ${pad(arn.split('/').pop()!, 6)} ${pad(old?.id ?? '(none)', idWidth)} ${ARROW} ${pad(now.id, 27)} ` +
+          c.dim(`created ${timeMs(now.createdAt)}`),
+      );
     });
 
     // A real client, given only the URL, as a new task would be.
@@ -183,12 +198,17 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   remember(previous.password);
   const prev = await queryWithNodePostgres(previous.url, s.endpoint.caFile);
   if (!prev.ok) throw new DemoError(`the AWSPREVIOUS token no longer connects: ${prev.message}`);
-  out.line(`  ${OK} AWSPREVIOUS token still connects (as ${prev.row.user}): tasks not yet replaced keep working `
-    + c.dim(`(until ${isoSeconds(previous.expiresAt)})`));
+  out.line(
+    `  ${OK} AWSPREVIOUS token still connects (as ${prev.row.user}): tasks not yet replaced keep working ` +
+      c.dim(`(until ${isoSeconds(previous.expiresAt)})`),
+  );
 
   // A token with one character of its signature changed must be refused: the endpoint really checks.
   const current = await s.readStage('AWSCURRENT');
-  const forged = current.password.replace(/(X-Amz-Signature=[0-9a-f]*)([0-9a-f])/, (_, head: string, last: string) => head + (last === '0' ? '1' : '0'));
+  const forged = current.password.replace(
+    /(X-Amz-Signature=[0-9a-f]*)([0-9a-f])/,
+    (_, head: string, last: string) => head + (last === '0' ? '1' : '0'),
+  );
   if (forged === current.password) throw new DemoError('could not find X-Amz-Signature in the token to forge it');
   remember(forged);
   const forgedUrl = current.url.replace(encodeURIComponent(current.password), encodeURIComponent(forged));
@@ -204,7 +224,9 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
 function progress(e: RotationEvent): void {
   switch (e.type) {
     case 'rotation-started':
-      out.line(`  ${c.dim('RotateSecret staged version')} ${c.cyan(shortId(e.token))} ${c.dim('as AWSPENDING; each step runs the handler bundle in a fresh process')}`);
+      out.line(
+        `  ${c.dim('RotateSecret staged version')} ${c.cyan(shortId(e.token))} ${c.dim('as AWSPENDING; each step runs the handler bundle in a fresh process')}`,
+      );
       break;
     case 'step-started':
       out.status(`${e.step} (attempt ${e.attempt}): ${STEP_NOTES[e.step]}`);
@@ -229,7 +251,9 @@ async function query(label: string, client: string, run: () => Promise<QueryOutc
   out.status(`connecting with ${client}`);
   const r = await run();
   if (!r.ok) throw new DemoError(`${client} could not use the AWSCURRENT URL: ${r.message}`);
-  out.line(`  ${pad(label, 10)} ${pad(client, 14)} ${r.row.user} | ${isoSeconds(pgTime(r.row.now))} | ${r.row.version} ${c.dim(`(${ms(Date.now() - started)})`)}`);
+  out.line(
+    `  ${pad(label, 10)} ${pad(client, 14)} ${r.row.user} | ${isoSeconds(pgTime(r.row.now))} | ${r.row.version} ${c.dim(`(${ms(Date.now() - started)})`)}`,
+  );
   return r.warnings;
 }
 
@@ -239,7 +263,10 @@ function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
     if (!stack && starting) {
       // Interrupted while starting: let startup finish (it cleans up after itself if it fails), then stop.
-      stack = await Promise.race([starting.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref())]);
+      stack = await Promise.race([
+        starting.catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
+      ]);
     }
     if (!stack) return;
     out.status('stopping moto, PostgreSQL and the endpoint');
@@ -252,8 +279,10 @@ function cleanup(): Promise<void> {
 function describeFailure(err: unknown): string {
   if (err instanceof RotationFailedError) {
     const last = err.failures.at(-1);
-    return `rotation failed after ${err.failures.length} attempt(s); AWSPENDING is left on version ${shortId(err.token)}`
-      + (last ? `. Last error, in ${last.step}: ${last.message}` : '');
+    return (
+      `rotation failed after ${err.failures.length} attempt(s); AWSPENDING is left on version ${shortId(err.token)}` +
+      (last ? `. Last error, in ${last.step}: ${last.message}` : '')
+    );
   }
   return err instanceof Error ? err.message : String(err);
 }
@@ -267,7 +296,10 @@ function leakCheck(): string | undefined {
     if (signature) needles.set(signature, "a token's signature");
   }
   if (stack) needles.set(stack.signer.secretAccessKey, "the signer's secret access key");
-  const haystacks: Array<[string, string]> = [['demo output', out.text()], ['handler logs', (stack?.handlerLogs ?? []).join('\n')]];
+  const haystacks: Array<[string, string]> = [
+    ['demo output', out.text()],
+    ['handler logs', (stack?.handlerLogs ?? []).join('\n')],
+  ];
   for (const [needle, what] of needles) {
     if (needle.length < 16) continue; // the placeholder's empty password is not a secret
     for (const [where, text] of haystacks) if (text.includes(needle)) return `${what} appears in the ${where}`;
@@ -285,7 +317,8 @@ function remember(token: string): void {
 function installedPostgres(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!fs.existsSync(root)) return undefined;
-  return fs.readdirSync(root)
+  return fs
+    .readdirSync(root)
     .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'postgres')))
     .sort((a, b) => Number(b) - Number(a))[0];
 }
@@ -296,7 +329,8 @@ async function secretReference(s: LocalStack): Promise<string> {
   const svc = await s.ecs.send(new DescribeServicesCommand({ cluster, services: [s.serviceArns[0]] }));
   const td = await s.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: svc.services![0].taskDefinition! }));
   const ref = td.taskDefinition?.containerDefinitions?.flatMap((d) => d.secrets ?? []).find((x) => x.name === 'DATABASE_URL')?.valueFrom;
-  if (!ref?.startsWith(s.secretArn)) throw new DemoError(`the task definition does not inject DATABASE_URL from the secret (valueFrom ${ref})`);
+  if (!ref?.startsWith(s.secretArn))
+    throw new DemoError(`the task definition does not inject DATABASE_URL from the secret (valueFrom ${ref})`);
   return `…:secret:${ref.split(':secret:')[1]}`;
 }
 

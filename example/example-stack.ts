@@ -52,17 +52,22 @@ export class ExampleStack extends Stack {
     this.dbUrl.redeployOnRotation(service);
 
     // The only AwsSolutions findings on this stack, each narrowed to its resource and finding.
-    NagSuppressions.addResourceSuppressions(this.dbUrl, [
-      {
-        id: 'AwsSolutions-IAM4',
-        reason: 'AWSLambdaBasicExecutionRole only lets the rotation, watchdog and first-rotation functions write their own logs.',
-        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-      },
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; every other statement names its resource.',
-        appliesTo: ['Resource::*'],
-      },
-    ], true);
+    NagSuppressions.addResourceSuppressions(
+      this.dbUrl,
+      [
+        {
+          id: 'AwsSolutions-IAM4',
+          reason: 'AWSLambdaBasicExecutionRole only lets the rotation, watchdog and first-rotation functions write their own logs.',
+          appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; every other statement names its resource.',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
   }
 }

@@ -13,10 +13,12 @@ import { log } from './log';
 export async function loadBoundServices(ssm: SSMClient, baseName: string, count = 1): Promise<string[]> {
   const read = await readBoundServices(baseName, (name) => getParameter(ssm, name), count);
   if (read.missing !== undefined) {
-    log.warn(read.parametersRead === 0
-      ? 'bound services parameter does not exist yet (first rotation of a new stack); no service to redeploy'
-      : 'a bound services parameter does not exist yet (a stack update is adding services); redeploying the ones listed so far',
-    { parameter: read.missing });
+    log.warn(
+      read.parametersRead === 0
+        ? 'bound services parameter does not exist yet (first rotation of a new stack); no service to redeploy'
+        : 'a bound services parameter does not exist yet (a stack update is adding services); redeploying the ones listed so far',
+      { parameter: read.missing },
+    );
   }
   return read.arns;
 }

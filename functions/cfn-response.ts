@@ -45,7 +45,9 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  * the (idempotent) request again.
  */
 export async function sendResponse(
-  responseUrl: string, response: CustomResourceResponse, retryDelaysMs: readonly number[] = [1_000, 3_000],
+  responseUrl: string,
+  response: CustomResourceResponse,
+  retryDelaysMs: readonly number[] = [1_000, 3_000],
   sleep: (ms: number) => Promise<void> = sleepFor,
 ): Promise<void> {
   const url = new URL(responseUrl);
@@ -61,7 +63,9 @@ export async function sendResponse(
     } catch (err) {
       // The URL is a presigned S3 URL: log its host only.
       log.warn('initial rotation: could not send the response to CloudFormation', {
-        host: url.host, attempt, error: (err as Error).message,
+        host: url.host,
+        attempt,
+        error: (err as Error).message,
       });
       if (attempt > retryDelaysMs.length) throw err;
       await sleep(retryDelaysMs[attempt - 1]);
@@ -71,18 +75,22 @@ export async function sendResponse(
 
 function put(url: URL, body: string, request: typeof https.request): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'PUT',
-      // S3 presigned for an empty content type: any other value breaks the signature.
-      headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const code = res.statusCode ?? 0;
-        if (code >= 200 && code < 300) resolve();
-        else reject(new Error(`HTTP ${code}`));
-      });
-    });
+    const req = request(
+      url,
+      {
+        method: 'PUT',
+        // S3 presigned for an empty content type: any other value breaks the signature.
+        headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) resolve();
+          else reject(new Error(`HTTP ${code}`));
+        });
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('timed out after 10 s')));
     req.on('error', reject);
     req.end(body);

@@ -1,5 +1,11 @@
 import {
-  FUNCTION_CONFIG_ENV, FunctionBundle, FunctionBundleName, InitialRotationFunctionConfig, RotationFunctionConfig, SignerConfig, SignerKind,
+  FUNCTION_CONFIG_ENV,
+  FunctionBundle,
+  FunctionBundleName,
+  InitialRotationFunctionConfig,
+  RotationFunctionConfig,
+  SignerConfig,
+  SignerKind,
   WatchdogFunctionConfig,
 } from '../lib/contract';
 
@@ -74,9 +80,8 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
 
 function readSigner(f: Fields): SignerConfig {
   const kind = f.oneOf('kind', [SignerKind.ROLE, SignerKind.ACCESS_KEY]);
-  const signer: SignerConfig = kind === SignerKind.ROLE
-    ? { kind }
-    : { kind, userName: f.string('userName'), keysSecretArn: f.string('keysSecretArn') };
+  const signer: SignerConfig =
+    kind === SignerKind.ROLE ? { kind } : { kind, userName: f.string('userName'), keysSecretArn: f.string('keysSecretArn') };
   f.noOthers();
   return signer;
 }
@@ -85,7 +90,10 @@ function readSigner(f: Fields): SignerConfig {
 class Fields {
   private readonly read = new Set<string>();
 
-  constructor(private readonly obj: Record<string, unknown>, private readonly path: string) {}
+  constructor(
+    private readonly obj: Record<string, unknown>,
+    private readonly path: string,
+  ) {}
 
   string(name: string, opts: { allowEmpty?: boolean; allowNull: true }): string | null;
   string(name: string, opts?: { allowEmpty?: boolean; allowNull?: false }): string;

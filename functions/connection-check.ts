@@ -23,7 +23,10 @@ export async function checkConnection(value: DsqlUrlSecretValue, timeoutSeconds:
   client.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`timed out after ${timeoutSeconds} s`), { code: 'ETIMEDOUT' })), timeoutSeconds * 1000);
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`timed out after ${timeoutSeconds} s`), { code: 'ETIMEDOUT' })),
+      timeoutSeconds * 1000,
+    );
   });
   try {
     await Promise.race([
@@ -49,7 +52,10 @@ export type ConnectionFailureKind = 'auth' | 'network' | 'tls' | 'other';
  * not `instanceof`, so the check works where this module is mocked.
  */
 export class ConnectionCheckError extends Error {
-  constructor(message: string, readonly kind: ConnectionFailureKind) {
+  constructor(
+    message: string,
+    readonly kind: ConnectionFailureKind,
+  ) {
     super(message);
     this.name = 'ConnectionCheckError';
   }
@@ -59,8 +65,10 @@ export function classifyConnectionFailure(err: unknown): ConnectionFailureKind {
   const e = err as { code?: string; message?: string };
   const detail = e.message ?? String(err);
   if (e.code === '28000' || e.code === '28P01' || /access denied|authentication|password/i.test(detail)) return 'auth';
-  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')
-    || /timeout|timed out/i.test(detail)) {
+  if (
+    ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '') ||
+    /timeout|timed out/i.test(detail)
+  ) {
     return 'network';
   }
   if (/certificate|self[- ]signed|SSL|TLS/i.test(detail)) return 'tls';
@@ -75,9 +83,10 @@ export function explainConnectionFailure(value: Pick<DsqlUrlSecretValue, 'host' 
   const action = value.username === ADMIN_ROLE_NAME ? 'dsql:DbConnectAdmin' : 'dsql:DbConnect';
   const kind = classifyConnectionFailure(err);
   if (kind === 'auth') {
-    const grant = value.username === ADMIN_ROLE_NAME
-      ? ''
-      : ` and that the role was granted to the signer: AWS IAM GRANT ${value.username} TO '<signer IAM ARN>'`;
+    const grant =
+      value.username === ADMIN_ROLE_NAME
+        ? ''
+        : ` and that the role was granted to the signer: AWS IAM GRANT ${value.username} TO '<signer IAM ARN>'`;
     return `testSecret: DSQL rejected the new token at ${where} (${detail}). Check that the signing identity has ${action} on the cluster${grant}.`;
   }
   if (kind === 'network') {

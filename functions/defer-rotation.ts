@@ -37,8 +37,11 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
     promotedAt: currentTokenPromotedAt(state),
     rolloutAllowanceSeconds: allowance,
     currentExpiresAt: value?.url && !Number.isNaN(expiresMs) ? new Date(expiresMs) : undefined,
-    currentMatchesConfig: value?.host === ctx.config.host && Number(value?.port) === ctx.config.port
-      && value?.username === ctx.config.username && value?.dbname === ctx.config.database,
+    currentMatchesConfig:
+      value?.host === ctx.config.host &&
+      Number(value?.port) === ctx.config.port &&
+      value?.username === ctx.config.username &&
+      value?.dbname === ctx.config.database,
   });
   if (!decision.defer) {
     log.info('createSecret: not deferring this rotation', { ...fields, reason: decision.reason });
@@ -49,21 +52,36 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
     await checkConnection(value as DsqlUrlSecretValue, ctx.config.connectTimeoutSeconds);
   } catch (err) {
     log.warn('createSecret: the current URL does not authenticate, rotating now instead of deferring', {
-      ...fields, detail: (err as Error).message.replace(/^testSecret: /, ''),
+      ...fields,
+      detail: (err as Error).message.replace(/^testSecret: /, ''),
     });
     await forgetDeferralOfThisVersion(ctx, state);
     return false;
   }
-  await ctx.sm.send(new TagResourceCommand({
-    SecretId: ctx.secretArn, Tags: [{ Key: DeferredTag.key, Value: DeferredTag.encode({ versionId: ctx.versionId, at: decision.until }) }],
-  }));
-  await ctx.sm.send(new PutSecretValueCommand({
-    SecretId: ctx.secretArn, ClientRequestToken: ctx.versionId, SecretString: current!.raw, VersionStages: ['AWSPENDING'],
-  }));
-  log.warn('createSecret: rotation deferred: stored the current URL again as AWSPENDING (no new token, no redeploy); '
-    + 'the watchdog rotates once the deferral ends', {
-    ...fields, reason: decision.reason, deferredUntil: decision.until.toISOString(), signer: ctx.config.signer.kind,
-  });
+  await ctx.sm.send(
+    new TagResourceCommand({
+      SecretId: ctx.secretArn,
+      Tags: [{ Key: DeferredTag.key, Value: DeferredTag.encode({ versionId: ctx.versionId, at: decision.until }) }],
+    }),
+  );
+  await ctx.sm.send(
+    new PutSecretValueCommand({
+      SecretId: ctx.secretArn,
+      ClientRequestToken: ctx.versionId,
+      SecretString: current!.raw,
+      VersionStages: ['AWSPENDING'],
+    }),
+  );
+  log.warn(
+    'createSecret: rotation deferred: stored the current URL again as AWSPENDING (no new token, no redeploy); ' +
+      'the watchdog rotates once the deferral ends',
+    {
+      ...fields,
+      reason: decision.reason,
+      deferredUntil: decision.until.toISOString(),
+      signer: ctx.config.signer.kind,
+    },
+  );
   return true;
 }
 
@@ -71,7 +89,10 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
 async function forgetDeferralOfThisVersion(ctx: StepContext, state: RotationState): Promise<void> {
   if (state.deferred?.versionId !== ctx.versionId) return;
   await ctx.sm.send(new UntagResourceCommand({ SecretId: ctx.secretArn, TagKeys: [DeferredTag.key] }));
-  log.info('createSecret: removed the deferral tag an earlier attempt of this rotation wrote', { secretArn: ctx.secretArn, versionId: ctx.versionId });
+  log.info('createSecret: removed the deferral tag an earlier attempt of this rotation wrote', {
+    secretArn: ctx.secretArn,
+    versionId: ctx.versionId,
+  });
 }
 
 /** A real rotation ends any deferral: the watchdog must not rotate again for it. */
@@ -83,6 +104,10 @@ export async function clearDeferral(ctx: StepContext): Promise<void> {
     log.info('finishSecret: removed the deferral tag', { secretArn: ctx.secretArn, versionId: ctx.versionId });
   } catch (err) {
     // At worst the watchdog starts one more rotation, which is deferred or real: not worth failing the redeploys for.
-    log.warn('finishSecret: could not remove the deferral tag', { secretArn: ctx.secretArn, versionId: ctx.versionId, error: (err as Error).name });
+    log.warn('finishSecret: could not remove the deferral tag', {
+      secretArn: ctx.secretArn,
+      versionId: ctx.versionId,
+      error: (err as Error).name,
+    });
   }
 }

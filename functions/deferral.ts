@@ -28,8 +28,7 @@ export interface DeferralObservation {
 }
 
 export type DeferralDecision =
-  | { readonly defer: false; readonly reason: string }
-  | { readonly defer: true; readonly until: Date; readonly reason: string };
+  { readonly defer: false; readonly reason: string } | { readonly defer: true; readonly until: Date; readonly reason: string };
 
 /**
  * The rule without the connection check: when it says defer, the caller
@@ -39,18 +38,23 @@ export function decideDeferral(o: DeferralObservation): DeferralDecision {
   if (o.rolloutAllowanceSeconds <= 0) return { defer: false, reason: 'rolloutAllowance is 0: rotations are never deferred' };
   if (o.promotedAt === undefined) return { defer: false, reason: 'no recorded promotion of the current version' };
   const until = new Date(o.promotedAt.getTime() + o.rolloutAllowanceSeconds * 1000);
-  if (o.now.getTime() >= until.getTime()) return { defer: false, reason: `rolloutAllowance since the last promotion passed at ${until.toISOString()}` };
+  if (o.now.getTime() >= until.getTime())
+    return { defer: false, reason: `rolloutAllowance since the last promotion passed at ${until.toISOString()}` };
   if (o.currentExpiresAt === undefined) return { defer: false, reason: 'the current value holds no token' };
   if (!o.currentMatchesConfig) return { defer: false, reason: 'the current URL is not for the configured endpoint, role and database' };
   // The deferred rotation runs at `until` (plus one watchdog interval) and its rollout takes up to rolloutAllowance.
   const needed = until.getTime() + (o.rolloutAllowanceSeconds + SAFETY_MARGIN_SECONDS) * 1000;
   if (o.currentExpiresAt.getTime() <= needed) {
-    return { defer: false, reason: `the current token expires at ${o.currentExpiresAt.toISOString()}, too soon to wait until ${until.toISOString()}` };
+    return {
+      defer: false,
+      reason: `the current token expires at ${o.currentExpiresAt.toISOString()}, too soon to wait until ${until.toISOString()}`,
+    };
   }
   return {
     defer: true,
     until,
-    reason: `the last promotion was at ${o.promotedAt.toISOString()}, less than rolloutAllowance (${o.rolloutAllowanceSeconds} s) ago: `
-      + 'a new rollout now would supersede the one still replacing tasks',
+    reason:
+      `the last promotion was at ${o.promotedAt.toISOString()}, less than rolloutAllowance (${o.rolloutAllowanceSeconds} s) ago: ` +
+      'a new rollout now would supersede the one still replacing tasks',
   };
 }

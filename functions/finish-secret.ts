@@ -23,22 +23,38 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   const value = await readVersionValue(ctx.sm, ctx.secretArn, ctx.versionId);
   const noOp = isDeferredCopy(state, ctx.versionId);
   if (current !== ctx.versionId) {
-    await ctx.sm.send(new UpdateSecretVersionStageCommand({
-      SecretId: ctx.secretArn, VersionStage: 'AWSCURRENT', MoveToVersionId: ctx.versionId, RemoveFromVersionId: current,
-    }));
-    log.info('finishSecret: promoted to AWSCURRENT', { secretArn: ctx.secretArn, versionId: ctx.versionId, previousVersionId: current, noOp });
+    await ctx.sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: ctx.secretArn,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: ctx.versionId,
+        RemoveFromVersionId: current,
+      }),
+    );
+    log.info('finishSecret: promoted to AWSCURRENT', {
+      secretArn: ctx.secretArn,
+      versionId: ctx.versionId,
+      previousVersionId: current,
+      noOp,
+    });
   }
   if (noOp) {
     // Same token as before: tasks already hold it. The promotion tag keeps the real promotion time.
     log.info('finishSecret: deferred rotation (same URL as the previous version): no redeploy, promotion time unchanged', {
-      secretArn: ctx.secretArn, versionId: ctx.versionId, previousVersionId: current !== ctx.versionId ? current : state.previous,
+      secretArn: ctx.secretArn,
+      versionId: ctx.versionId,
+      previousVersionId: current !== ctx.versionId ? current : state.previous,
     });
     emitMetrics(metricDimension(ctx), [
       { name: MetricName.ROTATION_SUCCEEDED, value: 1, unit: 'Count' },
       { name: MetricName.SERVICES_REDEPLOYED, value: 0, unit: 'Count' },
       { name: MetricName.REDEPLOY_FAILURES, value: 0, unit: 'Count' },
       { name: MetricName.THROTTLE_RETRIES, value: 0, unit: 'Count' },
-      { name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION, value: value ? (Date.parse(value.expiresAt) - Date.now()) / 1000 : NaN, unit: 'Seconds' },
+      {
+        name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION,
+        value: value ? (Date.parse(value.expiresAt) - Date.now()) / 1000 : NaN,
+        unit: 'Seconds',
+      },
     ]);
     return;
   }
@@ -46,12 +62,20 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   await clearDeferral(ctx);
   const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
   const report = await redeployServices(ctx.ecs, services, {
-    promotedAt, concurrency: ctx.config.redeployConcurrency, staggerMs: ctx.config.redeployStaggerMs, retry: ctx.retry,
+    promotedAt,
+    concurrency: ctx.config.redeployConcurrency,
+    staggerMs: ctx.config.redeployStaggerMs,
+    retry: ctx.retry,
   });
   log.info('finishSecret: redeploy summary', {
-    secretArn: ctx.secretArn, versionId: ctx.versionId, services: services.length,
-    redeployed: report.redeployed.length, alreadyCurrent: report.alreadyCurrent.length,
-    gone: report.gone.length, failed: report.failed.length, throttleRetries: report.throttleRetries,
+    secretArn: ctx.secretArn,
+    versionId: ctx.versionId,
+    services: services.length,
+    redeployed: report.redeployed.length,
+    alreadyCurrent: report.alreadyCurrent.length,
+    gone: report.gone.length,
+    failed: report.failed.length,
+    throttleRetries: report.throttleRetries,
   });
   const now = Date.now();
   emitMetrics(metricDimension(ctx), [
@@ -68,8 +92,10 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   ]);
   if (report.failed.length > 0) {
     const list = report.failed.map((f) => `${f.serviceArn} (${f.message})`).join('; ');
-    throw new Error(`finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${services.length} services `
-      + `could not be redeployed: ${list}. A retry redeploys only these.`);
+    throw new Error(
+      `finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${services.length} services ` +
+        `could not be redeployed: ${list}. A retry redeploys only these.`,
+    );
   }
 }
 
@@ -83,8 +109,11 @@ async function promotionTime(ctx: StepContext): Promise<Date> {
   const recorded = promotionTimeOf(rotationStateOf(ctx.metadata), ctx.versionId);
   if (recorded !== undefined) return recorded;
   const now = new Date();
-  await ctx.sm.send(new TagResourceCommand({
-    SecretId: ctx.secretArn, Tags: [{ Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) }],
-  }));
+  await ctx.sm.send(
+    new TagResourceCommand({
+      SecretId: ctx.secretArn,
+      Tags: [{ Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) }],
+    }),
+  );
   return now;
 }

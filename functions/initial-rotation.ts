@@ -1,6 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, RotateSecretCommand, SecretsManagerClient,
+  DescribeSecretCommand,
+  DescribeSecretCommandOutput,
+  RotateSecretCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { redact } from '../core/redact';
 import { isRotationInProgressError } from '../core/rotation-errors';
@@ -61,7 +64,9 @@ export async function initialRotationHandler(event: CustomResourceEvent, context
 }
 
 export async function runInitialRotation(
-  event: CustomResourceEvent, context?: LambdaContextLike, options: InitialRotationOptions = {},
+  event: CustomResourceEvent,
+  context?: LambdaContextLike,
+  options: InitialRotationOptions = {},
 ): Promise<CustomResourceResponse> {
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
@@ -76,7 +81,12 @@ export async function runInitialRotation(
   }
   const secretArn = config?.secretArn;
   const physicalId = event.PhysicalResourceId ?? (secretArn || event.LogicalResourceId);
-  const fields = { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, stackId: event.StackId, requestId: event.RequestId };
+  const fields = {
+    requestType: event.RequestType,
+    logicalResourceId: event.LogicalResourceId,
+    stackId: event.StackId,
+    requestId: event.RequestId,
+  };
   log.info('initial rotation: request received', { ...fields, secretArn });
 
   let status: CustomResourceResponse['Status'] = 'SUCCESS';
@@ -89,7 +99,10 @@ export async function runInitialRotation(
       const { secretArn: arn, timeoutSeconds } = config;
       const remaining = context?.getRemainingTimeInMillis?.();
       // Never outlive the invocation: CloudFormation would wait an hour for an answer that never comes.
-      const deadline = Math.min(startedAt + timeoutSeconds * 1000, remaining === undefined ? Infinity : startedAt + remaining - RESPONSE_RESERVE_MS);
+      const deadline = Math.min(
+        startedAt + timeoutSeconds * 1000,
+        remaining === undefined ? Infinity : startedAt + remaining - RESPONSE_RESERVE_MS,
+      );
       reason = await ensureFirstRotation({
         sm: options.sm ?? (defaultSm ??= new SecretsManagerClient({})),
         secretArn: arn,
@@ -164,8 +177,12 @@ async function ensureFirstRotation(w: WaitContext): Promise<string> {
     metadata = await w.sm.send(new DescribeSecretCommand({ SecretId: w.secretArn }));
     // The placeholder is AWSCURRENT until finishSecret moves the label; a new holder is the rotated version.
     const versionId = rotationStateOf(metadata).current;
-    if (versionId !== placeholderVersion && await currentHasUrl(w.sm, w.secretArn)) {
-      log.info('initial rotation: the first rotation completed', { ...fields, versionId, seconds: Math.round((w.now() - w.startedAt) / 1000) });
+    if (versionId !== placeholderVersion && (await currentHasUrl(w.sm, w.secretArn))) {
+      log.info('initial rotation: the first rotation completed', {
+        ...fields,
+        versionId,
+        seconds: Math.round((w.now() - w.startedAt) / 1000),
+      });
       return `The first rotation of ${w.secretArn} completed: version ${versionId} is AWSCURRENT`;
     }
   }
@@ -177,11 +194,13 @@ function timeoutMessage(secretArn: string, seconds: number, metadata: DescribeSe
   const where = functionName
     ? `its CloudWatch log group /aws/lambda/${functionName}`
     : "the rotation function's CloudWatch log group (/aws/lambda/<function name>)";
-  return `The first rotation of secret ${secretArn} did not complete within ${seconds} s. `
-    + `The rotation function logs the step that failed and why in ${where}. Usual causes: `
-    + 'the signing identity lacks dsql:DbConnectAdmin (admin) or dsql:DbConnect (custom role) on the cluster; '
-    + 'the rotation function has no network path to the cluster endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups); '
-    + "a custom database role was not granted to the signer: AWS IAM GRANT <role> TO '<signer IAM ARN>'.";
+  return (
+    `The first rotation of secret ${secretArn} did not complete within ${seconds} s. ` +
+    `The rotation function logs the step that failed and why in ${where}. Usual causes: ` +
+    'the signing identity lacks dsql:DbConnectAdmin (admin) or dsql:DbConnect (custom role) on the cluster; ' +
+    'the rotation function has no network path to the cluster endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups); ' +
+    "a custom database role was not granted to the signer: AWS IAM GRANT <role> TO '<signer IAM ARN>'."
+  );
 }
 
 /** Whether AWSCURRENT has a non-empty url (the placeholder's is empty). */
@@ -189,4 +208,3 @@ async function currentHasUrl(sm: SecretsManagerClient, secretArn: string): Promi
   const url = (await readCurrentValue(sm, secretArn))?.value.url;
   return typeof url === 'string' && url !== '';
 }
-

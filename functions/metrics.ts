@@ -23,11 +23,13 @@ export function emitMetrics(secretDimension: string, data: readonly MetricDatum[
   const document: Record<string, unknown> = {
     _aws: {
       Timestamp: now.getTime(),
-      CloudWatchMetrics: [{
-        Namespace: METRICS_NAMESPACE,
-        Dimensions: [['Secret']],
-        Metrics: data.map((d) => ({ Name: d.name, Unit: d.unit })),
-      }],
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [['Secret']],
+          Metrics: data.map((d) => ({ Name: d.name, Unit: d.unit })),
+        },
+      ],
     },
     Secret: secretDimension,
   };

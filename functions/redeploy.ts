@@ -37,7 +37,9 @@ const GONE_ERRORS = new Set(['ServiceNotFoundException', 'ServiceNotActiveExcept
 export async function redeployServices(ecs: ECSClient, serviceArns: readonly string[], options: RedeployOptions): Promise<RedeployReport> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const report: RedeployReport = { redeployed: [], alreadyCurrent: [], gone: [], failed: [], throttleRetries: 0 };
-  const countRetry = () => { (report as { throttleRetries: number }).throttleRetries++; };
+  const countRetry = () => {
+    (report as { throttleRetries: number }).throttleRetries++;
+  };
 
   const described = await describeAll(ecs, serviceArns, retry, countRetry, report);
   const toDeploy: string[] = [];
@@ -87,7 +89,11 @@ async function updateWithPacing(ecs: ECSClient, arn: string, pacer: Pacer, maxAt
 }
 
 async function describeAll(
-  ecs: ECSClient, serviceArns: readonly string[], retry: RetryPolicy, onRetry: () => void, report: RedeployReport,
+  ecs: ECSClient,
+  serviceArns: readonly string[],
+  retry: RetryPolicy,
+  onRetry: () => void,
+  report: RedeployReport,
 ): Promise<Map<string, Service>> {
   const { batches, invalid } = describeBatches(serviceArns);
   for (const arn of invalid) report.failed.push({ serviceArn: arn, message: `'${arn}' is not ${LONG_ARN_FORMAT}` });

@@ -15,7 +15,13 @@ export const DEFAULT_RETRY: RetryPolicy = {
   random: Math.random,
 };
 
-const RETRYABLE = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServerException', 'ServiceUnavailableException']);
+const RETRYABLE = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ServerException',
+  'ServiceUnavailableException',
+]);
 
 export function isRetryable(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -23,7 +29,11 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /** Calls `fn` until it succeeds, fails with a non-retryable error, or attempts run out. */
-export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy, onRetry?: (attempt: number, err: unknown) => void): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  policy: RetryPolicy,
+  onRetry?: (attempt: number, err: unknown) => void,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

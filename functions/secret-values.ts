@@ -8,7 +8,8 @@ import { DsqlUrlSecretValue } from '../lib/contract';
  * JSON object. Fields are unchecked: a hand-edited value may lack any.
  */
 export async function readCurrentValue(
-  sm: SecretsManagerClient, secretId: string,
+  sm: SecretsManagerClient,
+  secretId: string,
 ): Promise<{ raw: string; value: Partial<DsqlUrlSecretValue> } | undefined> {
   let raw: string | undefined;
   try {
@@ -23,10 +24,14 @@ export async function readCurrentValue(
 }
 
 /** The value stored under `versionId` with AWSPENDING, or undefined if none was written yet. */
-export async function readPendingValue(sm: SecretsManagerClient, secretId: string, versionId: string): Promise<DsqlUrlSecretValue | undefined> {
+export async function readPendingValue(
+  sm: SecretsManagerClient,
+  secretId: string,
+  versionId: string,
+): Promise<DsqlUrlSecretValue | undefined> {
   try {
     const out = await sm.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: 'AWSPENDING' }));
-    return out.SecretString === undefined ? undefined : JSON.parse(out.SecretString) as DsqlUrlSecretValue;
+    return out.SecretString === undefined ? undefined : (JSON.parse(out.SecretString) as DsqlUrlSecretValue);
   } catch (err) {
     if ((err as Error).name === 'ResourceNotFoundException') return undefined;
     throw err;
@@ -34,10 +39,14 @@ export async function readPendingValue(sm: SecretsManagerClient, secretId: strin
 }
 
 /** The value stored under `versionId`, whatever its stages (undefined if unreadable). */
-export async function readVersionValue(sm: SecretsManagerClient, secretId: string, versionId: string): Promise<DsqlUrlSecretValue | undefined> {
+export async function readVersionValue(
+  sm: SecretsManagerClient,
+  secretId: string,
+  versionId: string,
+): Promise<DsqlUrlSecretValue | undefined> {
   try {
     const out = await sm.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId }));
-    return out.SecretString === undefined ? undefined : JSON.parse(out.SecretString) as DsqlUrlSecretValue;
+    return out.SecretString === undefined ? undefined : (JSON.parse(out.SecretString) as DsqlUrlSecretValue);
   } catch {
     return undefined;
   }

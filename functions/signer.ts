@@ -1,6 +1,9 @@
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
-  DescribeSecretCommandOutput, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
+  DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignerKeysValue, SignerKind } from '../lib/contract';
@@ -63,11 +66,17 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
 
   const earlier = stored.keys.find((k) => k.versionId === ctx.versionId);
   if (earlier !== undefined && existing.includes(earlier.accessKeyId)) {
-    log.info('createSecret: reusing the access key an earlier attempt of this rotation created', { ...fields, key: keySuffix(earlier.accessKeyId) });
+    log.info('createSecret: reusing the access key an earlier attempt of this rotation created', {
+      ...fields,
+      key: keySuffix(earlier.accessKeyId),
+    });
     return { accessKeyId: earlier.accessKeyId, secretAccessKey: earlier.secretAccessKey };
   }
   if (earlier !== undefined) {
-    log.warn('createSecret: the access key stored for this rotation no longer exists in IAM; creating another', { ...fields, key: keySuffix(earlier.accessKeyId) });
+    log.warn('createSecret: the access key stored for this rotation no longer exists in IAM; creating another', {
+      ...fields,
+      key: keySuffix(earlier.accessKeyId),
+    });
   }
 
   const state = rotationStateOf(ctx.metadata);
@@ -83,16 +92,20 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
     const promotedAt = promotionTimeOf(state, currentVersion);
     const safeAfter = promotedAt === undefined ? undefined : new Date(promotedAt.getTime() + ctx.config.rolloutAllowanceSeconds * 1000);
     if (safeAfter !== undefined && safeAfter.getTime() > now.getTime()) {
-      throw new Error(`createSecret: rotating again within rolloutAllowance (${ctx.config.rolloutAllowanceSeconds} s) of the last rotation `
-        + `would delete the access key that tasks not yet replaced still use (the key that signed AWSPREVIOUS version ${previousVersion}; `
-        + `AWSCURRENT version ${currentVersion} was promoted at ${promotedAt!.toISOString()}); retry after ${safeAfter.toISOString()}.`);
+      throw new Error(
+        `createSecret: rotating again within rolloutAllowance (${ctx.config.rolloutAllowanceSeconds} s) of the last rotation ` +
+          `would delete the access key that tasks not yet replaced still use (the key that signed AWSPREVIOUS version ${previousVersion}; ` +
+          `AWSCURRENT version ${currentVersion} was promoted at ${promotedAt!.toISOString()}); retry after ${safeAfter.toISOString()}.`,
+      );
     }
   }
 
   for (const id of toDelete) {
     const usedBy = id === previousKeyId ? 'AWSPREVIOUS' : 'none (left by a failed rotation)';
     try {
-      await iamCall('DeleteAccessKey', signer, () => ctx.iam.send(new DeleteAccessKeyCommand({ UserName: signer.userName, AccessKeyId: id })));
+      await iamCall('DeleteAccessKey', signer, () =>
+        ctx.iam.send(new DeleteAccessKeyCommand({ UserName: signer.userName, AccessKeyId: id })),
+      );
     } catch (err) {
       // Already gone (deleted by an earlier attempt): what we wanted.
       if ((err as { awsErrorName?: string }).awsErrorName !== 'NoSuchEntityException') throw err;
@@ -113,7 +126,9 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
   // Before signing: a key whose secret part is lost could never sign a retry.
   await ctx.sm.send(new PutSecretValueCommand({ SecretId: signer.keysSecretArn, SecretString: JSON.stringify(value) }));
   log.info('createSecret: created a new access key for the signer user and stored it', {
-    ...fields, key: keySuffix(accessKeyId), keptKeys: kept.length,
+    ...fields,
+    key: keySuffix(accessKeyId),
+    keptKeys: kept.length,
   });
   return { accessKeyId, secretAccessKey };
 }
@@ -136,15 +151,22 @@ async function readSignerKeys(sm: SecretsManagerClient, keysSecretArn: string): 
   }
   const keys = (parsed as { keys?: unknown } | undefined)?.keys;
   if (!Array.isArray(keys) || !keys.every(isStoredKey)) {
-    throw new Error(`createSecret: the signer keys secret ${keysSecretArn} does not hold {"keys":[{accessKeyId, secretAccessKey, versionId, createdAt}]}`);
+    throw new Error(
+      `createSecret: the signer keys secret ${keysSecretArn} does not hold {"keys":[{accessKeyId, secretAccessKey, versionId, createdAt}]}`,
+    );
   }
   return { keys };
 }
 
 function isStoredKey(k: unknown): k is StoredKey {
   const key = k as Partial<Record<keyof StoredKey, unknown>> | null;
-  return typeof key === 'object' && key !== null
-    && typeof key.accessKeyId === 'string' && typeof key.secretAccessKey === 'string' && typeof key.versionId === 'string';
+  return (
+    typeof key === 'object' &&
+    key !== null &&
+    typeof key.accessKeyId === 'string' &&
+    typeof key.secretAccessKey === 'string' &&
+    typeof key.versionId === 'string'
+  );
 }
 
 /** The access key id that signed the token stored in `versionId` of the URL secret; undefined for none or the placeholder. */
@@ -152,18 +174,25 @@ async function signingKeyIdOfVersion(ctx: SignerContext, versionId: string | und
   if (versionId === undefined) return undefined;
   let raw: string | undefined;
   try {
-    raw = (await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionId: versionId, VersionStage: stage }))).SecretString;
+    raw = (await ctx.sm.send(new GetSecretValueCommand({ SecretId: ctx.secretArn, VersionId: versionId, VersionStage: stage })))
+      .SecretString;
   } catch (err) {
     if ((err as Error).name !== 'ResourceNotFoundException') throw err;
     // A staged version always has a value; guessing "no key" here could delete a key in use.
-    throw new Error(`createSecret: cannot read ${stage} version ${versionId} of ${ctx.secretArn} to tell which access key signed it; `
-      + 'no access key was deleted or created');
+    throw new Error(
+      `createSecret: cannot read ${stage} version ${versionId} of ${ctx.secretArn} to tell which access key signed it; ` +
+        'no access key was deleted or created',
+    );
   }
   let password: unknown;
   try {
     password = (JSON.parse(raw ?? '{}') as { password?: unknown }).password;
   } catch {
-    log.warn('createSecret: a version of the URL secret is not JSON; no access key is in use by it', { secretArn: ctx.secretArn, versionId, stage });
+    log.warn('createSecret: a version of the URL secret is not JSON; no access key is in use by it', {
+      secretArn: ctx.secretArn,
+      versionId,
+      stage,
+    });
     return undefined;
   }
   return typeof password === 'string' ? signingKeyIdOf(password) : undefined;
@@ -177,7 +206,9 @@ async function iamCall<T>(action: string, signer: AccessKeySigner, call: () => P
     const e = err as { name?: string; message?: string };
     // Not `cause`: the original message may carry a whole key id.
     throw Object.assign(
-      new Error(redact(`createSecret: iam:${action} for user ${signer.userName} failed (${e.name ?? 'Error'}: ${e.message ?? String(err)})`)),
+      new Error(
+        redact(`createSecret: iam:${action} for user ${signer.userName} failed (${e.name ?? 'Error'}: ${e.message ?? String(err)})`),
+      ),
       { awsErrorName: e.name },
     );
   }

@@ -19,7 +19,7 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  * value is stored again, before any access key is touched.
  */
 export async function createSecret(ctx: StepContext): Promise<void> {
-  if (await readPendingValue(ctx.sm, ctx.secretArn, ctx.versionId) !== undefined) {
+  if ((await readPendingValue(ctx.sm, ctx.secretArn, ctx.versionId)) !== undefined) {
     log.info('createSecret: pending value already exists, nothing to do', { secretArn: ctx.secretArn, versionId: ctx.versionId });
     return;
   }
@@ -27,14 +27,19 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   if (await deferIfWithinRollout(ctx, now)) return;
   const credentials = await signingCredentials(ctx, now);
   const value = await mintSecretValue(ctx.config, now, credentials);
-  await ctx.sm.send(new PutSecretValueCommand({
-    SecretId: ctx.secretArn,
-    ClientRequestToken: ctx.versionId,
-    SecretString: JSON.stringify(value),
-    VersionStages: ['AWSPENDING'],
-  }));
+  await ctx.sm.send(
+    new PutSecretValueCommand({
+      SecretId: ctx.secretArn,
+      ClientRequestToken: ctx.versionId,
+      SecretString: JSON.stringify(value),
+      VersionStages: ['AWSPENDING'],
+    }),
+  );
   log.info('createSecret: stored a new URL as AWSPENDING', {
-    secretArn: ctx.secretArn, versionId: ctx.versionId, signer: ctx.config.signer.kind, expiresAt: value.expiresAt,
+    secretArn: ctx.secretArn,
+    versionId: ctx.versionId,
+    signer: ctx.config.signer.kind,
+    expiresAt: value.expiresAt,
   });
 }
 
@@ -44,7 +49,10 @@ export async function createSecret(ctx: StepContext): Promise<void> {
  * freshly signed token is valid as soon as it exists.
  */
 export async function setSecret(ctx: StepContext): Promise<void> {
-  log.info('setSecret: nothing to do, DSQL validates tokens against IAM at connect time', { secretArn: ctx.secretArn, versionId: ctx.versionId });
+  log.info('setSecret: nothing to do, DSQL validates tokens against IAM at connect time', {
+    secretArn: ctx.secretArn,
+    versionId: ctx.versionId,
+  });
 }
 
 /**
@@ -86,12 +94,15 @@ export async function testSecret(ctx: StepContext): Promise<void> {
       if (!refused || attempt > delays.length) {
         if (refused && attempt > 1) {
           const waited = delays.slice(0, attempt - 1).reduce((a, b) => a + b, 0) / 1000;
-          (err as Error).message += ` (still refused after ${attempt} attempts over ${waited} s; a new IAM access key is normally accepted within seconds)`;
+          (err as Error).message +=
+            ` (still refused after ${attempt} attempts over ${waited} s; a new IAM access key is normally accepted within seconds)`;
         }
         throw err;
       }
       log.info('testSecret: DSQL refused the token of a new access key; IAM may not have propagated the key yet, retrying', {
-        ...fields, attempt, retryInMs: delays[attempt - 1],
+        ...fields,
+        attempt,
+        retryInMs: delays[attempt - 1],
       });
       await sleep(delays[attempt - 1]);
     }

@@ -23,18 +23,18 @@ export interface SigningCredentials {
  * lifetime is the upper bound.
  */
 export async function mintSecretValue(
-  config: HandlerConfig, now: Date = new Date(), signingCredentials?: SigningCredentials,
+  config: HandlerConfig,
+  now: Date = new Date(),
+  signingCredentials?: SigningCredentials,
 ): Promise<DsqlUrlSecretValue> {
-  const credentials = signingCredentials ?? await defaultProvider()();
+  const credentials = signingCredentials ?? (await defaultProvider()());
   const signer = new DsqlSigner({
     hostname: config.host,
     region: config.region,
     expiresIn: config.tokenLifetimeSeconds,
     credentials,
   });
-  const token = config.username === ADMIN_ROLE_NAME
-    ? await signer.getDbConnectAdminAuthToken()
-    : await signer.getDbConnectAuthToken();
+  const token = config.username === ADMIN_ROLE_NAME ? await signer.getDbConnectAdminAuthToken() : await signer.getDbConnectAuthToken();
 
   let expiresAtMs = now.getTime() + config.tokenLifetimeSeconds * 1000;
   if (credentials.expiration && credentials.expiration.getTime() < expiresAtMs) {
@@ -47,8 +47,9 @@ export function buildSecretValue(config: HandlerConfig, token: string, issuedAt:
   const query = new URLSearchParams(config.urlQuery);
   const suffix = config.urlQuery === '' ? '' : `?${config.urlQuery}`;
   // libpq and Prisma need the token percent-encoded: it contains / ? & = %.
-  const url = `postgres://${encodeURIComponent(config.username)}:${encodeURIComponent(token)}`
-    + `@${config.host}:${config.port}/${encodeURIComponent(config.database)}${suffix}`;
+  const url =
+    `postgres://${encodeURIComponent(config.username)}:${encodeURIComponent(token)}` +
+    `@${config.host}:${config.port}/${encodeURIComponent(config.database)}${suffix}`;
   return {
     url,
     host: config.host,

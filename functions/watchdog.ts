@@ -1,5 +1,9 @@
 import {
-  DescribeSecretCommand, ListSecretVersionIdsCommand, RotateSecretCommand, SecretsManagerClient, UpdateSecretVersionStageCommand,
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { RotationState, rotationStateOf } from '../core/rotation-state';
@@ -83,7 +87,12 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
 
   const deferredUntil = state.deferred?.until;
   let decision: WatchdogAction = decideWatchdogAction({
-    now, expiresAt, connected, rotationInProgress, rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds, deferredUntil,
+    now,
+    expiresAt,
+    connected,
+    rotationInProgress,
+    rotateBeforeExpirySeconds: config.rotateBeforeExpirySeconds,
+    deferredUntil,
   });
   let rotationStarted = false;
   let rotateError: unknown;
@@ -101,25 +110,44 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
     }
   }
 
-  emitMetrics(dimension, [
-    { name: MetricName.TOKEN_CHECK_FAILED, value: connected ? 0 : 1, unit: 'Count' },
-    // No token is no time left.
-    { name: MetricName.TOKEN_SECONDS_LEFT, value: secondsLeft ?? 0, unit: 'Seconds' },
-    { name: MetricName.WATCHDOG_ROTATION_STARTED, value: rotationStarted ? 1 : 0, unit: 'Count' },
-  ], now);
+  emitMetrics(
+    dimension,
+    [
+      { name: MetricName.TOKEN_CHECK_FAILED, value: connected ? 0 : 1, unit: 'Count' },
+      // No token is no time left.
+      { name: MetricName.TOKEN_SECONDS_LEFT, value: secondsLeft ?? 0, unit: 'Seconds' },
+      { name: MetricName.WATCHDOG_ROTATION_STARTED, value: rotationStarted ? 1 : 0, unit: 'Count' },
+    ],
+    now,
+  );
   const fields = {
-    secretArn, action: decision.action, reason: decision.reason, connected, secondsLeft, rotationInProgress, rotationStarted,
-    clearedPendingVersions: cleared.length, checkFailure, deferredUntil: deferredUntil?.toISOString(),
+    secretArn,
+    action: decision.action,
+    reason: decision.reason,
+    connected,
+    secondsLeft,
+    rotationInProgress,
+    rotationStarted,
+    clearedPendingVersions: cleared.length,
+    checkFailure,
+    deferredUntil: deferredUntil?.toISOString(),
   };
   if (rotateError !== undefined) {
     const e = rotateError as { name?: string; message?: string };
     log.error('watchdog: could not start a rotation', { ...fields, error: e.name, detail: e.message });
-    throw new Error(`watchdog: RotateSecret on ${secretArn} failed (${e.name ?? 'Error'}: ${e.message ?? String(rotateError)}) `
-      + `after deciding to rotate because ${decision.reason}`);
+    throw new Error(
+      `watchdog: RotateSecret on ${secretArn} failed (${e.name ?? 'Error'}: ${e.message ?? String(rotateError)}) ` +
+        `after deciding to rotate because ${decision.reason}`,
+    );
   }
   (decision.action === 'none' ? log.info : log.warn)('watchdog: decision', fields);
   return {
-    action: decision.action, reason: decision.reason, connected, secondsLeft, rotationInProgress, rotationStarted,
+    action: decision.action,
+    reason: decision.reason,
+    connected,
+    secondsLeft,
+    rotationInProgress,
+    rotationStarted,
     clearedPendingVersions: cleared,
   };
 }
@@ -130,14 +158,20 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
  * AWSPENDING label is removed so that the next RotateSecret can start.
  */
 async function clearStalePending(
-  sm: SecretsManagerClient, state: RotationState, secretArn: string, stalePendingSeconds: number, now: Date,
+  sm: SecretsManagerClient,
+  state: RotationState,
+  secretArn: string,
+  stalePendingSeconds: number,
+  now: Date,
 ): Promise<{ rotationInProgress: boolean; cleared: string[] }> {
   // Secrets Manager puts AWSPENDING on one version at most.
   const pending = [state.pending].filter((id): id is string => id !== undefined);
   const cleared: string[] = [];
   if (pending.length === 0) return { rotationInProgress: false, cleared };
 
-  const createdAt = await versionCreationDates((NextToken) => sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })));
+  const createdAt = await versionCreationDates((NextToken) =>
+    sm.send(new ListSecretVersionIdsCommand({ SecretId: secretArn, NextToken, MaxResults: 100 })),
+  );
   let rotationInProgress = false;
   for (const versionId of pending) {
     const created = createdAt.get(versionId);
@@ -150,7 +184,11 @@ async function clearStalePending(
     await sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId }));
     cleared.push(versionId);
     log.warn('watchdog: removed AWSPENDING from the version of a rotation that failed; it blocked every later rotation', {
-      secretArn, versionId, ageSeconds, stalePendingSeconds, currentVersionId: state.current,
+      secretArn,
+      versionId,
+      ageSeconds,
+      stalePendingSeconds,
+      currentVersionId: state.current,
     });
   }
   return { rotationInProgress, cleared };

@@ -23,14 +23,22 @@ export class BoundServices extends Construct {
   /** In binding order; the parameters and the redeploy policy read it at synth. */
   public readonly services: ecs.IBaseService[] = [];
 
-  constructor(scope: Construct, id: string, private readonly baseName: string, private readonly reader: lambda.Function) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly baseName: string,
+    private readonly reader: lambda.Function,
+  ) {
     super(scope, id);
     this.count = Lazy.number({ produce: () => Math.max(1, Math.ceil(this.services.length / SERVICES_PER_PARAMETER)) });
     this.addParameter(0);
     this.node.addValidation({
-      validate: () => (this.services.length > MAX_BOUND_SERVICES
-        ? [`redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.services.length}; split them across several DsqlUrlSecret constructs`]
-        : []),
+      validate: () =>
+        this.services.length > MAX_BOUND_SERVICES
+          ? [
+              `redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.services.length}; split them across several DsqlUrlSecret constructs`,
+            ]
+          : [],
     });
   }
 
@@ -49,13 +57,17 @@ export class BoundServices extends Construct {
       parameterName: name,
       description: 'ECS services that cdk-dsql-url-secret redeploys after each rotation (JSON array of ARNs)',
       stringValue: Lazy.string({
-        produce: () => Stack.of(this).toJsonString(this.services
-          .slice(chunk * SERVICES_PER_PARAMETER, (chunk + 1) * SERVICES_PER_PARAMETER).map((s) => s.serviceArn)),
+        produce: () =>
+          Stack.of(this).toJsonString(
+            this.services.slice(chunk * SERVICES_PER_PARAMETER, (chunk + 1) * SERVICES_PER_PARAMETER).map((s) => s.serviceArn),
+          ),
       }),
     });
-    this.reader.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:GetParameter'],
-      resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) })],
-    }));
+    this.reader.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameter'],
+        resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) })],
+      }),
+    );
   }
 }

@@ -16,7 +16,7 @@ export const FunctionBundle = {
   WATCHDOG: 'watchdog',
   INITIAL_ROTATION: 'initial-rotation',
 } as const;
-export type FunctionBundleName = typeof FunctionBundle[keyof typeof FunctionBundle];
+export type FunctionBundleName = (typeof FunctionBundle)[keyof typeof FunctionBundle];
 
 /** The export every bundle's entry provides: each function's handler setting is `index.handler`. */
 export const HANDLER_EXPORT = 'handler';
@@ -33,17 +33,17 @@ export const FUNCTION_CONFIG_ENV = 'DSQL_URL_SECRET_CONFIG';
 /** Who signs the tokens, as the rotation function needs to know it (built by lib/token-signer.ts). */
 export type SignerConfig =
   | {
-    /** The rotation function's execution role signs: tokens die with its session credentials. */
-    readonly kind: typeof SignerKind.ROLE;
-  }
+      /** The rotation function's execution role signs: tokens die with its session credentials. */
+      readonly kind: typeof SignerKind.ROLE;
+    }
   | {
-    /** A dedicated IAM user's access key signs, replaced at each rotation. */
-    readonly kind: typeof SignerKind.ACCESS_KEY;
-    /** The IAM user whose access keys sign tokens. */
-    readonly userName: string;
-    /** The secret that stores that user's access keys (JSON SignerKeysValue), readable by the rotation function only. */
-    readonly keysSecretArn: string;
-  };
+      /** A dedicated IAM user's access key signs, replaced at each rotation. */
+      readonly kind: typeof SignerKind.ACCESS_KEY;
+      /** The IAM user whose access keys sign tokens. */
+      readonly userName: string;
+      /** The secret that stores that user's access keys (JSON SignerKeysValue), readable by the rotation function only. */
+      readonly keysSecretArn: string;
+    };
 
 /** The rotation function's configuration (lib/dsql-url-secret.ts writes it, functions/rotation-handler.ts reads it). */
 export interface RotationFunctionConfig {

@@ -28,7 +28,9 @@ export class DatabaseRole {
         throw new Error("DatabaseRole.custom('admin') is not a custom role: use DatabaseRole.ADMIN");
       }
       if (!ROLE_NAME.test(name)) {
-        throw new Error(`DatabaseRole.custom: '${name}' is not a valid role name: use 1-63 lower-case letters, digits, _ or $, starting with a letter or _`);
+        throw new Error(
+          `DatabaseRole.custom: '${name}' is not a valid role name: use 1-63 lower-case letters, digits, _ or $, starting with a letter or _`,
+        );
       }
     }
     return new DatabaseRole(name);

@@ -21,7 +21,13 @@ import { SecretTag } from './secret-tags';
 import { rotateBeforeExpirySeconds } from './timing';
 import { TokenSigner } from './token-signer';
 import {
-  needsScheduler, timingBudget, validateConcurrency, validateDatabaseName, validateSecretName, validateTiming, validateUrlParameters,
+  needsScheduler,
+  timingBudget,
+  validateConcurrency,
+  validateDatabaseName,
+  validateSecretName,
+  validateTiming,
+  validateUrlParameters,
 } from './validation';
 import { Watchdog } from './watchdog';
 
@@ -240,7 +246,11 @@ export class DsqlUrlSecret extends Construct {
     this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function);
 
     const boundSigner = signer._bind(this, {
-      clusterArn, connectAction: this.databaseRole.iamAction, rotationFunction: this.function, tokenLifetime, encryptionKey: props.encryptionKey,
+      clusterArn,
+      connectAction: this.databaseRole.iamAction,
+      rotationFunction: this.function,
+      tokenLifetime,
+      encryptionKey: props.encryptionKey,
     });
     this.signerArn = boundSigner.signerArn;
     const config: RotationFunctionConfig = {
@@ -264,10 +274,12 @@ export class DsqlUrlSecret extends Construct {
     this.function.addEnvironment(FUNCTION_CONFIG_ENV, Stack.of(this).toJsonString(config));
     // finishSecret records the promotion time on the secret so retries never redeploy twice;
     // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
-      resources: [this.secret.secretArn],
-    }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+        resources: [this.secret.secretArn],
+      }),
+    );
     const scheduled = needsScheduler(rotationInterval);
     const rotationSchedule = this.secret.addRotationSchedule('RotationSchedule', {
       rotationLambda: this.function,
@@ -280,12 +292,18 @@ export class DsqlUrlSecret extends Construct {
       // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
       (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
     } else {
-      const trigger = new RotationTrigger(this, 'RotationTrigger', { secret: this.secret, rotationFunction: this.function, interval: rotationInterval });
+      const trigger = new RotationTrigger(this, 'RotationTrigger', {
+        secret: this.secret,
+        rotationFunction: this.function,
+        interval: rotationInterval,
+      });
       trigger.schedule.node.addDependency(rotationSchedule);
     }
 
     this.initialRotation = new InitialRotation(this, 'InitialRotation', {
-      secret: this.secret, rotationFunction: this.function, signer: boundSigner.firstRotation,
+      secret: this.secret,
+      rotationFunction: this.function,
+      signer: boundSigner.firstRotation,
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);
@@ -294,7 +312,9 @@ export class DsqlUrlSecret extends Construct {
       secret: this.secret,
       rotationFunction: this.function,
       interval: watchdogInterval,
-      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval }))),
+      rotateBeforeExpiry: Duration.seconds(
+        rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval })),
+      ),
       metricDimension,
       connectTimeout: CONNECT_TIMEOUT,
       vpc: props.vpc,

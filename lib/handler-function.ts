@@ -24,7 +24,9 @@ export function newHandlerFunction(scope: Construct, id: string, props: HandlerF
   const { bundle, ...rest } = props;
   const asset = path.join(FUNCTIONS_ASSET_DIR, bundle);
   if (!fs.existsSync(path.join(asset, 'index.js'))) {
-    throw new Error(`The ${bundle} function bundle is missing at ${asset}: run 'npm run bundle' (npm install and the package build do this)`);
+    throw new Error(
+      `The ${bundle} function bundle is missing at ${asset}: run 'npm run bundle' (npm install and the package build do this)`,
+    );
   }
   return new lambda.Function(scope, id, {
     runtime: lambda.Runtime.NODEJS_24_X,

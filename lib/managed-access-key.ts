@@ -34,18 +34,22 @@ export class ManagedAccessKey extends Construct {
       secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ keys: [] })),
     });
     const role = props.rotationFunction.role!;
-    this.keysSecret.addToResourcePolicy(new iam.PolicyStatement({
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: ['secretsmanager:GetSecretValue'],
-      resources: ['*'],
-      conditions: { StringNotEquals: { 'aws:PrincipalArn': role.roleArn } },
-    }));
+    this.keysSecret.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: ['*'],
+        conditions: { StringNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
     this.keysSecret.grantRead(props.rotationFunction);
     this.keysSecret.grantWrite(props.rotationFunction);
-    props.rotationFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['iam:CreateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'],
-      resources: [this.user.userArn],
-    }));
+    props.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:CreateAccessKey', 'iam:DeleteAccessKey', 'iam:ListAccessKeys'],
+        resources: [this.user.userArn],
+      }),
+    );
   }
 }

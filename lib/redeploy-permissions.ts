@@ -19,7 +19,12 @@ export const MAX_SERVICES_BY_ARN = 40;
  */
 export class RedeployPermissions extends Construct {
   /** @param services the bound services, read when the policy is synthesized */
-  constructor(scope: Construct, id: string, role: iam.IRole, private readonly services: readonly ecs.IBaseService[]) {
+  constructor(
+    scope: Construct,
+    id: string,
+    role: iam.IRole,
+    private readonly services: readonly ecs.IBaseService[],
+  ) {
     super(scope, id);
     new iam.CfnPolicy(this, 'Resource', {
       policyName: Lazy.string({ produce: () => `redeploy-${this.node.addr.slice(0, 16)}` }),
@@ -29,11 +34,16 @@ export class RedeployPermissions extends Construct {
   }
 
   private document(): iam.PolicyDocument {
-    const resources = this.services.length <= MAX_SERVICES_BY_ARN
-      ? this.services.map((s) => s.serviceArn)
-      : [...new Set(this.services.map((s) => s.cluster.clusterName))].map((cluster) => Stack.of(this).formatArn({
-        service: 'ecs', resource: 'service', resourceName: `${cluster}/*`,
-      }));
+    const resources =
+      this.services.length <= MAX_SERVICES_BY_ARN
+        ? this.services.map((s) => s.serviceArn)
+        : [...new Set(this.services.map((s) => s.cluster.clusterName))].map((cluster) =>
+            Stack.of(this).formatArn({
+              service: 'ecs',
+              resource: 'service',
+              resourceName: `${cluster}/*`,
+            }),
+          );
     return new iam.PolicyDocument({
       statements: [new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources })],
     });

@@ -26,9 +26,10 @@ export class RotationAlarms extends Construct {
   constructor(scope: Construct, id: string, props: RotationAlarmsProps) {
     super(scope, id);
     // Every failed step is a failed invocation (thrown error or timeout): Secrets Manager then retries the rotation.
-    this.rotationFailed = props.rotationFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })
+    this.rotationFailed = props.rotationFunction
+      .metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })
       .createAlarm(this, 'RotationFailed', {
-        alarmDescription: 'A step of the Aurora DSQL URL rotation failed; see the rotation function\'s logs',
+        alarmDescription: "A step of the Aurora DSQL URL rotation failed; see the rotation function's logs",
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

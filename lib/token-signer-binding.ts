@@ -42,9 +42,11 @@ export type TokenSignerBinder = (scope: Construct, options: TokenSignerBindOptio
 /** The rotation function's own role signs: it gets the connect permission itself. */
 export const bindRoleSigner: TokenSignerBinder = (scope, options) => {
   if (options.tokenLifetime.toSeconds() > ROLE_SIGNER_SAFE_LIFETIME.toSeconds()) {
-    Annotations.of(scope).addWarningV2('cdk-dsql-url-secret:roleSignerLifetime',
-      `tokenLifetime is ${options.tokenLifetime.toHumanString()}, but tokens signed by the rotation function's role die with its session `
-      + 'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens');
+    Annotations.of(scope).addWarningV2(
+      'cdk-dsql-url-secret:roleSignerLifetime',
+      `tokenLifetime is ${options.tokenLifetime.toHumanString()}, but tokens signed by the rotation function's role die with its session ` +
+        'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens',
+    );
   }
   options.rotationFunction.addToRolePolicy(new iam.PolicyStatement({ actions: [options.connectAction], resources: [options.clusterArn] }));
   return {

@@ -1,6 +1,12 @@
 import { Construct } from 'constructs';
 import { SignerKind } from './contract';
-import { bindManagedAccessKey, bindRoleSigner, TokenSignerBinder, TokenSignerBindOptions, TokenSignerBinding } from './token-signer-binding';
+import {
+  bindManagedAccessKey,
+  bindRoleSigner,
+  TokenSignerBinder,
+  TokenSignerBindOptions,
+  TokenSignerBinding,
+} from './token-signer-binding';
 
 /**
  * Who signs the DSQL tokens. A token dies when the credentials that signed it
@@ -35,7 +41,10 @@ export class TokenSigner {
   /**
    * @param kind `role` or `access-key`
    */
-  private constructor(public readonly kind: string, private readonly binder: TokenSignerBinder) {}
+  private constructor(
+    public readonly kind: string,
+    private readonly binder: TokenSignerBinder,
+  ) {}
 
   /**
    * Creates and grants what this signer needs in `scope` (a DsqlUrlSecret),

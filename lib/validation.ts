@@ -1,7 +1,12 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import {
-  minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, NATIVE_SCHEDULE_WINDOW_SECONDS, rotateBeforeExpirySeconds,
-  SAFETY_MARGIN_SECONDS, STALE_PENDING_SECONDS, TimingBudget,
+  minimumRotationIntervalSeconds,
+  minimumTokenLifetimeSeconds,
+  NATIVE_SCHEDULE_WINDOW_SECONDS,
+  rotateBeforeExpirySeconds,
+  SAFETY_MARGIN_SECONDS,
+  STALE_PENDING_SECONDS,
+  TimingBudget,
 } from './timing';
 
 /** DSQL tokens can be requested for at most one week. */
@@ -46,26 +51,32 @@ export function validateTiming(t: TimingSettings): void {
     throw new Error(`tokenLifetime must be at most 7 days (DSQL's limit), got ${t.tokenLifetime.toHumanString()}: lower tokenLifetime`);
   }
   if (budget.rolloutAllowanceSeconds <= 0) {
-    throw new Error(`rolloutAllowance must be positive, got ${t.rolloutAllowance.toHumanString()}: set it to how long a redeploy of your services may take`);
+    throw new Error(
+      `rolloutAllowance must be positive, got ${t.rolloutAllowance.toHumanString()}: set it to how long a redeploy of your services may take`,
+    );
   }
   if (budget.watchdogIntervalSeconds < 60 || budget.watchdogIntervalSeconds > 3600) {
     throw new Error(`watchdogInterval must be from 1 minute to 1 hour, got ${t.watchdogInterval.toHumanString()}`);
   }
   const minInterval = minimumRotationIntervalSeconds(budget);
   if (budget.rotationIntervalSeconds < minInterval) {
-    throw new Error(`rotationInterval must be at least ${human(minInterval)} for rolloutAllowance ${t.rolloutAllowance.toHumanString()} and `
-      + `watchdogInterval ${t.watchdogInterval.toHumanString()} (2 x rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}, `
-      + `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ${t.rotationInterval.toHumanString()}: `
-      + `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes before the next one starts`);
+    throw new Error(
+      `rotationInterval must be at least ${human(minInterval)} for rolloutAllowance ${t.rolloutAllowance.toHumanString()} and ` +
+        `watchdogInterval ${t.watchdogInterval.toHumanString()} (2 x rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}, ` +
+        `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ${t.rotationInterval.toHumanString()}: ` +
+        `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes before the next one starts`,
+    );
   }
   const minLifetime = minimumTokenLifetimeSeconds(budget);
   if (lifetime < minLifetime) {
     const maxInterval = lifetime - budget.scheduleWindowSeconds - rotateBeforeExpirySeconds(budget);
     const lower = maxInterval >= minInterval ? ` or lower rotationInterval to at most ${human(maxInterval)}` : '';
     const window = budget.scheduleWindowSeconds > 0 ? ` + ${human(budget.scheduleWindowSeconds)} schedule window` : '';
-    throw new Error(`tokenLifetime must be at least rotationInterval${window} + rolloutAllowance + watchdogInterval + `
-      + `${human(STALE_PENDING_SECONDS)} to clear a failed rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, `
-      + `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`);
+    throw new Error(
+      `tokenLifetime must be at least rotationInterval${window} + rolloutAllowance + watchdogInterval + ` +
+        `${human(STALE_PENDING_SECONDS)} to clear a failed rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, ` +
+        `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`,
+    );
   }
 }
 
@@ -91,11 +102,15 @@ export function validateSecretName(name: string | undefined): void {
 export function validateUrlParameters(params: Record<string, string>): void {
   const mode = params.sslmode;
   if (mode === undefined || !SSL_MODES.includes(mode)) {
-    throw new Error(`urlParameters.sslmode must be one of ${SSL_MODES.join(', ')} (DSQL rejects connections without TLS), got '${mode ?? '(missing)'}'`);
+    throw new Error(
+      `urlParameters.sslmode must be one of ${SSL_MODES.join(', ')} (DSQL rejects connections without TLS), got '${mode ?? '(missing)'}'`,
+    );
   }
   for (const [key, value] of Object.entries(params)) {
     if (!/^[a-z_]+$/.test(key) || /[\s&#]/.test(value)) {
-      throw new Error(`urlParameters: '${key}=${value}' is not a valid connection URL parameter (lower-case key, value without spaces, & or #)`);
+      throw new Error(
+        `urlParameters: '${key}=${value}' is not a valid connection URL parameter (lower-case key, value without spaces, & or #)`,
+      );
     }
   }
 }

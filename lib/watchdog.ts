@@ -52,13 +52,17 @@ export class Watchdog extends Construct {
       environment: { [FUNCTION_CONFIG_ENV]: Stack.of(this).toJsonString(config) },
     });
     props.secret.grantRead(this.function);
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      // RotateSecret starts a rotation; UpdateSecretVersionStage clears a failed one's AWSPENDING.
-      actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:ListSecretVersionIds'],
-      resources: [props.secret.secretArn],
-    }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        // RotateSecret starts a rotation; UpdateSecretVersionStage clears a failed one's AWSPENDING.
+        actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:ListSecretVersionIds'],
+        resources: [props.secret.secretArn],
+      }),
+    );
     // RotateSecret requires the caller to be allowed to invoke the rotation function.
-    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }),
+    );
 
     new events.Rule(this, 'Schedule', {
       description: 'Runs the Aurora DSQL URL watchdog',

@@ -31,5 +31,12 @@ const result = await build({
 });
 const { contents } = result.outputFiles[0];
 writeAtomically(outfile, contents, 0o755);
-const packages = writeNotices({ metafile: result.metafile, absWorkingDir: root, outDir: path.dirname(outfile), bundleName: 'the cdk-dsql-url-secret CLI (index.js)' });
-console.log(`bundled CLI: ${path.relative(root, outfile) || outfile} (${(contents.length / 1024).toFixed(0)} KiB, ${packages} npm packages)`);
+const packages = writeNotices({
+  metafile: result.metafile,
+  absWorkingDir: root,
+  outDir: path.dirname(outfile),
+  bundleName: 'the cdk-dsql-url-secret CLI (index.js)',
+});
+console.log(
+  `bundled CLI: ${path.relative(root, outfile) || outfile} (${(contents.length / 1024).toFixed(0)} KiB, ${packages} npm packages)`,
+);

@@ -29,5 +29,7 @@ for (const name of FUNCTIONS) {
   const { contents } = result.outputFiles[0];
   writeAtomically(outfile, contents);
   const packages = writeNotices({ metafile: result.metafile, absWorkingDir: root, outDir, bundleName: `the ${name} function (index.js)` });
-  console.log(`bundled ${name} function: ${path.relative(root, outfile)} (${(contents.length / 1024).toFixed(0)} KiB, ${packages} npm packages)`);
+  console.log(
+    `bundled ${name} function: ${path.relative(root, outfile)} (${(contents.length / 1024).toFixed(0)} KiB, ${packages} npm packages)`,
+  );
 }

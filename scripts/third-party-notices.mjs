@@ -30,7 +30,8 @@ export function bundledPackages(metafile, absWorkingDir) {
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     const key = `${pkg.name}@${pkg.version}`;
     if (byKey.has(key)) continue; // the same version installed twice
-    const legalFiles = fs.readdirSync(dir, { withFileTypes: true })
+    const legalFiles = fs
+      .readdirSync(dir, { withFileTypes: true })
       .filter((e) => e.isFile() && LEGAL_FILE.test(e.name) && TEXT_EXTENSION.test(path.extname(e.name)))
       .map((e) => e.name)
       .sort();

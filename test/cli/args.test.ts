@@ -15,17 +15,37 @@ const usageError = (argv: string[]) => {
 describe('parseCommandLine', () => {
   test('rotate with defaults', () => {
     expect(parseCommandLine(['rotate', '--secret-id', 'app/db'])).toEqual({
-      command: 'rotate', secretId: 'app/db', wait: false, timeoutMs: DEFAULT_TIMEOUT_MS, intervalMs: DEFAULT_INTERVAL_MS,
+      command: 'rotate',
+      secretId: 'app/db',
+      wait: false,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+      intervalMs: DEFAULT_INTERVAL_MS,
       aws: { region: undefined, endpointUrl: undefined, profile: undefined },
     });
   });
 
   test('rotate --wait with every option, in any order, with = too', () => {
-    expect(parseCommandLine([
-      '--region', 'eu-west-1', 'rotate', '--wait', '--timeout=1h30m', '--interval', '2s', '--secret-id=arn:aws:secretsmanager:eu-west-1:1:secret:x',
-      '--endpoint-url', 'http://127.0.0.1:5000', '--profile', 'ops',
-    ])).toEqual({
-      command: 'rotate', secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:x', wait: true, timeoutMs: 5_400_000, intervalMs: 2_000,
+    expect(
+      parseCommandLine([
+        '--region',
+        'eu-west-1',
+        'rotate',
+        '--wait',
+        '--timeout=1h30m',
+        '--interval',
+        '2s',
+        '--secret-id=arn:aws:secretsmanager:eu-west-1:1:secret:x',
+        '--endpoint-url',
+        'http://127.0.0.1:5000',
+        '--profile',
+        'ops',
+      ]),
+    ).toEqual({
+      command: 'rotate',
+      secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:x',
+      wait: true,
+      timeoutMs: 5_400_000,
+      intervalMs: 2_000,
       aws: { region: 'eu-west-1', endpointUrl: 'http://127.0.0.1:5000', profile: 'ops' },
     });
   });
@@ -65,7 +85,14 @@ describe('parseCommandLine', () => {
   });
 
   test('the help documents every exit code and the TTY switch', () => {
-    for (const text of ['0    Success', '1    Error', '2    Usage error', '3    rotate --wait timed out', '130  Interrupted', 'CDK_DSQL_URL_SECRET_TTY=1']) {
+    for (const text of [
+      '0    Success',
+      '1    Error',
+      '2    Usage error',
+      '3    rotate --wait timed out',
+      '130  Interrupted',
+      'CDK_DSQL_URL_SECRET_TTY=1',
+    ]) {
       expect(USAGE).toContain(text);
     }
   });

@@ -11,7 +11,16 @@ import { CreateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/c
 import { deploymentsOf } from '../support/ecs-fixture';
 import { describeStages, RotationFailedError, rotateSecret } from '../support/rotation-service';
 import {
-  bundleCli, CLI_BUNDLE, CliResult, CliStack, MANAGED_BY, runCli, RunOptions, startCliStack, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
+  bundleCli,
+  CLI_BUNDLE,
+  CliResult,
+  CliStack,
+  MANAGED_BY,
+  runCli,
+  RunOptions,
+  startCliStack,
+  TEST_ACCESS_KEY_ID,
+  TEST_SECRET_ACCESS_KEY,
 } from './e2e-helpers';
 
 jest.setTimeout(120_000);
@@ -28,7 +37,10 @@ const SERVICES_PER_CLUSTER = 11; // 11 in a cluster: DescribeServices is called 
 const FAST = ['--interval', '250ms'];
 
 beforeAll(async () => {
-  [bundle, s] = await Promise.all([bundleCli(), startCliStack({ clusters: CLUSTERS, services: SERVICES_PER_CLUSTER, rollout: { durationMs: 1_500 } })]);
+  [bundle, s] = await Promise.all([
+    bundleCli(),
+    startCliStack({ clusters: CLUSTERS, services: SERVICES_PER_CLUSTER, rollout: { durationMs: 1_500 } }),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
@@ -54,7 +66,11 @@ async function rememberSecrets(): Promise<void> {
 }
 const label = (arn: string) => arn.split('/').slice(-2).join('/');
 /** Timestamps off: `2030-…Z text` → `text`. */
-const untimed = (out: string) => out.trim().split('\n').map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
+const untimed = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
 
 test('the bundle is executable, starts with a shebang and runs outside the repository', async () => {
   expect(fs.readFileSync(CLI_BUNDLE, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
@@ -93,13 +109,21 @@ test('rotate --wait (not a terminal): AWSPENDING → AWSCURRENT, then every serv
   await rememberSecrets();
 
   const lines = untimed(r.stdout);
-  expect(lines[0]).toBe(`Started rotation of ${s.stack.secretArn.split(':').pop()!.replace(/-[A-Za-z0-9]{6}$/, '')}: new version ${v.slice(0, 8)} (${v}), `
-    + `replacing ${previous.slice(0, 8)}.`);
+  expect(lines[0]).toBe(
+    `Started rotation of ${s.stack.secretArn
+      .split(':')
+      .pop()!
+      .replace(/-[A-Za-z0-9]{6}$/, '')}: new version ${v.slice(0, 8)} (${v}), ` + `replacing ${previous.slice(0, 8)}.`,
+  );
   const pending = lines.indexOf(`version ${v.slice(0, 8)}: AWSPENDING (the rotation function is creating and testing the new URL)`);
-  const promoted = lines.indexOf(`version ${v.slice(0, 8)}: AWSPENDING → AWSCURRENT (previous version ${previous.slice(0, 8)} is now AWSPREVIOUS)`);
+  const promoted = lines.indexOf(
+    `version ${v.slice(0, 8)}: AWSPENDING → AWSCURRENT (previous version ${previous.slice(0, 8)} is now AWSPREVIOUS)`,
+  );
   expect(pending).toBeGreaterThan(0);
   expect(promoted).toBeGreaterThan(pending);
-  expect(lines[promoted + 1]).toMatch(new RegExp(`^version ${v.slice(0, 8)}: token expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\(in 7h 59m\\)$`));
+  expect(lines[promoted + 1]).toMatch(
+    new RegExp(`^version ${v.slice(0, 8)}: token expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\(in 7h 59m\\)$`),
+  );
   const after = await deploymentsOf(s.stack.ecs, s.stack.serviceArns);
   for (const arn of s.stack.serviceArns) {
     const id = after.get(arn)![0].id;
@@ -107,8 +131,12 @@ test('rotate --wait (not a terminal): AWSPENDING → AWSCURRENT, then every serv
     expect(lines).toContain(`service ${label(arn)}: deployment ${id} COMPLETED 1/1`);
     expect(lines.indexOf(`service ${label(arn)}: deployment ${id} COMPLETED 1/1`)).toBeGreaterThan(promoted);
   }
-  expect(lines.at(-1)).toMatch(new RegExp(`^Done in \\d+s: version ${v.slice(0, 8)} is AWSCURRENT \\(token expires .*\\); `
-    + `${CLUSTERS * SERVICES_PER_CLUSTER} of ${CLUSTERS * SERVICES_PER_CLUSTER} bound services completed a new deployment\\.$`));
+  expect(lines.at(-1)).toMatch(
+    new RegExp(
+      `^Done in \\d+s: version ${v.slice(0, 8)} is AWSCURRENT \\(token expires .*\\); ` +
+        `${CLUSTERS * SERVICES_PER_CLUSTER} of ${CLUSTERS * SERVICES_PER_CLUSTER} bound services completed a new deployment\\.$`,
+    ),
+  );
   // DescribeServices at most 10 at a time.
   expect(s.interceptor.calls).toContain('DescribeServices');
 });
@@ -122,7 +150,8 @@ test('status after a rotation: version, expiry, and services on the new version'
   expect(r.stdout).toContain(`Token expires:    ${value.expiresAt.replace(/\.\d{3}Z$/, 'Z')} (7h 59m left)`);
   expect(r.stdout).toMatch(/Next rotation: {4}\d{4}-\d\d-\d\dT[\d:]+Z \(in 23h 59m\)/); // moto: the stand-in's 1-day rule
   expect(r.stdout).toContain('In progress:      no');
-  for (const arn of s.stack.serviceArns) expect(r.stdout).toMatch(new RegExp(`  ${label(arn)} +ecs-svc/\\S+ +COMPLETED +1/1 +\\S+( ago)? +yes`));
+  for (const arn of s.stack.serviceArns)
+    expect(r.stdout).toMatch(new RegExp(`  ${label(arn)} +ecs-svc/\\S+ +COMPLETED +1/1 +\\S+( ago)? +yes`));
 });
 
 test('status --json parses and matches AWS', async () => {
@@ -132,10 +161,19 @@ test('status --json parses and matches AWS', async () => {
   const value = await s.stack.readStage('AWSCURRENT');
   expect(report.currentVersion.id).toBe(await current());
   expect(report.token).toMatchObject({ state: 'valid', expiresAt: value.expiresAt, issuedAt: value.issuedAt, username: 'admin' });
-  expect(report.rotation).toMatchObject({ enabled: true, inProgress: false, pendingVersion: null, nextRotation: { source: 'secrets-manager' } });
+  expect(report.rotation).toMatchObject({
+    enabled: true,
+    inProgress: false,
+    pendingVersion: null,
+    nextRotation: { source: 'secrets-manager' },
+  });
   expect(report.boundServices.services.map((x: { arn: string }) => x.arn)).toEqual(s.stack.serviceArns);
-  expect(report.boundServices.services.every((x: { deployment: { rolloutState: string; startedAfterRotation: boolean } }) =>
-    x.deployment.rolloutState === 'COMPLETED' && x.deployment.startedAfterRotation)).toBe(true);
+  expect(
+    report.boundServices.services.every(
+      (x: { deployment: { rolloutState: string; startedAfterRotation: boolean } }) =>
+        x.deployment.rolloutState === 'COMPLETED' && x.deployment.startedAfterRotation,
+    ),
+  ).toBe(true);
   expect(r.stdout).not.toMatch(/"(url|password)"/);
 });
 
@@ -143,8 +181,10 @@ test('secret not found: exit 1 with the fix', async () => {
   const r = await cli(['status', '--secret-id', 'no/such-secret']);
   expect(r.code).toBe(1);
   expect(r.stdout).toBe('');
-  expect(r.stderr).toBe("error: Secret 'no/such-secret' not found in us-east-1. Check the name or ARN and the region (--region, AWS_REGION, "
-    + 'or pass the full ARN); the construct\'s secret is `dbUrl.secret.secretArn` in your CDK app.\n');
+  expect(r.stderr).toBe(
+    "error: Secret 'no/such-secret' not found in us-east-1. Check the name or ARN and the region (--region, AWS_REGION, " +
+      "or pass the full ARN); the construct's secret is `dbUrl.secret.secretArn` in your CDK app.\n",
+  );
   expect((await cli(['rotate', '--secret-id', 'no/such-secret'])).code).toBe(1);
 });
 
@@ -154,7 +194,9 @@ test('a secret the construct does not manage: exit 1, nothing rotated', async ()
   for (const args of [['status'], ['rotate', '--wait']]) {
     const r = await cli([...args, '--secret-id', other.ARN!]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("error: Secret someone-elses/secret is not managed by cdk-dsql-url-secret: it has no tag 'cdk-dsql-url-secret:managed-by'.");
+    expect(r.stderr).toContain(
+      "error: Secret someone-elses/secret is not managed by cdk-dsql-url-secret: it has no tag 'cdk-dsql-url-secret:managed-by'.",
+    );
   }
   expect(s.interceptor.rotations.length).toBe(calls);
 });
@@ -162,19 +204,34 @@ test('a secret the construct does not manage: exit 1, nothing rotated', async ()
 test('a rotation in progress: rotate exits 1 and says so, status shows it', async () => {
   // A rotation whose steps all fail leaves AWSPENDING on its version, as on AWS.
   const stuck: string = await rotateSecret({
-    sm: s.stack.sm, secretId: secretId(), maxAttempts: 1,
-    invokeStep: async () => { throw new Error('simulated failure'); },
-  }).then(() => { throw new Error('the rotation was meant to fail'); }, (err: RotationFailedError) => err.token);
+    sm: s.stack.sm,
+    secretId: secretId(),
+    maxAttempts: 1,
+    invokeStep: async () => {
+      throw new Error('simulated failure');
+    },
+  }).then(
+    () => {
+      throw new Error('the rotation was meant to fail');
+    },
+    (err: RotationFailedError) => err.token,
+  );
   try {
     const r = await cli(['rotate', '--secret-id', secretId(), '--wait']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: A rotation of ${s.stack.secretArn.split(':').pop()!.replace(/-[A-Za-z0-9]{6}$/, '')} is already in progress: `
-      + `version ${stuck.slice(0, 8)} is still AWSPENDING (started `);
+    expect(r.stderr).toContain(
+      `error: A rotation of ${s.stack.secretArn
+        .split(':')
+        .pop()!
+        .replace(/-[A-Za-z0-9]{6}$/, '')} is already in progress: ` + `version ${stuck.slice(0, 8)} is still AWSPENDING (started `,
+    );
     expect(r.stderr).toContain(`Follow it with \`cdk-dsql-url-secret status --secret-id ${secretId()}\``);
     const st = await cli(['status', '--secret-id', secretId()]);
     expect(st.stdout).toContain(`In progress:      yes: version ${stuck.slice(0, 8)} is AWSPENDING`);
   } finally {
-    await s.stack.sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretId(), VersionStage: 'AWSPENDING', RemoveFromVersionId: stuck }));
+    await s.stack.sm.send(
+      new UpdateSecretVersionStageCommand({ SecretId: secretId(), VersionStage: 'AWSPENDING', RemoveFromVersionId: stuck }),
+    );
   }
 });
 
@@ -186,7 +243,9 @@ test('--timeout 1s with a slow rotation: exit 3, and the rotation goes on', asyn
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.code).toBe(3);
     const rotation = s.interceptor.rotations.at(-1)!;
-    expect(r.stderr).toContain(`Timed out after 1s: version ${rotation.versionId!.slice(0, 8)} is still AWSPENDING. Nothing was stopped: it goes on in AWS.`);
+    expect(r.stderr).toContain(
+      `Timed out after 1s: version ${rotation.versionId!.slice(0, 8)} is still AWSPENDING. Nothing was stopped: it goes on in AWS.`,
+    );
     await rotation.done;
     expect(rotation.error).toBeUndefined();
     expect(await current()).toBe(rotation.versionId);
@@ -202,9 +261,13 @@ test('a deployment that FAILS: exit 1, naming the service', async () => {
   try {
     const r = await cli(['rotate', '--secret-id', secretId(), '--wait', ...FAST]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(new RegExp(`service ${label(bad)}: deployment ecs-svc/\\d+ FAILED 0/1: ECS deployment circuit breaker: tasks failed to start\\.`));
+    expect(r.stdout).toMatch(
+      new RegExp(`service ${label(bad)}: deployment ecs-svc/\\d+ FAILED 0/1: ECS deployment circuit breaker: tasks failed to start\\.`),
+    );
     expect(r.stderr).toContain(`Deployment FAILED: ${label(bad)} (ECS deployment circuit breaker: tasks failed to start.).`);
-    expect(r.stderr).toContain(`aws ecs update-service --cluster ${label(bad).split('/')[0]} --service ${label(bad).split('/')[1]} --force-new-deployment`);
+    expect(r.stderr).toContain(
+      `aws ecs update-service --cluster ${label(bad).split('/')[0]} --service ${label(bad).split('/')[1]} --force-new-deployment`,
+    );
     await s.interceptor.idle();
     await rememberSecrets();
   } finally {
@@ -220,7 +283,11 @@ test('no rolloutState from ECS: completed once running = desired and no other de
     expect(r.code).toBe(0);
     const arn = s.stack.serviceArns[0];
     expect(r.stdout).toMatch(new RegExp(`service ${label(arn)}: deployment \\S+ IN_PROGRESS\\* 0/1`));
-    expect(r.stdout).toMatch(new RegExp(`service ${label(arn)}: deployment \\S+ COMPLETED\\* 1/1 \\(no rolloutState from ECS: running = desired and no other deployment\\)`));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `service ${label(arn)}: deployment \\S+ COMPLETED\\* 1/1 \\(no rolloutState from ECS: running = desired and no other deployment\\)`,
+      ),
+    );
     await s.interceptor.idle();
     await rememberSecrets();
   } finally {
@@ -234,8 +301,12 @@ test('plain moto (no rollout simulation): its deployments stay IN_PROGRESS 0/1, 
     const r = await cli(['rotate', '--secret-id', secretId(), '--wait', '--timeout', '8s', ...FAST]);
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('AWSPENDING → AWSCURRENT');
-    expect(r.stderr).toMatch(new RegExp(`Timed out after 8s: version \\w{8} is AWSCURRENT, but ${CLUSTERS * SERVICES_PER_CLUSTER} still rolling out \\(`
-      + `${label(s.stack.serviceArns[0])} 0/1, `));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `Timed out after 8s: version \\w{8} is AWSCURRENT, but ${CLUSTERS * SERVICES_PER_CLUSTER} still rolling out \\(` +
+          `${label(s.stack.serviceArns[0])} 0/1, `,
+      ),
+    );
     await s.interceptor.idle();
     await rememberSecrets();
   } finally {
@@ -307,7 +378,9 @@ test('missing permission: exit 1 naming the API call and the IAM action', async 
   s.stack.proxy.inject({ operation: 'DescribeServices', errorType: 'AccessDeniedException', status: 400, count: 1 });
   const r = await cli(['status', '--secret-id', secretId()]);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/^error: Permission denied: DescribeServices was refused \(AccessDeniedException: injected AccessDeniedException\)\. Allow ecs:DescribeServices on the services in cluster app-cluster-1 \(10 of them\) for the AWS identity this command runs as\.\n$/);
+  expect(r.stderr).toMatch(
+    /^error: Permission denied: DescribeServices was refused \(AccessDeniedException: injected AccessDeniedException\)\. Allow ecs:DescribeServices on the services in cluster app-cluster-1 \(10 of them\) for the AWS identity this command runs as\.\n$/,
+  );
 });
 
 test('nothing printed ever holds a token, a URL with its password, or the access key', () => {

@@ -45,16 +45,21 @@ export async function startCliStack(opts: { services?: number; clusters?: number
   let stack: LocalStack | undefined;
   try {
     stack = await startLocalStack({ services: opts.services ?? 3, clusters: opts.clusters, bundlesDir: bundle.dir });
-    await stack.sm.send(new TagResourceCommand({
-      SecretId: stack.secretArn,
-      Tags: [
-        { Key: SecretTag.MANAGED_BY, Value: MANAGED_BY },
-        { Key: SecretTag.BOUND_SERVICES_PARAMETER, Value: stack.parameterName },
-        { Key: SecretTag.ROTATION_INTERVAL_SECONDS, Value: String(ROTATION_INTERVAL_SECONDS) },
-      ],
-    }));
+    await stack.sm.send(
+      new TagResourceCommand({
+        SecretId: stack.secretArn,
+        Tags: [
+          { Key: SecretTag.MANAGED_BY, Value: MANAGED_BY },
+          { Key: SecretTag.BOUND_SERVICES_PARAMETER, Value: stack.parameterName },
+          { Key: SecretTag.ROTATION_INTERVAL_SECONDS, Value: String(ROTATION_INTERVAL_SECONDS) },
+        ],
+      }),
+    );
     const interceptor = await startRotateSecretInterceptor({
-      upstream: stack.proxy.endpoint, sm: stack.sm, invokeStep: stack.invokeStep, rollout: opts.rollout,
+      upstream: stack.proxy.endpoint,
+      sm: stack.sm,
+      invokeStep: stack.invokeStep,
+      rollout: opts.rollout,
     });
     const started = stack;
     return {
@@ -117,7 +122,9 @@ export function runCli(cli: string, args: readonly string[], opts: RunOptions = 
     stdout += c.toString('utf8');
     opts.onStdout?.(c.toString('utf8'), child);
   });
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   return new Promise((resolve, reject) => {
     child.once('error', reject);

@@ -4,7 +4,11 @@
  */
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import {
-  DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, RotateSecretCommand, SecretsManagerClient,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -23,15 +27,22 @@ export const T0 = Date.parse('2030-06-01T12:00:00.000Z');
 export const serviceArn = (cluster: string, name: string) => `arn:aws:ecs:eu-west-1:123456789012:service/${cluster}/${name}`;
 
 /** A realistic token: what must never be printed. */
-export const TOKEN = 'abc.dsql.eu-west-1.on.aws/?Action=DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256'
-  + '&X-Amz-Credential=ASIAQX4EXAMPLEKEY123%2F20300601%2Feu-west-1%2Fdsql%2Faws4_request&X-Amz-Date=20300601T120000Z'
-  + '&X-Amz-Expires=28800&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeef';
+export const TOKEN =
+  'abc.dsql.eu-west-1.on.aws/?Action=DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256' +
+  '&X-Amz-Credential=ASIAQX4EXAMPLEKEY123%2F20300601%2Feu-west-1%2Fdsql%2Faws4_request&X-Amz-Date=20300601T120000Z' +
+  '&X-Amz-Expires=28800&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeef';
 
 export function secretValue(expiresAt: string, token = TOKEN): string {
   return JSON.stringify({
     url: `postgres://admin:${encodeURIComponent(token)}@abc.dsql.eu-west-1.on.aws:5432/postgres?sslmode=require`,
-    host: 'abc.dsql.eu-west-1.on.aws', port: 5432, username: 'admin', password: token, dbname: 'postgres', sslmode: 'require',
-    issuedAt: new Date(Date.parse(expiresAt) - 8 * 3600_000).toISOString(), expiresAt,
+    host: 'abc.dsql.eu-west-1.on.aws',
+    port: 5432,
+    username: 'admin',
+    password: token,
+    dbname: 'postgres',
+    sslmode: 'require',
+    issuedAt: new Date(Date.parse(expiresAt) - 8 * 3600_000).toISOString(),
+    expiresAt,
   });
 }
 
@@ -79,7 +90,16 @@ export function managedTags(extra: Record<string, string> = {}): Record<string, 
 }
 
 export function deployment(id: string, createdAt: number, rest: Partial<FakeDeployment> = {}): FakeDeployment {
-  return { id, status: 'PRIMARY', createdAt: new Date(createdAt), runningCount: 2, desiredCount: 2, pendingCount: 0, rolloutState: 'COMPLETED', ...rest };
+  return {
+    id,
+    status: 'PRIMARY',
+    createdAt: new Date(createdAt),
+    runningCount: 2,
+    desiredCount: 2,
+    pendingCount: 0,
+    rolloutState: 'COMPLETED',
+    ...rest,
+  };
 }
 
 export class FakeAws {
@@ -102,7 +122,9 @@ export class FakeAws {
       rotationEnabled: true,
       values: { [OLD_VERSION]: secretValue(new Date(T0 + 7 * 3600_000).toISOString()) },
       parameter: JSON.stringify(services),
-      services: new Map(services.map((arn, i) => [arn, { status: 'ACTIVE', deployments: [deployment(`ecs-svc/old-${i}`, T0 - 3600_000)] }])),
+      services: new Map(
+        services.map((arn, i) => [arn, { status: 'ACTIVE', deployments: [deployment(`ecs-svc/old-${i}`, T0 - 3600_000)] }]),
+      ),
       errors: {},
       calls: [],
     };
@@ -115,8 +137,12 @@ export class FakeAws {
     this.sm.on(DescribeSecretCommand).callsFake(() => {
       fail('DescribeSecret');
       return {
-        ARN: SECRET_ARN, Name: SECRET_NAME, RotationEnabled: s().rotationEnabled, RotationLambdaARN: FUNCTION_ARN,
-        NextRotationDate: s().nextRotationDate, LastRotatedDate: s().lastRotatedDate,
+        ARN: SECRET_ARN,
+        Name: SECRET_NAME,
+        RotationEnabled: s().rotationEnabled,
+        RotationLambdaARN: FUNCTION_ARN,
+        NextRotationDate: s().nextRotationDate,
+        LastRotatedDate: s().lastRotatedDate,
         VersionIdsToStages: structuredClone(s().stages),
         Tags: Object.entries(s().tags).map(([Key, Value]) => ({ Key, Value })),
       };
@@ -152,7 +178,13 @@ export class FakeAws {
         if (!arn.includes(`:service/${input.cluster}/`)) throw new Error(`service ${arn} asked in cluster ${input.cluster}`);
         const svc = s().services.get(arn);
         if (svc === undefined) failures.push({ arn, reason: 'MISSING' });
-        else services.push({ serviceArn: arn, serviceName: arn.split('/').pop(), status: svc.status, deployments: structuredClone(svc.deployments) });
+        else
+          services.push({
+            serviceArn: arn,
+            serviceName: arn.split('/').pop(),
+            status: svc.status,
+            deployments: structuredClone(svc.deployments),
+          });
       }
       return { services, failures };
     });
@@ -203,7 +235,10 @@ export function testClients() {
 /** A stream that keeps what was written. */
 export class Capture implements OutStream {
   text = '';
-  constructor(readonly isTTY = false, readonly columns?: number) {}
+  constructor(
+    readonly isTTY = false,
+    readonly columns?: number,
+  ) {}
   write(chunk: string): boolean {
     this.text += chunk;
     return true;
@@ -221,6 +256,8 @@ export function fakeTime(onSleep: (now: number, polls: number) => void = () => u
       polls++;
       onSleep(now, polls);
     },
-    advance: (ms: number) => { now += ms; },
+    advance: (ms: number) => {
+      now += ms;
+    },
   };
 }

@@ -35,7 +35,12 @@ test('short ids', () => {
 });
 
 test('table pads every column but the last', () => {
-  expect(table([['A', 'BB', 'C'], ['aaa', 'b', 'c']])).toEqual(['A    BB  C', 'aaa  b   c']);
+  expect(
+    table([
+      ['A', 'BB', 'C'],
+      ['aaa', 'b', 'c'],
+    ]),
+  ).toEqual(['A    BB  C', 'aaa  b   c']);
 });
 
 test('fit cuts lines to the terminal width', () => {

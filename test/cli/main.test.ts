@@ -10,8 +10,15 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}, onSleep?: (now: 
   const stderr = new Capture();
   let now = T0;
   const code = await main({
-    argv, env, stdout, stderr, now: () => now,
-    sleep: async (ms) => { now += ms; onSleep?.(now); },
+    argv,
+    env,
+    stdout,
+    stderr,
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+      onSleep?.(now);
+    },
   });
   expect(stdout.text + stderr.text).not.toContain(TOKEN);
   return { code, stdout: stdout.text, stderr: stderr.text };
@@ -36,8 +43,9 @@ test('usage errors exit 2 with the problem and a pointer to --help', async () =>
   expect(r).toEqual({
     code: 2,
     stdout: '',
-    stderr: "error: bad --timeout value 'forever': use a duration such as 90s, 10m or 1h30m (a bare number is seconds)\n"
-      + "Run 'cdk-dsql-url-secret --help' for usage.\n",
+    stderr:
+      "error: bad --timeout value 'forever': use a duration such as 90s, 10m or 1h30m (a bare number is seconds)\n" +
+      "Run 'cdk-dsql-url-secret --help' for usage.\n",
   });
 });
 

@@ -3,9 +3,14 @@ import { WatchSnapshot } from '../../cli/watch-report';
 import { Capture, NEW_VERSION, OLD_VERSION, T0, TOKEN } from './fixtures';
 
 const snap = (over: Partial<WatchSnapshot> = {}): WatchSnapshot => ({
-  secretName: 'app/database-url', versionId: NEW_VERSION, previousVersion: OLD_VERSION, versionState: 'AWSPENDING',
+  secretName: 'app/database-url',
+  versionId: NEW_VERSION,
+  previousVersion: OLD_VERSION,
+  versionState: 'AWSPENDING',
   services: [{ arn: 'arn:aws:ecs:eu-west-1:1:service/main/web', label: 'main/web', state: 'waiting' }],
-  elapsedMs: 0, timeoutMs: 1_800_000, ...over,
+  elapsedMs: 0,
+  timeoutMs: 1_800_000,
+  ...over,
 });
 
 test('liveOutput: the TTY switch wins over isTTY; TERM=dumb gets lines', () => {
@@ -27,8 +32,20 @@ describe('LineReporter', () => {
     now += 5_000;
     r.update(snap({ elapsedMs: 10_000, versionState: 'AWSCURRENT', expiresAt: new Date(T0 + 8 * 3600_000) }));
     now += 5_000;
-    r.update(snap({ elapsedMs: 15_000, versionState: 'AWSCURRENT', services: [{ arn: 'x', label: 'main/web', state: 'IN_PROGRESS', deploymentId: 'ecs-svc/1', running: 0, desired: 1 }] }));
-    r.update(snap({ elapsedMs: 15_000, versionState: 'AWSCURRENT', services: [{ arn: 'x', label: 'main/web', state: 'IN_PROGRESS', deploymentId: 'ecs-svc/1', running: 0, desired: 1 }] }));
+    r.update(
+      snap({
+        elapsedMs: 15_000,
+        versionState: 'AWSCURRENT',
+        services: [{ arn: 'x', label: 'main/web', state: 'IN_PROGRESS', deploymentId: 'ecs-svc/1', running: 0, desired: 1 }],
+      }),
+    );
+    r.update(
+      snap({
+        elapsedMs: 15_000,
+        versionState: 'AWSCURRENT',
+        services: [{ arn: 'x', label: 'main/web', state: 'IN_PROGRESS', deploymentId: 'ecs-svc/1', running: 0, desired: 1 }],
+      }),
+    );
     expect(out.text.split('\n').filter(Boolean)).toEqual([
       '2030-06-01T12:00:00.000Z version 22222222: AWSPENDING (the rotation function is creating and testing the new URL)',
       '2030-06-01T12:00:10.000Z version 22222222: AWSPENDING → AWSCURRENT (previous version 11111111 is now AWSPREVIOUS)',
@@ -59,7 +76,9 @@ describe('LiveReporter', () => {
     expect(first).toContain('main/web  -           waiting for AWSCURRENT  -');
     now += 3_000;
     const done = snap({
-      elapsedMs: 3_000, versionState: 'AWSCURRENT', expiresAt: new Date(T0 + 8 * 3600_000),
+      elapsedMs: 3_000,
+      versionState: 'AWSCURRENT',
+      expiresAt: new Date(T0 + 8 * 3600_000),
       services: [{ arn: 'x', label: 'main/web', state: 'COMPLETED', deploymentId: 'ecs-svc/1102845487063586807', running: 2, desired: 2 }],
     });
     r.update(done);
@@ -70,7 +89,8 @@ describe('LiveReporter', () => {
     expect(second).toContain('main/web  ecs-svc/11028454870…  COMPLETED  2/2');
     r.finish({ code: 0, message: 'Done.' }, done);
     expect(out.text.endsWith('\x1b[?25hDone.\n')).toBe(true); // cursor back, summary after the last frame
-    for (const line of out.text.split('\n')) expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace('\r', '').length).toBeLessThanOrEqual(80);
+    for (const line of out.text.split('\n'))
+      expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace('\r', '').length).toBeLessThanOrEqual(80);
   });
 
   test('the elapsed clock moves between polls', () => {

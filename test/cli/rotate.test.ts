@@ -4,7 +4,19 @@ import { createReporter } from '../../cli/render';
 import { RotateOptions, runRotate } from '../../cli/rotate';
 import { VERSION_VISIBLE_GRACE_MS } from '../../cli/rotation-watch';
 import {
-  awsError, Capture, deployment, FakeAws, fakeTime, NEW_VERSION, OLD_VERSION, PARAMETER, SECRET_ARN, serviceArn, T0, testClients, TOKEN,
+  awsError,
+  Capture,
+  deployment,
+  FakeAws,
+  fakeTime,
+  NEW_VERSION,
+  OLD_VERSION,
+  PARAMETER,
+  SECRET_ARN,
+  serviceArn,
+  T0,
+  testClients,
+  TOKEN,
 } from './fixtures';
 
 const aws = new FakeAws();
@@ -14,7 +26,11 @@ const WEB = serviceArn('main', 'web');
 const WORKER = serviceArn('main', 'worker');
 
 const waitOpts = (over: Partial<RotateOptions> = {}): RotateOptions => ({
-  secretId: SECRET_ARN, wait: true, timeoutMs: 30 * 60_000, intervalMs: 5_000, ...over,
+  secretId: SECRET_ARN,
+  wait: true,
+  timeoutMs: 30 * 60_000,
+  intervalMs: 5_000,
+  ...over,
 });
 
 /** Runs `rotate` with the fake world; `script` changes it before each poll after the first. */
@@ -52,7 +68,10 @@ test('follows AWSPENDING → AWSCURRENT and every rollout to COMPLETED, then exi
   });
   expect(r.error).toBeUndefined();
   expect(r.code).toBe(ExitCode.OK);
-  const lines = r.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\S+ /, ''));
   expect(lines).toEqual([
     `Started rotation of app/database-url: new version 22222222 (${NEW_VERSION}), replacing 11111111.`,
     'version 22222222: AWSPENDING (the rotation function is creating and testing the new URL)',
@@ -66,7 +85,12 @@ test('follows AWSPENDING → AWSCURRENT and every rollout to COMPLETED, then exi
     'Done in 20s: version 22222222 is AWSCURRENT (token expires 2030-06-01T20:00:04Z); 2 of 2 bound services completed a new deployment.',
   ]);
   // Every line is timestamped.
-  expect(r.stdout.trim().split('\n').every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l))).toBe(true);
+  expect(
+    r.stdout
+      .trim()
+      .split('\n')
+      .every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l)),
+  ).toBe(true);
   // Permissions to follow were checked, and deployments noted, before the rotation started.
   expect(aws.state.calls.indexOf('DescribeServices')).toBeLessThan(aws.state.calls.indexOf('RotateSecret'));
 });
@@ -93,18 +117,25 @@ test('a rotation in progress (AWSPENDING on another version) is refused before R
   aws.state.stages[NEW_VERSION] = ['AWSPENDING'];
   const r = await rotate(() => undefined);
   expect(r.error?.exitCode).toBe(ExitCode.FAILED);
-  expect(r.error?.message).toBe('A rotation of app/database-url is already in progress: version 22222222 is still AWSPENDING (started 10m ago). '
-    + `Follow it with \`cdk-dsql-url-secret status --secret-id ${SECRET_ARN}\` and run rotate again once it has finished. `
-    + 'If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see /aws/lambda/AppStack-RotationFunction '
-    + '(the construct\'s watchdog clears a stale AWSPENDING version).');
+  expect(r.error?.message).toBe(
+    'A rotation of app/database-url is already in progress: version 22222222 is still AWSPENDING (started 10m ago). ' +
+      `Follow it with \`cdk-dsql-url-secret status --secret-id ${SECRET_ARN}\` and run rotate again once it has finished. ` +
+      'If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see /aws/lambda/AppStack-RotationFunction ' +
+      "(the construct's watchdog clears a stale AWSPENDING version).",
+  );
   expect(aws.sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
 });
 
 test('RotateSecret refusing because a rotation just started elsewhere gives the same advice', async () => {
-  aws.state.errors.RotateSecret = awsError('InvalidRequestException', "A previous rotation isn't complete. That rotation will be reattempted.");
+  aws.state.errors.RotateSecret = awsError(
+    'InvalidRequestException',
+    "A previous rotation isn't complete. That rotation will be reattempted.",
+  );
   const r = await rotate(() => undefined);
   expect(r.error?.exitCode).toBe(ExitCode.FAILED);
-  expect(r.error?.message).toMatch(/^A rotation of app\/database-url is already in progress: Secrets Manager says a previous rotation isn't complete\. Follow it with/);
+  expect(r.error?.message).toMatch(
+    /^A rotation of app\/database-url is already in progress: Secrets Manager says a previous rotation isn't complete\. Follow it with/,
+  );
 });
 
 test('a FAILED rollout exits 1 and says how to redeploy', async () => {
@@ -116,12 +147,20 @@ test('a FAILED rollout exits 1 and says how to redeploy', async () => {
     }
     if (polls === 2) aws.complete(WEB);
     if (polls === 3) {
-      aws.complete(WORKER, { rolloutState: 'FAILED', runningCount: 0, rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' });
+      aws.complete(WORKER, {
+        rolloutState: 'FAILED',
+        runningCount: 0,
+        rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
+      });
     }
   });
   expect(r.code).toBe(ExitCode.FAILED);
-  expect(r.stdout).toContain('service main/worker: deployment ecs-svc/new-worker FAILED 0/2: ECS deployment circuit breaker: tasks failed to start.');
-  expect(r.stderr).toContain('Deployment FAILED: main/worker (ECS deployment circuit breaker: tasks failed to start.). Version 22222222 is AWSCURRENT');
+  expect(r.stdout).toContain(
+    'service main/worker: deployment ecs-svc/new-worker FAILED 0/2: ECS deployment circuit breaker: tasks failed to start.',
+  );
+  expect(r.stderr).toContain(
+    'Deployment FAILED: main/worker (ECS deployment circuit breaker: tasks failed to start.). Version 22222222 is AWSCURRENT',
+  );
   expect(r.stderr).toContain('aws ecs update-service --cluster main --service worker --force-new-deployment');
 });
 
@@ -130,8 +169,10 @@ test('a version that loses AWSPENDING without becoming AWSCURRENT is a failed ro
     if (polls === 1) delete aws.state.stages[NEW_VERSION];
   });
   expect(r.code).toBe(ExitCode.FAILED);
-  expect(r.stderr).toContain('The rotation failed: version 22222222 lost AWSPENDING without becoming AWSCURRENT (it was cleared or cancelled). '
-    + 'AWSCURRENT is unchanged. See /aws/lambda/AppStack-RotationFunction for the step that failed.');
+  expect(r.stderr).toContain(
+    'The rotation failed: version 22222222 lost AWSPENDING without becoming AWSCURRENT (it was cleared or cancelled). ' +
+      'AWSCURRENT is unchanged. See /aws/lambda/AppStack-RotationFunction for the step that failed.',
+  );
 });
 
 test('a version not visible yet is given a grace period, then counts as failed', async () => {
@@ -151,15 +192,20 @@ test('times out with exit 3 while the version is still AWSPENDING', async () => 
 });
 
 test('times out with exit 3 while services roll out or wait for their redeploy, and names them', async () => {
-  const r = await rotate((now, polls) => {
-    if (polls === 1) {
-      aws.promote(now);
-      aws.redeploy(WEB, 'ecs-svc/new-web', now, { runningCount: 1 });
-    }
-  }, { timeoutMs: 60_000 });
+  const r = await rotate(
+    (now, polls) => {
+      if (polls === 1) {
+        aws.promote(now);
+        aws.redeploy(WEB, 'ecs-svc/new-web', now, { runningCount: 1 });
+      }
+    },
+    { timeoutMs: 60_000 },
+  );
   expect(r.code).toBe(ExitCode.TIMEOUT);
-  expect(r.stderr).toContain('Timed out after 1m: version 22222222 is AWSCURRENT, but 1 still rolling out (main/web 1/2) and 1 without a new deployment '
-    + 'yet (main/worker; finishSecret may have failed to redeploy it: see /aws/lambda/AppStack-RotationFunction).');
+  expect(r.stderr).toContain(
+    'Timed out after 1m: version 22222222 is AWSCURRENT, but 1 still rolling out (main/web 1/2) and 1 without a new deployment ' +
+      'yet (main/worker; finishSecret may have failed to redeploy it: see /aws/lambda/AppStack-RotationFunction).',
+  );
 });
 
 test('prints a reminder each minute when nothing changes', async () => {
@@ -170,17 +216,24 @@ test('prints a reminder each minute when nothing changes', async () => {
 
 test('no bound services: done as soon as the version is AWSCURRENT', async () => {
   aws.state.parameter = undefined;
-  const r = await rotate((now, polls) => { if (polls === 1) aws.promote(now); });
+  const r = await rotate((now, polls) => {
+    if (polls === 1) aws.promote(now);
+  });
   expect(r.code).toBe(ExitCode.OK);
   expect(r.stdout).toContain(`no bound services (parameter ${PARAMETER} does not exist yet)`);
-  expect(r.stdout).toContain(`Done in 5s: version 22222222 is AWSCURRENT (token expires 2030-06-01T20:00:05Z); no bound services (parameter ${PARAMETER} does not exist yet).`);
+  expect(r.stdout).toContain(
+    `Done in 5s: version 22222222 is AWSCURRENT (token expires 2030-06-01T20:00:05Z); no bound services (parameter ${PARAMETER} does not exist yet).`,
+  );
   expect(aws.state.calls).not.toContain('DescribeServices');
 });
 
 test('a deleted service is skipped', async () => {
   aws.state.services.set(WORKER, undefined); // DescribeServices: failures MISSING
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); aws.redeploy(WEB, 'ecs-svc/new-web', now); }
+    if (polls === 1) {
+      aws.promote(now);
+      aws.redeploy(WEB, 'ecs-svc/new-web', now);
+    }
     if (polls === 2) aws.complete(WEB);
   });
   expect(r.code).toBe(ExitCode.OK);
@@ -191,7 +244,10 @@ test('a deleted service is skipped', async () => {
 test('without rolloutState, a rollout is done once it is the only deployment and runs its desired count', async () => {
   aws.reset([WEB]);
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); aws.redeploy(WEB, 'ecs-svc/new-web', now, { rolloutState: undefined }); }
+    if (polls === 1) {
+      aws.promote(now);
+      aws.redeploy(WEB, 'ecs-svc/new-web', now, { rolloutState: undefined });
+    }
     // All tasks running, but the old deployment is still listed (draining): not done yet.
     if (polls === 2) aws.state.services.get(WEB)!.deployments[0].runningCount = 2;
     if (polls === 3) aws.complete(WEB, { rolloutState: undefined });
@@ -205,7 +261,7 @@ test('without rolloutState, a rollout is done once it is the only deployment and
   ]);
 });
 
-test('a deployment started well before the promotion is not the rotation\'s', async () => {
+test("a deployment started well before the promotion is not the rotation's", async () => {
   aws.reset([WEB]);
   const r = await rotate((now, polls) => {
     // Someone deployed between RotateSecret and the promotion: its tasks read the previous value.
@@ -226,7 +282,10 @@ test('DescribeServices is batched by 10 services per cluster', async () => {
   ];
   aws.reset(arns);
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); for (const a of arns) aws.redeploy(a, `ecs-svc/new-${a.split('/').pop()}`, now); }
+    if (polls === 1) {
+      aws.promote(now);
+      for (const a of arns) aws.redeploy(a, `ecs-svc/new-${a.split('/').pop()}`, now);
+    }
     if (polls === 2) for (const a of arns) aws.complete(a);
   });
   expect(r.code).toBe(ExitCode.OK);
@@ -239,22 +298,29 @@ test('DescribeServices is batched by 10 services per cluster', async () => {
 test('no permission to follow the rollouts: fails before starting the rotation', async () => {
   aws.state.errors.DescribeServices = awsError('AccessDeniedException', 'not authorized to perform: ecs:DescribeServices', 403);
   const r = await rotate(() => undefined);
-  expect(r.error?.message).toMatch(/^Permission denied: DescribeServices was refused \(AccessDeniedException: .*\)\. Allow ecs:DescribeServices on the services in cluster main \(2 of them\)/);
+  expect(r.error?.message).toMatch(
+    /^Permission denied: DescribeServices was refused \(AccessDeniedException: .*\)\. Allow ecs:DescribeServices on the services in cluster main \(2 of them\)/,
+  );
   expect(aws.sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
 });
 
 test('no permission to rotate: names secretsmanager:RotateSecret and lambda:InvokeFunction', async () => {
   aws.state.errors.RotateSecret = awsError('AccessDeniedException', 'denied', 403);
   const r = await rotate(() => undefined, { wait: false });
-  expect(r.error?.message).toBe(`Permission denied: RotateSecret was refused (AccessDeniedException: denied). Allow secretsmanager:RotateSecret on the secret ${SECRET_ARN} `
-    + 'for the AWS identity this command runs as. RotateSecret also needs lambda:InvokeFunction on the rotation function (AppStack-RotationFunction).');
+  expect(r.error?.message).toBe(
+    `Permission denied: RotateSecret was refused (AccessDeniedException: denied). Allow secretsmanager:RotateSecret on the secret ${SECRET_ARN} ` +
+      'for the AWS identity this command runs as. RotateSecret also needs lambda:InvokeFunction on the rotation function (AppStack-RotationFunction).',
+  );
 });
 
 test('no permission to read the value: the rotation is still followed, without the expiry', async () => {
   aws.reset([WEB]);
   aws.state.errors.GetSecretValue = awsError('AccessDeniedException', 'denied', 403);
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); aws.redeploy(WEB, 'ecs-svc/new-web', now); }
+    if (polls === 1) {
+      aws.promote(now);
+      aws.redeploy(WEB, 'ecs-svc/new-web', now);
+    }
     if (polls === 2) aws.complete(WEB);
   });
   expect(r.code).toBe(ExitCode.OK);
@@ -273,14 +339,21 @@ test('Ctrl-C stops watching with exit 130 and says the rotation goes on', async 
   };
   const code = await runRotate(waitOpts(), { clients: testClients(), reporter, now: time.now, sleep, signal: controller.signal });
   expect(code).toBe(ExitCode.INTERRUPTED);
-  expect(stderr.text).toContain(`Stopped watching. The rotation of app/database-url goes on in AWS: follow it with cdk-dsql-url-secret status --secret-id ${SECRET_ARN}`);
+  expect(stderr.text).toContain(
+    `Stopped watching. The rotation of app/database-url goes on in AWS: follow it with cdk-dsql-url-secret status --secret-id ${SECRET_ARN}`,
+  );
 });
 
 test('the old deployment of the baseline never counts, even with a later createdAt', async () => {
   aws.reset([WEB]);
   // ECS bumps nothing on old deployments, but a clock-skewed createdAt must not matter: ids decide.
   aws.state.services.get(WEB)!.deployments = [deployment('ecs-svc/old', T0 + 3_600_000)];
-  const r = await rotate((now, polls) => { if (polls === 1) aws.promote(now); }, { timeoutMs: 20_000 });
+  const r = await rotate(
+    (now, polls) => {
+      if (polls === 1) aws.promote(now);
+    },
+    { timeoutMs: 20_000 },
+  );
   expect(r.code).toBe(ExitCode.TIMEOUT);
   expect(r.stderr).toContain('1 without a new deployment yet (main/web;');
   expect(OLD_VERSION).toBeDefined();
@@ -289,7 +362,10 @@ test('the old deployment of the baseline never counts, even with a later created
 test('a newer rotation moving AWSCURRENT on after ours was promoted is not a failure', async () => {
   aws.reset([WEB]);
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); aws.redeploy(WEB, 'ecs-svc/new-web', now); }
+    if (polls === 1) {
+      aws.promote(now);
+      aws.redeploy(WEB, 'ecs-svc/new-web', now);
+    }
     if (polls === 2) aws.state.stages = { [NEW_VERSION]: ['AWSPREVIOUS'], '33333333-cccc-4ccc-8ccc-000000000003': ['AWSCURRENT'] };
     if (polls === 3) aws.complete(WEB);
   });
@@ -300,13 +376,21 @@ test('a newer rotation moving AWSCURRENT on after ours was promoted is not a fai
 test('a throttled or dropped poll is shown and retried; a permission error mid-wait is not', async () => {
   aws.reset([WEB]);
   const r = await rotate((now, polls) => {
-    if (polls === 1) { aws.promote(now); aws.redeploy(WEB, 'ecs-svc/new-web', now); }
+    if (polls === 1) {
+      aws.promote(now);
+      aws.redeploy(WEB, 'ecs-svc/new-web', now);
+    }
     if (polls === 2) aws.state.errors.DescribeServices = awsError('ThrottlingException', 'Rate exceeded');
-    if (polls === 4) { delete aws.state.errors.DescribeServices; aws.complete(WEB); }
+    if (polls === 4) {
+      delete aws.state.errors.DescribeServices;
+      aws.complete(WEB);
+    }
   });
   expect(r.code).toBe(ExitCode.OK);
-  expect(r.stdout).toContain('warning: AWS throttled DescribeServices (ThrottlingException) even after retries. Try again in a minute, or poll less often '
-    + 'with --interval. (poll 1 of 5 failed in a row; trying again)');
+  expect(r.stdout).toContain(
+    'warning: AWS throttled DescribeServices (ThrottlingException) even after retries. Try again in a minute, or poll less often ' +
+      'with --interval. (poll 1 of 5 failed in a row; trying again)',
+  );
   expect(r.stdout).toContain('(poll 2 of 5 failed in a row; trying again)');
 
   aws.reset([WEB]);

@@ -22,8 +22,11 @@ describe('loadBoundServices (CLI)', () => {
     });
     const result = await loadBoundServices(createClients({ region: 'us-east-1' }), '/p/bound-services');
     expect(result).toEqual({ parameter: '/p/bound-services', exists: true, arns: [...first, ...second] });
-    expect(ssmMock.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name))
-      .toEqual(['/p/bound-services', '/p/bound-services-2', '/p/bound-services-3']);
+    expect(ssmMock.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name)).toEqual([
+      '/p/bound-services',
+      '/p/bound-services-2',
+      '/p/bound-services-3',
+    ]);
   });
 
   test('no first parameter: a new stack with no bound service yet', async () => {

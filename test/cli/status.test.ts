@@ -2,7 +2,18 @@ import { PromotedTag, SecretTag } from '../../lib/secret-tags';
 import { CliError } from '../../cli/errors';
 import { collectStatus, formatStatus, StatusReport } from '../../cli/status';
 import {
-  awsError, deployment, FakeAws, NEW_VERSION, OLD_VERSION, PARAMETER, SECRET_ARN, secretValue, serviceArn, T0, testClients, TOKEN,
+  awsError,
+  deployment,
+  FakeAws,
+  NEW_VERSION,
+  OLD_VERSION,
+  PARAMETER,
+  SECRET_ARN,
+  secretValue,
+  serviceArn,
+  T0,
+  testClients,
+  TOKEN,
 } from './fixtures';
 
 const aws = new FakeAws();
@@ -36,23 +47,25 @@ async function statusError(): Promise<string> {
 test('the full picture, as text', async () => {
   aws.state.services.get(WORKER)!.deployments = [deployment('ecs-svc/1102845487063586807', T0 - 4 * 3600_000)];
   const { text } = await status();
-  expect(text).toBe([
-    'Secret:           app/database-url',
-    `ARN:              ${SECRET_ARN}`,
-    'Managed by:       AppStack/DatabaseUrl',
-    'Current version:  11111111',
-    'Rotated:          2030-06-01T11:00:00Z (1h ago)',
-    'Token expires:    2030-06-01T19:00:00Z (7h left)',
-    'Endpoint:         abc.dsql.eu-west-1.on.aws as admin',
-    'Next rotation:    every 4h via EventBridge Scheduler (no Secrets Manager schedule)',
-    'Rotation:         enabled, function AppStack-RotationFunction',
-    'In progress:      no',
-    `Bound services:   2 (from ${PARAMETER})`,
-    '',
-    '  SERVICE      DEPLOYMENT            ROLLOUT    TASKS  STARTED  AFTER ROTATION',
-    '  main/web     ecs-svc/old-0         COMPLETED  2/2    1h ago   yes',
-    '  main/worker  ecs-svc/11028454870…  COMPLETED  2/2    4h ago   no',
-  ].join('\n'));
+  expect(text).toBe(
+    [
+      'Secret:           app/database-url',
+      `ARN:              ${SECRET_ARN}`,
+      'Managed by:       AppStack/DatabaseUrl',
+      'Current version:  11111111',
+      'Rotated:          2030-06-01T11:00:00Z (1h ago)',
+      'Token expires:    2030-06-01T19:00:00Z (7h left)',
+      'Endpoint:         abc.dsql.eu-west-1.on.aws as admin',
+      'Next rotation:    every 4h via EventBridge Scheduler (no Secrets Manager schedule)',
+      'Rotation:         enabled, function AppStack-RotationFunction',
+      'In progress:      no',
+      `Bound services:   2 (from ${PARAMETER})`,
+      '',
+      '  SERVICE      DEPLOYMENT            ROLLOUT    TASKS  STARTED  AFTER ROTATION',
+      '  main/web     ecs-svc/old-0         COMPLETED  2/2    1h ago   yes',
+      '  main/worker  ecs-svc/11028454870…  COMPLETED  2/2    4h ago   no',
+    ].join('\n'),
+  );
 });
 
 test('--json: the same facts, machine-readable, with no secret field', async () => {
@@ -65,8 +78,13 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
     rotatedAt: '2030-06-01T11:00:00.000Z',
     rotatedAtSource: 'promoted-tag',
     token: {
-      state: 'valid', issuedAt: '2030-06-01T11:00:00.000Z', expiresAt: '2030-06-01T19:00:00.000Z', secondsLeft: 25200,
-      host: 'abc.dsql.eu-west-1.on.aws', username: 'admin', problem: null,
+      state: 'valid',
+      issuedAt: '2030-06-01T11:00:00.000Z',
+      expiresAt: '2030-06-01T19:00:00.000Z',
+      secondsLeft: 25200,
+      host: 'abc.dsql.eu-west-1.on.aws',
+      username: 'admin',
+      problem: null,
     },
     rotation: {
       enabled: true,
@@ -80,10 +98,19 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
       parameter: PARAMETER,
       parameterExists: true,
       services: [0, 1].map((i) => ({
-        arn: [WEB, WORKER][i], cluster: 'main', name: ['web', 'worker'][i], state: 'found', deployments: 1,
+        arn: [WEB, WORKER][i],
+        cluster: 'main',
+        name: ['web', 'worker'][i],
+        state: 'found',
+        deployments: 1,
         deployment: {
-          id: `ecs-svc/old-${i}`, rolloutState: 'COMPLETED', rolloutStateSource: 'ecs', runningCount: 2, desiredCount: 2,
-          createdAt: '2030-06-01T11:00:00.000Z', startedAfterRotation: true,
+          id: `ecs-svc/old-${i}`,
+          rolloutState: 'COMPLETED',
+          rolloutStateSource: 'ecs',
+          runningCount: 2,
+          desiredCount: 2,
+          createdAt: '2030-06-01T11:00:00.000Z',
+          startedAfterRotation: true,
         },
       })),
     },
@@ -92,18 +119,31 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
 
 test('a rotation in progress, the placeholder, a deleted service, a derived rollout state', async () => {
   aws.state.stages = { [OLD_VERSION]: ['AWSCURRENT'], [NEW_VERSION]: ['AWSPENDING'] };
-  aws.state.values[OLD_VERSION] = JSON.stringify({ url: '', host: 'abc.dsql.eu-west-1.on.aws', port: '5432', username: 'admin', password: '', expiresAt: '', issuedAt: '' });
+  aws.state.values[OLD_VERSION] = JSON.stringify({
+    url: '',
+    host: 'abc.dsql.eu-west-1.on.aws',
+    port: '5432',
+    username: 'admin',
+    password: '',
+    expiresAt: '',
+    issuedAt: '',
+  });
   aws.state.tags = { [SecretTag.MANAGED_BY]: 'AppStack/DatabaseUrl', [SecretTag.BOUND_SERVICES_PARAMETER]: PARAMETER };
   aws.state.rotationEnabled = false;
   aws.state.services.set(WORKER, { status: 'INACTIVE', deployments: [] });
-  aws.state.services.get(WEB)!.deployments = [deployment('ecs-svc/a', T0 - 60_000, { rolloutState: undefined, runningCount: 1 }), deployment('ecs-svc/b', T0 - 99_000, { status: 'ACTIVE' })];
+  aws.state.services.get(WEB)!.deployments = [
+    deployment('ecs-svc/a', T0 - 60_000, { rolloutState: undefined, runningCount: 1 }),
+    deployment('ecs-svc/b', T0 - 99_000, { status: 'ACTIVE' }),
+  ];
   const { text, report } = await status();
   expect(text).toContain('Rotated:          unknown');
   expect(text).toContain('Token expires:    no token yet: AWSCURRENT is the placeholder (the first rotation has not completed)');
   expect(text).toContain('Next rotation:    none scheduled');
   expect(text).toContain('Rotation:         DISABLED, function AppStack-RotationFunction');
-  expect(text).toContain('In progress:      yes: version 22222222 is AWSPENDING (started 10m ago); if it stays so, the rotation function is failing: '
-    + 'see /aws/lambda/AppStack-RotationFunction');
+  expect(text).toContain(
+    'In progress:      yes: version 22222222 is AWSPENDING (started 10m ago); if it stays so, the rotation function is failing: ' +
+      'see /aws/lambda/AppStack-RotationFunction',
+  );
   expect(text).toContain('  main/web     ecs-svc/a   IN_PROGRESS* (+1 draining)  1/2    1m ago   ?');
   expect(text).toContain('  main/worker  -           gone: service is INACTIVE   -      -        -');
   expect(text).toContain('* ECS reported no rolloutState: derived from the task counts');
@@ -129,7 +169,7 @@ test('no bound services: the parameter does not exist yet, or the tag is missing
   expect((await status()).text).toContain('Bound services:   no bound services (the secret has no bound-services parameter tag)');
 });
 
-test('AWSCURRENT that is not this construct\'s JSON', async () => {
+test("AWSCURRENT that is not this construct's JSON", async () => {
   aws.state.values[OLD_VERSION] = 'not json';
   const { text, report } = await status();
   expect(text).toContain('Token expires:    unknown: AWSCURRENT does not hold JSON: it was not written by the rotation function');
@@ -139,15 +179,19 @@ test('AWSCURRENT that is not this construct\'s JSON', async () => {
 describe('errors', () => {
   test('secret not found', async () => {
     aws.state.errors.DescribeSecret = awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-    expect(await statusError()).toBe(`Secret '${SECRET_ARN}' not found in eu-west-1. Check the name or ARN and the region (--region, AWS_REGION, `
-      + 'or pass the full ARN); the construct\'s secret is `dbUrl.secret.secretArn` in your CDK app.');
+    expect(await statusError()).toBe(
+      `Secret '${SECRET_ARN}' not found in eu-west-1. Check the name or ARN and the region (--region, AWS_REGION, ` +
+        "or pass the full ARN); the construct's secret is `dbUrl.secret.secretArn` in your CDK app.",
+    );
   });
 
   test('secret not managed by the construct', async () => {
     aws.state.tags = { team: 'payments' };
-    expect(await statusError()).toBe(`Secret app/database-url is not managed by cdk-dsql-url-secret: it has no tag '${SecretTag.MANAGED_BY}'. `
-      + 'Pass the secret the DsqlUrlSecret construct created (dbUrl.secret.secretArn); if it was deployed by an older version of the construct, '
-      + 'deploy the stack again with this version to add the tags.');
+    expect(await statusError()).toBe(
+      `Secret app/database-url is not managed by cdk-dsql-url-secret: it has no tag '${SecretTag.MANAGED_BY}'. ` +
+        'Pass the secret the DsqlUrlSecret construct created (dbUrl.secret.secretArn); if it was deployed by an older version of the construct, ' +
+        'deploy the stack again with this version to add the tags.',
+    );
   });
 
   test.each([
@@ -169,6 +213,9 @@ describe('errors', () => {
   test('a cluster that no longer exists marks its services gone', async () => {
     aws.state.errors.DescribeServices = awsError('ClusterNotFoundException', 'Cluster not found.');
     const { report } = await status();
-    expect(report.boundServices.services.map((s) => [s.state, s.reason])).toEqual([['gone', 'cluster main not found'], ['gone', 'cluster main not found']]);
+    expect(report.boundServices.services.map((s) => [s.state, s.reason])).toEqual([
+      ['gone', 'cluster main not found'],
+      ['gone', 'cluster main not found'],
+    ]);
   });
 });

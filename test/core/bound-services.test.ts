@@ -13,13 +13,23 @@ describe('boundServicesParameterName', () => {
 describe('readBoundServices', () => {
   const store = (values: Record<string, string>) => {
     const asked: string[] = [];
-    return { asked, read: async (name: string) => { asked.push(name); return values[name]; } };
+    return {
+      asked,
+      read: async (name: string) => {
+        asked.push(name);
+        return values[name];
+      },
+    };
   };
 
   test('reads until a parameter is missing, joining and de-duplicating', async () => {
     const s = store({ [BASE]: JSON.stringify([arn(1), arn(2)]), [`${BASE}-2`]: JSON.stringify([arn(3), arn(1)]) });
 
-    await expect(readBoundServices(BASE, s.read)).resolves.toEqual({ arns: [arn(1), arn(2), arn(3)], parametersRead: 2, missing: `${BASE}-3` });
+    await expect(readBoundServices(BASE, s.read)).resolves.toEqual({
+      arns: [arn(1), arn(2), arn(3)],
+      parametersRead: 2,
+      missing: `${BASE}-3`,
+    });
     expect(s.asked).toEqual([BASE, `${BASE}-2`, `${BASE}-3`]);
   });
 
@@ -37,7 +47,9 @@ describe('readBoundServices', () => {
 
 describe('parseBoundServices', () => {
   test.each(['{"arn":"x"}', '"x"', '[1]', '[null]', 'null', 'not json'])('%j is refused, naming the parameter and the fix', (raw) => {
-    expect(() => parseBoundServices(raw, BASE)).toThrow(`SSM parameter ${BASE} must hold a JSON array of ECS service ARNs; `
-      + 'was it changed by hand? Deploy the stack again to restore it.');
+    expect(() => parseBoundServices(raw, BASE)).toThrow(
+      `SSM parameter ${BASE} must hold a JSON array of ECS service ARNs; ` +
+        'was it changed by hand? Deploy the stack again to restore it.',
+    );
   });
 });

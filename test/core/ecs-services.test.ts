@@ -14,9 +14,17 @@ describe('clusterOf', () => {
 
 describe('parseServiceArn', () => {
   test('reads region, account, cluster and name of a long-format ARN', () => {
-    expect(parseServiceArn('arn:aws:ecs:eu-west-1:123456789012:service/prod-cluster/web'))
-      .toEqual({ region: 'eu-west-1', account: '123456789012', cluster: 'prod-cluster', name: 'web' });
-    expect(parseServiceArn('arn:aws-cn:ecs:cn-north-1:123456789012:service/c/s')).toMatchObject({ region: 'cn-north-1', cluster: 'c', name: 's' });
+    expect(parseServiceArn('arn:aws:ecs:eu-west-1:123456789012:service/prod-cluster/web')).toEqual({
+      region: 'eu-west-1',
+      account: '123456789012',
+      cluster: 'prod-cluster',
+      name: 'web',
+    });
+    expect(parseServiceArn('arn:aws-cn:ecs:cn-north-1:123456789012:service/c/s')).toMatchObject({
+      region: 'cn-north-1',
+      cluster: 'c',
+      name: 's',
+    });
   });
 
   test.each([
@@ -38,7 +46,12 @@ describe('describeBatches', () => {
     const { batches, invalid } = describeBatches([...a.slice(0, 5), ...b, ...a.slice(5)]);
 
     expect(invalid).toEqual([]);
-    expect(batches.map((x) => [x.cluster, x.arns.length])).toEqual([['a', 10], ['a', 10], ['a', 3], ['b', 3]]);
+    expect(batches.map((x) => [x.cluster, x.arns.length])).toEqual([
+      ['a', 10],
+      ['a', 10],
+      ['a', 3],
+      ['b', 3],
+    ]);
     expect(batches.filter((x) => x.cluster === 'a').flatMap((x) => x.arns)).toEqual(a);
   });
 

@@ -1,13 +1,15 @@
 import { keySuffix, redact } from '../../core/redact';
 
 describe('redact', () => {
-  const token = 'abc.dsql.us-east-1.on.aws/?Action=DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAABCDEFGHIJKLMNOP%2F20300101'
-    + '&X-Amz-Signature=deadbeef&X-Amz-Security-Token=FwoGZXIvYXdzE';
+  const token =
+    'abc.dsql.us-east-1.on.aws/?Action=DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAABCDEFGHIJKLMNOP%2F20300101' +
+    '&X-Amz-Signature=deadbeef&X-Amz-Security-Token=FwoGZXIvYXdzE';
 
   test('hides a token, a URL password, a secret access key, and all but 4 characters of an access key id', () => {
     const secretKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-    const text = `token ${token} url postgres://admin:${encodeURIComponent(token)}@h:5432/postgres `
-      + `key AKIAABCDEFGHIJKLMNOP session ASIAABCDEFGHIJKLMNOQ secretAccessKey: "${secretKey}" aws_secret_access_key=${secretKey}`;
+    const text =
+      `token ${token} url postgres://admin:${encodeURIComponent(token)}@h:5432/postgres ` +
+      `key AKIAABCDEFGHIJKLMNOP session ASIAABCDEFGHIJKLMNOQ secretAccessKey: "${secretKey}" aws_secret_access_key=${secretKey}`;
     const out = redact(text);
 
     expect(out).not.toContain('X-Amz');

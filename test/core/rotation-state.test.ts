@@ -18,7 +18,14 @@ describe('rotationStateOf', () => {
   });
 
   test('no metadata: an empty state', () => {
-    expect(rotationStateOf({})).toEqual({ stages: {}, current: undefined, previous: undefined, pending: undefined, promoted: undefined, deferred: undefined });
+    expect(rotationStateOf({})).toEqual({
+      stages: {},
+      current: undefined,
+      previous: undefined,
+      pending: undefined,
+      promoted: undefined,
+      deferred: undefined,
+    });
   });
 
   test('reads the promoted and deferred tags, each with its version', () => {
@@ -31,12 +38,15 @@ describe('rotationStateOf', () => {
     expect(state.deferred).toEqual({ versionId: 'c', until: UNTIL });
   });
 
-  test.each(['', 'b', `b not-a-date`, `${T.toISOString()}`, `b ${T.toISOString()} extra`])('a malformed tag value %j reads as no tag', (raw) => {
-    const state = rotationStateOf({ Tags: tags({ [PromotedTag.key]: raw, [DeferredTag.key]: raw }) });
+  test.each(['', 'b', `b not-a-date`, `${T.toISOString()}`, `b ${T.toISOString()} extra`])(
+    'a malformed tag value %j reads as no tag',
+    (raw) => {
+      const state = rotationStateOf({ Tags: tags({ [PromotedTag.key]: raw, [DeferredTag.key]: raw }) });
 
-    expect(state.promoted).toBeUndefined();
-    expect(state.deferred).toBeUndefined();
-  });
+      expect(state.promoted).toBeUndefined();
+      expect(state.deferred).toBeUndefined();
+    },
+  );
 });
 
 describe('promotion times', () => {
@@ -53,7 +63,8 @@ describe('promotion times', () => {
   test('the current token: its own promotion, or, for a deferred copy, the promotion of the version it copied', () => {
     const direct = rotationStateOf({ VersionIdsToStages: stages, Tags: tags({ [PromotedTag.key]: `b ${T.toISOString()}` }) });
     const copy = rotationStateOf({
-      VersionIdsToStages: stages, Tags: tags({ [PromotedTag.key]: `a ${T.toISOString()}`, [DeferredTag.key]: `b ${UNTIL.toISOString()}` }),
+      VersionIdsToStages: stages,
+      Tags: tags({ [PromotedTag.key]: `a ${T.toISOString()}`, [DeferredTag.key]: `b ${UNTIL.toISOString()}` }),
     });
     const notACopy = rotationStateOf({ VersionIdsToStages: stages, Tags: tags({ [PromotedTag.key]: `a ${T.toISOString()}` }) });
 

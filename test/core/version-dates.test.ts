@@ -9,9 +9,15 @@ describe('versionCreationDates', () => {
     };
     const asked: Array<string | undefined> = [];
 
-    const dates = await versionCreationDates(async (token) => { asked.push(token); return pages[token ?? 'first']; });
+    const dates = await versionCreationDates(async (token) => {
+      asked.push(token);
+      return pages[token ?? 'first'];
+    });
 
     expect(asked).toEqual([undefined, 'p2']);
-    expect([...dates.entries()]).toEqual([['a', d('2030-01-01T00:00:00Z')], ['b', d('2030-01-03T00:00:00Z')]]);
+    expect([...dates.entries()]).toEqual([
+      ['a', d('2030-01-01T00:00:00Z')],
+      ['b', d('2030-01-03T00:00:00Z')],
+    ]);
   });
 });

@@ -36,8 +36,9 @@ describe('example app', () => {
     const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-'));
     expect(errors.map((e) => `${e.id}: ${e.entry.data}`)).toEqual([]);
     expect(warnings.map((w) => `${w.id}: ${w.entry.data}`)).toEqual([]);
-    const suppressed = Object.values(template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress?: Array<{ reason: string }> } } }>)
-      .flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []);
+    const suppressed = Object.values(
+      template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress?: Array<{ reason: string }> } } }>,
+    ).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []);
     expect(suppressed.length).toBeGreaterThan(0);
     for (const rule of suppressed) expect(rule.reason.length).toBeGreaterThan(20);
   });

@@ -56,11 +56,14 @@ describe('loadBoundServices', () => {
   test('several chunks are read in order and joined; a missing later chunk keeps the ones read', async () => {
     const first = [serviceArn('c1', 'a'), serviceArn('c1', 'b')];
     const second = [serviceArn('c2', 'c')];
-    ssmMock.on(GetParameterCommand, { Name: BOUND_SERVICES_PARAMETER })
+    ssmMock
+      .on(GetParameterCommand, { Name: BOUND_SERVICES_PARAMETER })
       .resolves({ Parameter: { Name: BOUND_SERVICES_PARAMETER, Value: JSON.stringify(first) } });
-    ssmMock.on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-2` })
+    ssmMock
+      .on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-2` })
       .resolves({ Parameter: { Name: `${BOUND_SERVICES_PARAMETER}-2`, Value: JSON.stringify([...second, first[0]]) } });
-    ssmMock.on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-3` })
+    ssmMock
+      .on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-3` })
       .rejects(awsError('ParameterNotFound', 'Parameter not found'));
 
     await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER, 3)).resolves.toEqual([...first, ...second]);

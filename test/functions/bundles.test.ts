@@ -25,10 +25,10 @@ function bundleFile(name: FunctionBundleName): string {
  */
 const MARKERS = {
   'secrets-manager': 'com.amazonaws.secretsmanager#',
-  'ecs': 'com.amazonaws.ecs#',
-  'ssm': 'com.amazonaws.ssm#',
-  'iam': 'com.amazonaws.iam#',
-  'pg': 'SCRAM-SHA-256',
+  ecs: 'com.amazonaws.ecs#',
+  ssm: 'com.amazonaws.ssm#',
+  iam: 'com.amazonaws.iam#',
+  pg: 'SCRAM-SHA-256',
 } as const;
 type Client = keyof typeof MARKERS;
 
@@ -71,7 +71,8 @@ describe('built function bundles', () => {
 
   test.each(NAMES)('THIRD-PARTY-NOTICES.txt beside the %s bundle lists its packages with their licence texts', (name) => {
     const notices = fs.readFileSync(path.join(ASSETS, name, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
-    const version = (pkg: string) => (JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+    const version = (pkg: string) =>
+      (JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
     expect(notices).toContain(`@aws-sdk/client-secrets-manager ${version('@aws-sdk/client-secrets-manager')}\nLicense: Apache-2.0`);
     expect(notices).toContain('Apache License');
     const pg = `\npg ${version('pg')}\nLicense: MIT`;

@@ -2,7 +2,13 @@ import { FUNCTION_CONFIG_ENV, FunctionBundle } from '../../lib/contract';
 import { readFunctionConfig } from '../../functions/config';
 import { HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 import {
-  accessKeySignerConfig, config, configEnv, handlerEnv, initialRotationConfig, METRIC_DIMENSION, watchdogConfig,
+  accessKeySignerConfig,
+  config,
+  configEnv,
+  handlerEnv,
+  initialRotationConfig,
+  METRIC_DIMENSION,
+  watchdogConfig,
 } from './fixtures-config';
 
 const V = FUNCTION_CONFIG_ENV;
@@ -17,18 +23,21 @@ function without<T extends object>(cfg: T, field: keyof T): object {
 
 describe('readFunctionConfig: the rotation function', () => {
   test('reads every setting the construct passes', () => {
-    const cfg = readFunctionConfig(FunctionBundle.ROTATION, handlerEnv({
-      port: 6543,
-      username: 'app_user',
-      tokenLifetimeSeconds: 3600,
-      urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
-      boundServicesParameter: '/my/bound-services',
-      boundServicesParameterCount: 2,
-      redeployConcurrency: 3,
-      redeployStaggerMs: 250,
-      connectTimeoutSeconds: 7,
-      rolloutAllowanceSeconds: 1800,
-    }));
+    const cfg = readFunctionConfig(
+      FunctionBundle.ROTATION,
+      handlerEnv({
+        port: 6543,
+        username: 'app_user',
+        tokenLifetimeSeconds: 3600,
+        urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
+        boundServicesParameter: '/my/bound-services',
+        boundServicesParameterCount: 2,
+        redeployConcurrency: 3,
+        redeployStaggerMs: 250,
+        connectTimeoutSeconds: 7,
+        rolloutAllowanceSeconds: 1800,
+      }),
+    );
 
     expect(cfg).toEqual({
       host: HOST,
@@ -113,15 +122,17 @@ describe('readFunctionConfig: the rotation function', () => {
   });
 
   test('an unknown signer is rejected with the allowed kinds', () => {
-    expect(() => rotation(config({ signer: { kind: 'user' } as never })))
-      .toThrow(`${V}.signer.kind must be one of 'role', 'access-key', got a string`);
+    expect(() => rotation(config({ signer: { kind: 'user' } as never }))).toThrow(
+      `${V}.signer.kind must be one of 'role', 'access-key', got a string`,
+    );
     expect(() => rotation({ ...config(), signer: 'role' })).toThrow(`${V}.signer must be an object, got a string`);
   });
 
   test('a field no function reads is rejected: a config written for another function', () => {
     expect(() => rotation({ ...config(), secretArn: SECRET_ARN })).toThrow(`${V}.secretArn is not a known field: ${DEPLOYED_BY}`);
-    expect(() => rotation(config({ signer: { kind: 'role', userName: SIGNER_USER } as never })))
-      .toThrow(`${V}.signer.userName is not a known field`);
+    expect(() => rotation(config({ signer: { kind: 'role', userName: SIGNER_USER } as never }))).toThrow(
+      `${V}.signer.userName is not a known field`,
+    );
   });
 
   test('reads process.env by default', () => {
@@ -144,11 +155,23 @@ describe('readFunctionConfig: the variable itself', () => {
   });
 
   test('not JSON: an error that does not quote the text', () => {
-    const error = (() => { try { rotation('{"host": "do-not-echo-me'); } catch (e) { return e as Error; } return undefined; })();
+    const error = (() => {
+      try {
+        rotation('{"host": "do-not-echo-me');
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
     expect(error?.message).toBe(`Environment variable ${V} is not valid JSON: ${DEPLOYED_BY}`);
   });
 
-  test.each([['[]', 'an array'], ['"config"', 'a string'], ['null', 'null'], ['7', 'a number']])('%s is not an object', (raw, got) => {
+  test.each([
+    ['[]', 'an array'],
+    ['"config"', 'a string'],
+    ['null', 'null'],
+    ['7', 'a number'],
+  ])('%s is not an object', (raw, got) => {
     expect(() => rotation(raw)).toThrow(`Environment variable ${V} must be a JSON object, got ${got}`);
   });
 
@@ -161,7 +184,11 @@ describe('readFunctionConfig: the variable itself', () => {
     ];
     for (const attempt of attempts) {
       expect(attempt).toThrow(V);
-      try { attempt(); } catch (e) { for (const v of values) expect((e as Error).message).not.toContain(String(v)); }
+      try {
+        attempt();
+      } catch (e) {
+        for (const v of values) expect((e as Error).message).not.toContain(String(v));
+      }
     }
   });
 });
@@ -169,21 +196,30 @@ describe('readFunctionConfig: the variable itself', () => {
 describe('readFunctionConfig: the watchdog function', () => {
   test('reads every setting the construct passes', () => {
     expect(readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(watchdogConfig({ connectTimeoutSeconds: 7 })))).toEqual({
-      secretArn: SECRET_ARN, rotateBeforeExpirySeconds: 2580, stalePendingSeconds: 1200, metricDimension: METRIC_DIMENSION, connectTimeoutSeconds: 7,
+      secretArn: SECRET_ARN,
+      rotateBeforeExpirySeconds: 2580,
+      stalePendingSeconds: 1200,
+      metricDimension: METRIC_DIMENSION,
+      connectTimeoutSeconds: 7,
     });
   });
 
-  test.each(Object.keys(watchdogConfig()) as Array<keyof ReturnType<typeof watchdogConfig>>)('a missing %s is an error that names it', (field) => {
-    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(without(watchdogConfig(), field))))
-      .toThrow(`${V}.${field} is missing: ${DEPLOYED_BY}`);
-  });
+  test.each(Object.keys(watchdogConfig()) as Array<keyof ReturnType<typeof watchdogConfig>>)(
+    'a missing %s is an error that names it',
+    (field) => {
+      expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(without(watchdogConfig(), field)))).toThrow(
+        `${V}.${field} is missing: ${DEPLOYED_BY}`,
+      );
+    },
+  );
 
   test.each(['rotateBeforeExpirySeconds', 'stalePendingSeconds', 'connectTimeoutSeconds'])('%s must be a positive integer', (field) => {
-    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv({ ...watchdogConfig(), [field]: 0 })))
-      .toThrow(`${V}.${field} must be a positive integer, got zero`);
+    expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv({ ...watchdogConfig(), [field]: 0 }))).toThrow(
+      `${V}.${field} must be a positive integer, got zero`,
+    );
   });
 
-  test('the rotation function\'s config is not the watchdog\'s', () => {
+  test("the rotation function's config is not the watchdog's", () => {
     expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv(config()))).toThrow(`${V}.secretArn is missing`);
   });
 });
@@ -198,8 +234,9 @@ describe('readFunctionConfig: the first-rotation function', () => {
   test.each(Object.keys(initialRotationConfig()) as Array<keyof ReturnType<typeof initialRotationConfig>>)(
     'a missing %s is an error that names it (null, not absence, says there is no user)',
     (field) => {
-      expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(without(initialRotationConfig(), field))))
-        .toThrow(`${V}.${field} is missing: ${DEPLOYED_BY}`);
+      expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(without(initialRotationConfig(), field)))).toThrow(
+        `${V}.${field} is missing: ${DEPLOYED_BY}`,
+      );
     },
   );
 
@@ -209,7 +246,8 @@ describe('readFunctionConfig: the first-rotation function', () => {
     ['timeoutSeconds', -600, 'must be a positive integer, got a negative number'],
     ['secretArn', null, 'must be a non-empty string, got null'],
   ])('%s=%p is rejected', (field, value, expected) => {
-    expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv({ ...initialRotationConfig(), [field]: value })))
-      .toThrow(`${V}.${field} ${expected}`);
+    expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv({ ...initialRotationConfig(), [field]: value }))).toThrow(
+      `${V}.${field} ${expected}`,
+    );
   });
 });

@@ -55,8 +55,9 @@ describe('explainConnectionFailure', () => {
   });
 
   test('anything else is reported with its code and message', () => {
-    expect(explainConnectionFailure(admin, driverError('relation does not exist', '42P01')))
-      .toBe(`testSecret: connecting to ${HOST}:5432 as 'admin' failed (42P01: relation does not exist).`);
+    expect(explainConnectionFailure(admin, driverError('relation does not exist', '42P01'))).toBe(
+      `testSecret: connecting to ${HOST}:5432 as 'admin' failed (42P01: relation does not exist).`,
+    );
     expect(explainConnectionFailure(admin, 'weird')).toBe(`testSecret: connecting to ${HOST}:5432 as 'admin' failed (error: weird).`);
   });
 });
@@ -83,7 +84,10 @@ describe('checkConnection with a real pg client', () => {
   });
 
   async function listen(onConnection: (socket: Socket) => void): Promise<number> {
-    const server = createServer((socket) => { sockets.push(socket); onConnection(socket); });
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      onConnection(socket);
+    });
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return (server.address() as AddressInfo).port;
@@ -98,13 +102,25 @@ describe('checkConnection with a real pg client', () => {
   }
 
   const valueFor = (port: number): DsqlUrlSecretValue => ({
-    url: 'unused', host: '127.0.0.1', port, username: 'admin', password: 'token', dbname: 'postgres',
-    sslmode: 'require', issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    url: 'unused',
+    host: '127.0.0.1',
+    port,
+    username: 'admin',
+    password: 'token',
+    dbname: 'postgres',
+    sslmode: 'require',
+    issuedAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
   });
 
   async function timed(promise: Promise<unknown>): Promise<{ error: Error; ms: number }> {
     const start = Date.now();
-    const error = await promise.then(() => { throw new Error('expected checkConnection to fail'); }, (e: Error) => e);
+    const error = await promise.then(
+      () => {
+        throw new Error('expected checkConnection to fail');
+      },
+      (e: Error) => e,
+    );
     return { error, ms: Date.now() - start };
   }
 
@@ -131,10 +147,12 @@ describe('checkConnection with a real pg client', () => {
   test('a server that refuses TLS fails with the TLS message (the client never sends the token in clear)', async () => {
     // Answer the SSLRequest with 'N' (no SSL), as a plain Postgres would.
     let received = Buffer.alloc(0);
-    const port = await listen((socket) => socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      socket.write('N');
-    }));
+    const port = await listen((socket) =>
+      socket.on('data', (chunk) => {
+        received = Buffer.concat([received, chunk]);
+        socket.write('N');
+      }),
+    );
 
     const { error } = await timed(checkConnection(valueFor(port), 5));
 

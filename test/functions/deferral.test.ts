@@ -7,9 +7,7 @@
 import 'aws-sdk-client-mock-jest';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import {
-  PutSecretValueCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand,
-} from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, MetricName } from '../../lib/contract';
@@ -69,7 +67,7 @@ async function givenSecret(promotedSecondsAgo: number, opts: { current?: DsqlUrl
   const sm = new FakeSecretsManager();
   sm.versions.clear();
   sm.setVersion(PREVIOUS_VERSION, ['AWSPREVIOUS'], await valueSignedWith(previousKey, new Date(Date.now() - 4 * 3600_000)));
-  const current = opts.current ?? await valueSignedWith(key, new Date(Date.now() - promotedSecondsAgo * 1000));
+  const current = opts.current ?? (await valueSignedWith(key, new Date(Date.now() - promotedSecondsAgo * 1000)));
   sm.setVersion(OLD_VERSION, ['AWSCURRENT'], current);
   sm.setVersion(TOKEN, ['AWSPENDING']);
   const promotedAt = new Date(Date.now() - promotedSecondsAgo * 1000);
@@ -95,7 +93,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
   test.each([
     ['role', {}],
     ['access-key', accessKeySignerConfig(ALLOWANCE)],
-  ])('%s signer: stores AWSCURRENT\'s value again and tags the deferral; no key is touched', async (_signer, signer) => {
+  ])("%s signer: stores AWSCURRENT's value again and tags the deferral; no key is touched", async (_signer, signer) => {
     setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE, ...signer }));
     const { sm, iam, promotedAt } = await givenSecret(600);
     const keysBefore = sm.keysValue;
@@ -152,7 +150,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     expect(sm.tags.has(DeferredTag.key)).toBe(false);
   });
 
-  test('a current token that would expire before the deferred rotation\'s rollout ends is replaced at once', async () => {
+  test("a current token that would expire before the deferred rotation's rollout ends is replaced at once", async () => {
     const key = newFakeAccessKey();
     const base = await valueSignedWith(key);
     // Expires 10 minutes after the deferral would end: less than rolloutAllowance + margin.
@@ -166,7 +164,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
 
   test('a current URL for another role (the configuration changed) is replaced at once', async () => {
     const key = newFakeAccessKey();
-    const current = { ...await valueSignedWith(key), username: 'app_rw' };
+    const current = { ...(await valueSignedWith(key)), username: 'app_rw' };
     const { sm } = await givenSecret(60, { current });
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
@@ -239,8 +237,11 @@ describe('finishSecret', () => {
 describe('decideDeferral', () => {
   const now = new Date('2030-01-01T12:00:00Z');
   const base = {
-    now, rolloutAllowanceSeconds: ALLOWANCE, currentMatchesConfig: true,
-    promotedAt: new Date(now.getTime() - 600_000), currentExpiresAt: new Date(now.getTime() + 8 * 3600_000),
+    now,
+    rolloutAllowanceSeconds: ALLOWANCE,
+    currentMatchesConfig: true,
+    promotedAt: new Date(now.getTime() - 600_000),
+    currentExpiresAt: new Date(now.getTime() + 8 * 3600_000),
   };
 
   test('defers until promotedAt + rolloutAllowance', () => {
@@ -261,12 +262,20 @@ describe('decideDeferral', () => {
 
 describe('decideWatchdogAction with a deferral', () => {
   const now = new Date('2030-01-01T12:00:00Z');
-  const healthy = { now, expiresAt: new Date(now.getTime() + 6 * 3600_000), connected: true, rotationInProgress: false, rotateBeforeExpirySeconds: 3600 };
+  const healthy = {
+    now,
+    expiresAt: new Date(now.getTime() + 6 * 3600_000),
+    connected: true,
+    rotationInProgress: false,
+    rotateBeforeExpirySeconds: 3600,
+  };
 
   test('rotates once the deferral is due', () => {
     const until = new Date(now.getTime() - 1000);
-    expect(decideWatchdogAction({ ...healthy, deferredUntil: until }))
-      .toEqual({ action: 'rotate', reason: `a scheduled rotation was deferred until ${until.toISOString()}` });
+    expect(decideWatchdogAction({ ...healthy, deferredUntil: until })).toEqual({
+      action: 'rotate',
+      reason: `a scheduled rotation was deferred until ${until.toISOString()}`,
+    });
     expect(decideWatchdogAction({ ...healthy, deferredUntil: now }).action).toBe('rotate');
   });
 
@@ -277,11 +286,15 @@ describe('decideWatchdogAction with a deferral', () => {
   });
 
   test('waits while a rotation is in progress', () => {
-    expect(decideWatchdogAction({ ...healthy, rotationInProgress: true, deferredUntil: new Date(now.getTime() - 1000) }).action).toBe('wait');
+    expect(decideWatchdogAction({ ...healthy, rotationInProgress: true, deferredUntil: new Date(now.getTime() - 1000) }).action).toBe(
+      'wait',
+    );
   });
 
   test('keeps the other rules first', () => {
-    expect(decideWatchdogAction({ ...healthy, connected: false, deferredUntil: new Date(now.getTime() + 1000) }))
-      .toMatchObject({ action: 'rotate', reason: 'the current URL does not authenticate' });
+    expect(decideWatchdogAction({ ...healthy, connected: false, deferredUntil: new Date(now.getTime() + 1000) })).toMatchObject({
+      action: 'rotate',
+      reason: 'the current URL does not authenticate',
+    });
   });
 });

@@ -8,7 +8,11 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig, RotationFunctionConfig, SignerKind, WatchdogFunctionConfig,
+  FUNCTION_CONFIG_ENV,
+  InitialRotationFunctionConfig,
+  RotationFunctionConfig,
+  SignerKind,
+  WatchdogFunctionConfig,
 } from '../../lib/contract';
 import { BOUND_SERVICES_PARAMETER, FAKE_CREDENTIALS, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 
@@ -73,7 +77,8 @@ export function configEnv(value: object | string): Record<string, string> {
  * undefined, removes variables.
  */
 export function handlerEnv(
-  overrides: Partial<RotationFunctionConfig> = {}, env: Record<string, string | undefined> = {},
+  overrides: Partial<RotationFunctionConfig> = {},
+  env: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
   return {
     ...configEnv(config(overrides)),

@@ -3,7 +3,12 @@
  * bound-services SSM parameter the rotation function reads.
  */
 import {
-  DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, Service, ServiceNotFoundException, UpdateServiceCommand,
+  DescribeServicesCommand,
+  DescribeServicesCommandInput,
+  ECSClient,
+  Service,
+  ServiceNotFoundException,
+  UpdateServiceCommand,
   UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
@@ -15,13 +20,18 @@ export function boundServices(stub: AwsClientStub<SSMClient>, arns: readonly str
   if (arns === undefined) {
     stub.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'Parameter not found', $metadata: {} }));
   } else {
-    stub.on(GetParameterCommand, { Name: BOUND_SERVICES_PARAMETER })
+    stub
+      .on(GetParameterCommand, { Name: BOUND_SERVICES_PARAMETER })
       .resolves({ Parameter: { Name: BOUND_SERVICES_PARAMETER, Type: 'String', Value: JSON.stringify(arns) } });
   }
 }
 
 export function activeService(arn: string, deploymentsCreatedAt: Date[] = [new Date('2020-01-01T00:00:00Z')]): Service {
-  return { serviceArn: arn, status: 'ACTIVE', deployments: deploymentsCreatedAt.map((createdAt, i) => ({ id: `ecs-svc/${i}`, createdAt })) };
+  return {
+    serviceArn: arn,
+    status: 'ACTIVE',
+    deployments: deploymentsCreatedAt.map((createdAt, i) => ({ id: `ecs-svc/${i}`, createdAt })),
+  };
 }
 
 /**

@@ -1,7 +1,13 @@
 /** A small stateful fake of IAM access keys behind an aws-sdk-client-mock stub. */
 import {
-  CreateAccessKeyCommand, CreateAccessKeyCommandInput, DeleteAccessKeyCommand, DeleteAccessKeyCommandInput, IAMClient, ListAccessKeysCommand,
-  ListAccessKeysCommandInput, NoSuchEntityException,
+  CreateAccessKeyCommand,
+  CreateAccessKeyCommandInput,
+  DeleteAccessKeyCommand,
+  DeleteAccessKeyCommandInput,
+  IAMClient,
+  ListAccessKeysCommand,
+  ListAccessKeysCommandInput,
+  NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import { AwsClientStub } from 'aws-sdk-client-mock';
 import { SIGNER_USER } from './fixtures';
@@ -70,7 +76,11 @@ export class FakeIam {
       this.created.push(key);
       return {
         AccessKey: {
-          UserName: this.userName, AccessKeyId: key.accessKeyId, SecretAccessKey: key.secretAccessKey, Status: 'Active', CreateDate: new Date(),
+          UserName: this.userName,
+          AccessKeyId: key.accessKeyId,
+          SecretAccessKey: key.secretAccessKey,
+          Status: 'Active',
+          CreateDate: new Date(),
         },
       };
     });

@@ -3,20 +3,33 @@
  * (so the commands sent can still be asserted), and the shapes it returns.
  */
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, GetSecretValueCommandInput, PutSecretValueCommand,
-  PutSecretValueCommandInput, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand, TagResourceCommandInput,
-  UntagResourceCommand, UntagResourceCommandInput, UpdateSecretVersionStageCommand, UpdateSecretVersionStageCommandInput,
+  DescribeSecretCommand,
+  DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  GetSecretValueCommandInput,
+  PutSecretValueCommand,
+  PutSecretValueCommandInput,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  TagResourceCommand,
+  TagResourceCommandInput,
+  UntagResourceCommand,
+  UntagResourceCommandInput,
+  UpdateSecretVersionStageCommand,
+  UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import { AwsClientStub } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import { PromotedTag } from '../../lib/secret-tags';
 import { HOST, KEYS_SECRET_ARN, OLD_VERSION, SECRET_ARN, TOKEN } from './fixtures';
 
-export function describeSecretOutput(options: {
-  stages?: Record<string, string[]>;
-  tags?: Record<string, string>;
-  rotationEnabled?: boolean;
-} = {}): DescribeSecretCommandOutput {
+export function describeSecretOutput(
+  options: {
+    stages?: Record<string, string[]>;
+    tags?: Record<string, string>;
+    rotationEnabled?: boolean;
+  } = {},
+): DescribeSecretCommandOutput {
   return {
     $metadata: {},
     ARN: SECRET_ARN,
@@ -34,7 +47,15 @@ export function promotedTag(token: string, at: Date): Record<string, string> {
 /** The construct's initial placeholder: every field present, url and password empty. */
 export function placeholderValue(): Record<string, string> {
   return {
-    url: '', host: HOST, port: '5432', username: 'admin', password: '', dbname: 'postgres', sslmode: 'require', issuedAt: '', expiresAt: '',
+    url: '',
+    host: HOST,
+    port: '5432',
+    username: 'admin',
+    password: '',
+    dbname: 'postgres',
+    sslmode: 'require',
+    issuedAt: '',
+    expiresAt: '',
   };
 }
 
@@ -90,7 +111,10 @@ export class FakeSecretsManager {
   /** Sets a version's stages and value, moving each stage away from any other version. */
   setVersion(versionId: string, stages: string[], value?: DsqlUrlSecretValue | string): this {
     for (const stage of stages) this.removeStage(stage);
-    this.versions.set(versionId, { stages: [...stages], value: typeof value === 'string' || value === undefined ? value : JSON.stringify(value) });
+    this.versions.set(versionId, {
+      stages: [...stages],
+      value: typeof value === 'string' || value === undefined ? value : JSON.stringify(value),
+    });
     return this;
   }
 
@@ -131,7 +155,9 @@ export class FakeSecretsManager {
     const stage = input.VersionStage!;
     const holder = [...this.versions].find(([, v]) => v.stages.includes(stage))?.[0];
     if (holder !== undefined && holder !== input.MoveToVersionId && holder !== input.RemoveFromVersionId) {
-      throw Object.assign(new Error(`${stage} is attached to ${holder}; RemoveFromVersionId must name it`), { name: 'InvalidParameterException' });
+      throw Object.assign(new Error(`${stage} is attached to ${holder}; RemoveFromVersionId must name it`), {
+        name: 'InvalidParameterException',
+      });
     }
     this.removeStage(stage);
     this.versions.get(input.MoveToVersionId!)!.stages.push(stage);

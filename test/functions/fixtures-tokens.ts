@@ -18,10 +18,13 @@ function rfc3986(s: string): string {
 export function presignedTokenIsValid(token: string, credentials: { secretAccessKey: string }, region: string): boolean {
   const slash = token.indexOf('/?');
   const host = token.slice(0, slash);
-  const params = token.slice(slash + 2).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    return [decodeURIComponent(pair.slice(0, eq)), decodeURIComponent(pair.slice(eq + 1))] as [string, string];
-  });
+  const params = token
+    .slice(slash + 2)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return [decodeURIComponent(pair.slice(0, eq)), decodeURIComponent(pair.slice(eq + 1))] as [string, string];
+    });
   const signature = params.find(([k]) => k === 'X-Amz-Signature')?.[1];
   const amzDate = params.find(([k]) => k === 'X-Amz-Date')?.[1];
   if (signature === undefined || amzDate === undefined) return false;

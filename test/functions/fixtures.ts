@@ -49,6 +49,8 @@ export function recordingRetry(overrides: Partial<RetryPolicy> = {}): RetryPolic
     random: () => 0.5,
     ...overrides,
     sleeps,
-    sleep: async (ms) => { sleeps.push(ms); },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
   };
 }

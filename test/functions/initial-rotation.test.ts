@@ -3,7 +3,11 @@ import { createServer, IncomingMessage, Server } from 'http';
 import { AddressInfo } from 'net';
 import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
-  DescribeSecretCommand, DescribeSecretCommandOutput, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient,
+  DescribeSecretCommand,
+  DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FUNCTION_CONFIG_ENV } from '../../lib/contract';
@@ -23,7 +27,12 @@ const ROTATION_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:ap
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/app/1a2b3c4d';
 
 /** A local stand-in for CloudFormation's presigned S3 response URL. */
-interface Received { method: string; path: string; headers: IncomingMessage['headers']; body: CustomResourceResponse }
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: CustomResourceResponse;
+}
 let server: Server;
 let received: Received[];
 let failNextResponses = 0;
@@ -32,7 +41,9 @@ let baseUrl: string;
 beforeAll(async () => {
   server = createServer((req, res) => {
     let data = '';
-    req.on('data', (c) => { data += c; });
+    req.on('data', (c) => {
+      data += c;
+    });
     req.on('end', () => {
       if (failNextResponses > 0) {
         failNextResponses--;
@@ -89,7 +100,10 @@ function clock(): InitialRotationOptions & { sleeps: number[]; t: { now: number 
     t,
     sleeps,
     now: () => t.now,
-    sleep: async (ms) => { sleeps.push(ms); t.now += ms; },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      t.now += ms;
+    },
     pollIntervalMs: 5_000,
     responseRetryDelaysMs: [1, 1],
   };
@@ -119,7 +133,8 @@ async function arrangeRotation(options: { alreadyRunning?: boolean; completesAft
     return describeOutput(state === 'placeholder' ? PLACEHOLDER_ONLY : state === 'rotating' ? ROTATING : ROTATED);
   });
   smMock.on(RotateSecretCommand).callsFake(() => {
-    if (state !== 'placeholder') throw awsError('InvalidRequestException', "A previous rotation isn't complete. That rotation will be reattempted.");
+    if (state !== 'placeholder')
+      throw awsError('InvalidRequestException', "A previous rotation isn't complete. That rotation will be reattempted.");
     state = 'rotating';
     return { ARN: SECRET_ARN, VersionId: TOKEN };
   });
@@ -188,7 +203,9 @@ describe('initial rotation custom resource', () => {
   test('RotateSecret answering "in progress" (a race) is waited for too', async () => {
     await arrangeRotation({ completesAfterPolls: 1 });
     // DescribeSecret first says no rotation; RotateSecret then finds one.
-    smMock.on(RotateSecretCommand).rejects(awsError('InvalidRequestException', "A previous rotation isn't complete. That rotation will be reattempted."));
+    smMock
+      .on(RotateSecretCommand)
+      .rejects(awsError('InvalidRequestException', "A previous rotation isn't complete. That rotation will be reattempted."));
     let calls = 0;
     const rotated = await valueSignedWith(newFakeAccessKey());
     smMock.on(DescribeSecretCommand).callsFake(() => describeOutput(++calls === 1 ? PLACEHOLDER_ONLY : ROTATED));
@@ -219,7 +236,7 @@ describe('initial rotation custom resource', () => {
     expect(reason.length).toBeLessThan(2_000);
   });
 
-  test('the construct\'s timeoutSeconds, 600 s, is the wait; the invocation\'s remaining time caps it', async () => {
+  test("the construct's timeoutSeconds, 600 s, is the wait; the invocation's remaining time caps it", async () => {
     restoreEnv();
     restoreEnv = setEnv(configEnv(initialRotationConfig({ timeoutSeconds: 600 })));
     await arrangeRotation();
@@ -276,18 +293,21 @@ describe('initial rotation custom resource', () => {
     expect(theResponse().body.Reason).toContain(`${FUNCTION_CONFIG_ENV}.secretArn is missing`);
   });
 
-  test.each(['Create', 'Delete'] as const)('%s without a config is answered FAILED, naming the variable, touching nothing', async (type) => {
-    restoreEnv();
-    restoreEnv = setEnv({ [FUNCTION_CONFIG_ENV]: undefined });
+  test.each(['Create', 'Delete'] as const)(
+    '%s without a config is answered FAILED, naming the variable, touching nothing',
+    async (type) => {
+      restoreEnv();
+      restoreEnv = setEnv({ [FUNCTION_CONFIG_ENV]: undefined });
 
-    const out = await runInitialRotation(event(type), undefined, clock());
+      const out = await runInitialRotation(event(type), undefined, clock());
 
-    expect(out).toMatchObject({ Status: 'FAILED', PhysicalResourceId: type === 'Create' ? 'DbUrlInitialRotation' : SECRET_ARN });
-    expect(out.Reason).toContain(`Environment variable ${FUNCTION_CONFIG_ENV} is not set`);
-    expect(theResponse().body.Status).toBe('FAILED');
-    expect(smMock).not.toHaveReceivedAnyCommand();
-    expect(iamMock).not.toHaveReceivedAnyCommand();
-  });
+      expect(out).toMatchObject({ Status: 'FAILED', PhysicalResourceId: type === 'Create' ? 'DbUrlInitialRotation' : SECRET_ARN });
+      expect(out.Reason).toContain(`Environment variable ${FUNCTION_CONFIG_ENV} is not set`);
+      expect(theResponse().body.Status).toBe('FAILED');
+      expect(smMock).not.toHaveReceivedAnyCommand();
+      expect(iamMock).not.toHaveReceivedAnyCommand();
+    },
+  );
 
   test('Delete: SUCCESS without touching the secret', async () => {
     const out = await runInitialRotation(event('Delete'), undefined, clock());
@@ -298,7 +318,7 @@ describe('initial rotation custom resource', () => {
     expect(theResponse().body.Status).toBe('SUCCESS');
   });
 
-  test('Delete with the access-key signer: deletes the user\'s keys so that CloudFormation can delete the user', async () => {
+  test("Delete with the access-key signer: deletes the user's keys so that CloudFormation can delete the user", async () => {
     restoreEnv();
     restoreEnv = setEnv(configEnv(initialRotationConfig({ signerUserName: SIGNER_USER })));
     const k1 = newFakeAccessKey();
@@ -372,15 +392,21 @@ describe('initial rotation custom resource', () => {
 });
 
 describe('sendResponse', () => {
-  const body: CustomResourceResponse = { Status: 'SUCCESS', Reason: 'ok', PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
+  const body: CustomResourceResponse = {
+    Status: 'SUCCESS',
+    Reason: 'ok',
+    PhysicalResourceId: 'p',
+    StackId: 's',
+    RequestId: 'r',
+    LogicalResourceId: 'l',
+  };
 
-  test.each([
-    'http://example.com/response',
-    'http://10.0.0.1/response',
-    'ftp://127.0.0.1/response',
-  ])('refuses %s: https only, except a local http endpoint for tests', async (url) => {
-    await expect(sendResponse(url, body, [], async () => undefined)).rejects.toThrow('ResponseURL must be https');
-  });
+  test.each(['http://example.com/response', 'http://10.0.0.1/response', 'ftp://127.0.0.1/response'])(
+    'refuses %s: https only, except a local http endpoint for tests',
+    async (url) => {
+      await expect(sendResponse(url, body, [], async () => undefined)).rejects.toThrow('ResponseURL must be https');
+    },
+  );
 
   test('PUTs the JSON body with an empty content type and its length', async () => {
     await sendResponse(`${baseUrl}/x`, body, [], async () => undefined);

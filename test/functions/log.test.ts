@@ -85,7 +85,9 @@ describe('redact', () => {
 
 describe('log', () => {
   let spy: jest.SpyInstance;
-  beforeEach(() => { spy = jest.spyOn(console, 'log').mockImplementation(() => undefined); });
+  beforeEach(() => {
+    spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
   afterEach(() => spy.mockRestore());
 
   test('writes one JSON line per call with level, message, fields and time', () => {
@@ -114,7 +116,13 @@ describe('log', () => {
     const lines = capturedLines(spy);
     expect(lines).toHaveLength(2);
     for (const line of lines) expect(line).not.toContain('\n');
-    expect(JSON.parse(lines[0])).toEqual({ level: 'INFO', message: 'forced a new deployment', service: 'arn:a', note: '', time: expect.any(String) });
+    expect(JSON.parse(lines[0])).toEqual({
+      level: 'INFO',
+      message: 'forced a new deployment',
+      service: 'arn:a',
+      note: '',
+      time: expect.any(String),
+    });
     expect(JSON.parse(lines[1])).toMatchObject({ level: 'ERROR', message: 'could not force a new deployment', service: 'arn:b' });
   });
 
@@ -130,7 +138,9 @@ describe('log', () => {
 describe('log with a Lambda context and persistent keys (fresh module: both stay for the process)', () => {
   let spy: jest.SpyInstance;
   let restoreEnv: () => void = () => undefined;
-  beforeEach(() => { spy = jest.spyOn(console, 'log').mockImplementation(() => undefined); });
+  beforeEach(() => {
+    spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
   afterEach(() => {
     spy.mockRestore();
     restoreEnv();
@@ -138,21 +148,37 @@ describe('log with a Lambda context and persistent keys (fresh module: both stay
 
   function freshLog(): typeof log {
     let fresh: typeof log | undefined;
-    jest.isolateModules(() => { fresh = (jest.requireActual('../../functions/log') as typeof import('../../functions/log')).log; });
+    jest.isolateModules(() => {
+      fresh = (jest.requireActual('../../functions/log') as typeof import('../../functions/log')).log;
+    });
     return fresh!;
   }
 
-  test('adds requestId and the persistent keys to every later line, redacted; the caller\'s fields win', async () => {
+  test("adds requestId and the persistent keys to every later line, redacted; the caller's fields win", async () => {
     const token = await realToken();
     const fresh = freshLog();
-    fresh.addContext({ awsRequestId: 'req-1', functionName: 'f', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:x', memoryLimitInMB: '128' } as never);
+    fresh.addContext({
+      awsRequestId: 'req-1',
+      functionName: 'f',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:x',
+      memoryLimitInMB: '128',
+    } as never);
     fresh.appendPersistentKeys({ secretArn: SECRET_ARN, hint: `token ${token}`, versionId: 'persistent' });
 
     fresh.info('step started', { versionId: TOKEN });
     fresh.warn('step finished');
 
     const [first, second] = capturedLines(spy).map((l) => JSON.parse(l));
-    expect(first).toEqual({ level: 'INFO', message: 'step started', requestId: 'req-1', secretArn: SECRET_ARN, hint: 'token ***', versionId: TOKEN, time: expect.any(String) });
+    expect(first).toEqual({
+      level: 'INFO',
+      message: 'step started',
+      requestId: 'req-1',
+      secretArn: SECRET_ARN,
+      hint: 'token ***',
+      versionId: TOKEN,
+      time: expect.any(String),
+    });
     expect(second).toMatchObject({ level: 'WARN', requestId: 'req-1', secretArn: SECRET_ARN, versionId: 'persistent' });
   });
 
@@ -163,7 +189,9 @@ describe('log with a Lambda context and persistent keys (fresh module: both stay
     fresh.error('could not force a new deployment', { service: 'arn:x' });
 
     expect(spy).toHaveBeenCalledTimes(1);
-    expect(String(spy.mock.calls[0][0])).toMatch(/^\{"level":"ERROR","message":"could not force a new deployment","service":"arn:x","time":"[^"]+"\}$/);
+    expect(String(spy.mock.calls[0][0])).toMatch(
+      /^\{"level":"ERROR","message":"could not force a new deployment","service":"arn:x","time":"[^"]+"\}$/,
+    );
   });
 });
 
@@ -231,7 +259,8 @@ describe('no secret reaches the logs during a full rotation', () => {
     const B = serviceArn('main', 'b');
     const ecs = new FakeEcs().add(A, B);
     const pendingUrl = () => (JSON.parse(sm.versions.get(TOKEN)!.value!) as DsqlUrlSecretValue).url;
-    ecs.failUpdate = (arn) => (arn === B ? awsError('InvalidParameterException', `bad container environment: DATABASE_URL=${pendingUrl()}`) : undefined);
+    ecs.failUpdate = (arn) =>
+      arn === B ? awsError('InvalidParameterException', `bad container environment: DATABASE_URL=${pendingUrl()}`) : undefined;
     ecs.install(ecsMock);
     boundServices(ssmMock, [A, B]);
     const event = (Step: string) => ({ Step, SecretId: SECRET_ARN, ClientRequestToken: TOKEN });

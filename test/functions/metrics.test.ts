@@ -3,16 +3,22 @@ import { emitMetrics } from '../../functions/metrics';
 
 describe('emitMetrics', () => {
   let logSpy: jest.SpyInstance;
-  beforeEach(() => { logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined); });
+  beforeEach(() => {
+    logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
   afterEach(() => jest.restoreAllMocks());
 
   test('prints exactly one JSON line in embedded metric format, and returns it', () => {
     const at = new Date('2030-01-01T00:00:00.000Z');
 
-    const line = emitMetrics('app-db-url', [
-      { name: MetricName.TOKEN_CHECK_FAILED, value: 1, unit: 'Count' },
-      { name: MetricName.TOKEN_SECONDS_LEFT, value: -42, unit: 'Seconds' },
-    ], at);
+    const line = emitMetrics(
+      'app-db-url',
+      [
+        { name: MetricName.TOKEN_CHECK_FAILED, value: 1, unit: 'Count' },
+        { name: MetricName.TOKEN_SECONDS_LEFT, value: -42, unit: 'Seconds' },
+      ],
+      at,
+    );
 
     expect(logSpy).toHaveBeenCalledTimes(1);
     expect(logSpy.mock.calls[0]).toEqual([line]);
@@ -20,11 +26,16 @@ describe('emitMetrics', () => {
     expect(JSON.parse(line)).toEqual({
       _aws: {
         Timestamp: at.getTime(),
-        CloudWatchMetrics: [{
-          Namespace: METRICS_NAMESPACE,
-          Dimensions: [['Secret']],
-          Metrics: [{ Name: 'TokenCheckFailed', Unit: 'Count' }, { Name: 'TokenSecondsLeft', Unit: 'Seconds' }],
-        }],
+        CloudWatchMetrics: [
+          {
+            Namespace: METRICS_NAMESPACE,
+            Dimensions: [['Secret']],
+            Metrics: [
+              { Name: 'TokenCheckFailed', Unit: 'Count' },
+              { Name: 'TokenSecondsLeft', Unit: 'Seconds' },
+            ],
+          },
+        ],
       },
       Secret: 'app-db-url',
       TokenCheckFailed: 1,

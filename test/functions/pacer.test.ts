@@ -4,7 +4,14 @@ import { Pacer } from '../../functions/pacer';
 function fakePacer(floorMs: number) {
   let clock = 0;
   const sleeps: number[] = [];
-  const pacer = new Pacer(floorMs, async (ms) => { sleeps.push(ms); clock += ms; }, () => clock);
+  const pacer = new Pacer(
+    floorMs,
+    async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+    () => clock,
+  );
   return { pacer, sleeps, now: () => clock };
 }
 
@@ -36,7 +43,7 @@ describe('Pacer', () => {
     expect(pacer.gapMs).toBe(100);
   });
 
-  test('a throttled caller\'s retry waits the widened gap', async () => {
+  test("a throttled caller's retry waits the widened gap", async () => {
     const { pacer, sleeps } = fakePacer(0);
     pacer.throttled(await pacer.acquire());
     pacer.throttled(await pacer.acquire());

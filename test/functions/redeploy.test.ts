@@ -1,6 +1,11 @@
 import 'aws-sdk-client-mock-jest';
 import {
-  DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, ServiceNotActiveException, ServiceNotFoundException, UpdateServiceCommand,
+  DescribeServicesCommand,
+  DescribeServicesCommandInput,
+  ECSClient,
+  ServiceNotActiveException,
+  ServiceNotFoundException,
+  UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Pacer } from '../../functions/pacer';
@@ -80,7 +85,11 @@ describe('redeployServices', () => {
 
     // THEN
     const batches = ecsMock.commandCalls(DescribeServicesCommand).map((c) => c.args[0].input as DescribeServicesCommandInput);
-    expect(batches.map((b) => [b.cluster, b.services!.length])).toEqual([['big', 10], ['big', 7], ['small', 6]]);
+    expect(batches.map((b) => [b.cluster, b.services!.length])).toEqual([
+      ['big', 10],
+      ['big', 7],
+      ['small', 6],
+    ]);
     for (const b of batches) expect(b.services!.every((arn) => clusterOf(arn) === b.cluster)).toBe(true);
     expect(batches.flatMap((b) => b.services).sort()).toEqual([...all].sort());
     expect(report.redeployed).toHaveLength(23);
@@ -89,11 +98,14 @@ describe('redeployServices', () => {
   test('services with a deployment created at or after promotion are skipped as already current', async () => {
     // GIVEN A deployed before promotion, B exactly at promotion, C after (next to an older one)
     ecsMock.on(DescribeServicesCommand).callsFake(({ services }: DescribeServicesCommandInput) => ({
-      services: services!.map((arn) => ({
-        [A]: activeService(A, [new Date(PROMOTED_AT.getTime() - 1)]),
-        [B]: activeService(B, [PROMOTED_AT]),
-        [C]: activeService(C, [new Date('2020-01-01'), new Date(PROMOTED_AT.getTime() + 60_000)]),
-      })[arn]),
+      services: services!.map(
+        (arn) =>
+          ({
+            [A]: activeService(A, [new Date(PROMOTED_AT.getTime() - 1)]),
+            [B]: activeService(B, [PROMOTED_AT]),
+            [C]: activeService(C, [new Date('2020-01-01'), new Date(PROMOTED_AT.getTime() + 60_000)]),
+          })[arn],
+      ),
     }));
     ecsMock.on(UpdateServiceCommand).resolves({});
 
@@ -189,9 +201,12 @@ describe('redeployServices', () => {
     // GIVEN DescribeServices throttled once, A's UpdateService twice, B's never
     const fake = new FakeEcs().add(A, B);
     fake.install(ecsMock);
-    ecsMock.on(DescribeServicesCommand).rejectsOnce(throttling()).callsFake((input: DescribeServicesCommandInput) => ({
-      services: input.services!.map((arn) => fake.services.get(arn)),
-    }));
+    ecsMock
+      .on(DescribeServicesCommand)
+      .rejectsOnce(throttling())
+      .callsFake((input: DescribeServicesCommandInput) => ({
+        services: input.services!.map((arn) => fake.services.get(arn)),
+      }));
     let aCalls = 0;
     fake.failUpdate = (arn) => (arn === A && ++aCalls <= 2 ? throttling() : undefined);
     const retry = recordingRetry({ maxAttempts: 5, baseDelayMs: 100, random: () => 0.5 });
@@ -227,7 +242,9 @@ describe('redeployServices', () => {
 
   test('never more than `concurrency` UpdateService calls in flight', async () => {
     const arns = Array.from({ length: 12 }, (_, i) => serviceArn('main', `s${i}`));
-    ecsMock.on(DescribeServicesCommand).callsFake(({ services }: DescribeServicesCommandInput) => ({ services: services!.map((a) => activeService(a)) }));
+    ecsMock
+      .on(DescribeServicesCommand)
+      .callsFake(({ services }: DescribeServicesCommandInput) => ({ services: services!.map((a) => activeService(a)) }));
     let inFlight = 0;
     let maxInFlight = 0;
     ecsMock.on(UpdateServiceCommand).callsFake(async () => {

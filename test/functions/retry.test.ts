@@ -11,13 +11,15 @@ function failingWith(...errors: Error[]): jest.Mock<Promise<string>, []> {
 
 describe('isRetryable', () => {
   test.each(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServerException', 'ServiceUnavailableException'])(
-    '%s is retryable', (name) => expect(isRetryable(awsError(name))).toBe(true),
+    '%s is retryable',
+    (name) => expect(isRetryable(awsError(name))).toBe(true),
   );
 
   test('any 5xx is retryable', () => expect(isRetryable(awsError('InternalFailure', 'boom', 503))).toBe(true));
 
   test.each(['AccessDeniedException', 'ClientException', 'InvalidParameterException', 'ServiceNotFoundException'])(
-    '%s is not retryable', (name) => expect(isRetryable(awsError(name))).toBe(false),
+    '%s is not retryable',
+    (name) => expect(isRetryable(awsError(name))).toBe(false),
   );
 
   test('plain errors and non-Error values are not retryable', () => {

@@ -1,7 +1,10 @@
 import 'aws-sdk-client-mock-jest';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
-  DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { PromotedTag } from '../../lib/secret-tags';
@@ -18,9 +21,12 @@ const checkConnectionMock = jest.mocked(checkConnection);
 const { smMock, ecsMock, ssmMock } = useMockedAws(() => checkConnectionMock.mockReset());
 
 const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
-const event = (Step: string, overrides: Partial<RotationEvent> = {}): RotationEvent => (
-  { Step, SecretId: SECRET_ARN, ClientRequestToken: TOKEN, ...overrides }
-);
+const event = (Step: string, overrides: Partial<RotationEvent> = {}): RotationEvent => ({
+  Step,
+  SecretId: SECRET_ARN,
+  ClientRequestToken: TOKEN,
+  ...overrides,
+});
 
 /** Every Secrets Manager write the handler can make. */
 function expectNoSecretWrites(): void {
@@ -42,7 +48,9 @@ describe('guards', () => {
     ['SecretId', { SecretId: '' }],
     ['ClientRequestToken', { ClientRequestToken: undefined as unknown as string }],
   ])('a missing %s is rejected before any AWS call', async (_name, overrides) => {
-    await expect(handler(event('createSecret', overrides))).rejects.toThrow('The rotation event must carry SecretId and ClientRequestToken');
+    await expect(handler(event('createSecret', overrides))).rejects.toThrow(
+      'The rotation event must carry SecretId and ClientRequestToken',
+    );
     expect(smMock).not.toHaveReceivedAnyCommand();
   });
 
@@ -71,9 +79,13 @@ describe('guards', () => {
   });
 
   test.each(STEPS)('%s: a token that is neither AWSCURRENT nor AWSPENDING fails', async (step) => {
-    smMock.on(DescribeSecretCommand).resolves(describeSecretOutput({ stages: { [OLD_VERSION]: ['AWSCURRENT'], [TOKEN]: ['AWSPREVIOUS'] } }));
+    smMock
+      .on(DescribeSecretCommand)
+      .resolves(describeSecretOutput({ stages: { [OLD_VERSION]: ['AWSCURRENT'], [TOKEN]: ['AWSPREVIOUS'] } }));
 
-    await expect(handler(event(step))).rejects.toThrow(`Secret version ${TOKEN} is not set as AWSPENDING for rotation of secret ${SECRET_ARN}`);
+    await expect(handler(event(step))).rejects.toThrow(
+      `Secret version ${TOKEN} is not set as AWSPENDING for rotation of secret ${SECRET_ARN}`,
+    );
     expectNoSecretWrites();
     expect(ecsMock).not.toHaveReceivedAnyCommand();
     expect(checkConnectionMock).not.toHaveBeenCalled();
@@ -158,14 +170,16 @@ describe('step dispatch for an AWSPENDING token', () => {
     const A = serviceArn('main', 'a');
     const ecs = new FakeEcs().add(A);
     let throttled = false;
-    ecs.failUpdate = () => (throttled ? undefined : (throttled = true, throttling()));
+    ecs.failUpdate = () => (throttled ? undefined : ((throttled = true), throttling()));
     ecs.install(ecsMock);
     boundServices(ssmMock, [A]);
 
     await handler(event('finishSecret'));
 
     expect(smMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
-      VersionStage: 'AWSCURRENT', MoveToVersionId: TOKEN, RemoveFromVersionId: OLD_VERSION,
+      VersionStage: 'AWSCURRENT',
+      MoveToVersionId: TOKEN,
+      RemoveFromVersionId: OLD_VERSION,
     });
     expect(sm.tags.get(PromotedTag.key)).toMatch(new RegExp(`^${TOKEN} `));
     expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);

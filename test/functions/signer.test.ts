@@ -110,7 +110,9 @@ describe('access-key signer in createSecret', () => {
     iam.install(iamMock);
     // Session credentials of the function that expire soon must not cap an access key's token.
     restoreEnv();
-    restoreEnv = setEnv(handlerEnv(accessKeySignerConfig(ALLOWANCE), { AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 600_000).toISOString() }));
+    restoreEnv = setEnv(
+      handlerEnv(accessKeySignerConfig(ALLOWANCE), { AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 600_000).toISOString() }),
+    );
 
     // WHEN
     await handler(createSecretEvent);
@@ -145,11 +147,15 @@ describe('access-key signer in createSecret', () => {
     await handler(createSecretEvent);
     track(...iam.created);
 
-    expect(smMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: OLD_VERSION, VersionStage: 'AWSCURRENT' });
+    expect(smMock).toHaveReceivedCommandWith(GetSecretValueCommand, {
+      SecretId: SECRET_ARN,
+      VersionId: OLD_VERSION,
+      VersionStage: 'AWSCURRENT',
+    });
     expect(smMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: KEYS_SECRET_ARN, VersionStage: 'AWSCURRENT' });
   });
 
-  test('a normal rotation deletes AWSPREVIOUS\'s key (rollout long over), keeps AWSCURRENT\'s, deletes before it creates', async () => {
+  test("a normal rotation deletes AWSPREVIOUS's key (rollout long over), keeps AWSCURRENT's, deletes before it creates", async () => {
     // GIVEN keys K0 (previous) and K1 (current), promoted two allowances ago
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
     const sm = await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
@@ -168,11 +174,14 @@ describe('access-key signer in createSecret', () => {
     const create = iamMock.commandCalls(CreateAccessKeyCommand)[0];
     expect(del.calledBefore(create)).toBe(true);
     // AND the keys secret holds K1 (still used by AWSCURRENT's tasks) and K2
-    expect(keysOf(sm).keys.map((k) => [k.accessKeyId, k.versionId])).toEqual([[k1.accessKeyId, OLD_VERSION], [k2.accessKeyId, TOKEN]]);
+    expect(keysOf(sm).keys.map((k) => [k.accessKeyId, k.versionId])).toEqual([
+      [k1.accessKeyId, OLD_VERSION],
+      [k2.accessKeyId, TOKEN],
+    ]);
     expect(tokenParams(pendingOf(sm).password).get('X-Amz-Credential')!.startsWith(`${k2.accessKeyId}/`)).toBe(true);
   });
 
-  test('too soon: AWSPREVIOUS\'s key is refused within rolloutAllowance of the last promotion, nothing changes', async () => {
+  test("too soon: AWSPREVIOUS's key is refused within rolloutAllowance of the last promotion, nothing changes", async () => {
     // GIVEN AWSCURRENT promoted 10 minutes ago, allowance 30 minutes
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
     const sm = await twoRotationsIn(k0, k1, 600);
@@ -182,9 +191,16 @@ describe('access-key signer in createSecret', () => {
     const keysBefore = sm.keysValue;
 
     // WHEN / THEN
-    const error: Error = await handler(createSecretEvent).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
-    expect(error.message).toContain('rotating again within rolloutAllowance (1800 s) of the last rotation would delete the access key '
-      + 'that tasks not yet replaced still use');
+    const error: Error = await handler(createSecretEvent).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: Error) => e,
+    );
+    expect(error.message).toContain(
+      'rotating again within rolloutAllowance (1800 s) of the last rotation would delete the access key ' +
+        'that tasks not yet replaced still use',
+    );
     expect(error.message).toContain(`retry after ${new Date(Date.parse(promotedAt) + ALLOWANCE * 1000).toISOString()}`);
     expect(error.message).not.toContain(k0.accessKeyId);
     expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
@@ -197,7 +213,7 @@ describe('access-key signer in createSecret', () => {
   test.each([
     ['absent', undefined],
     ['naming another version', 'other'],
-  ])('a promotion tag that is %s counts as long ago: AWSPREVIOUS\'s key is deleted', async (_case, tag) => {
+  ])("a promotion tag that is %s counts as long ago: AWSPREVIOUS's key is deleted", async (_case, tag) => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
     const sm = await twoRotationsIn(k0, k1, undefined);
     if (tag !== undefined) {
@@ -341,7 +357,12 @@ describe('access-key signer in createSecret', () => {
     iam.failDelete = (id) => awsError('AccessDenied', `User is not authorized to perform: iam:DeleteAccessKey on key ${id}`, 403);
     iam.install(iamMock);
 
-    const error: Error = await handler(createSecretEvent).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+    const error: Error = await handler(createSecretEvent).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: Error) => e,
+    );
 
     expect(error.message).toContain(`createSecret: iam:DeleteAccessKey for user ${SIGNER_USER} failed (AccessDenied:`);
     expect(error.message).toContain(`…${k0.accessKeyId.slice(-4)}`);
@@ -355,7 +376,12 @@ describe('access-key signer in createSecret', () => {
     sm.install(smMock);
     new FakeIam().install(iamMock);
 
-    const error: Error = await handler(createSecretEvent).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+    const error: Error = await handler(createSecretEvent).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: Error) => e,
+    );
 
     expect(error.message).toContain(`the signer keys secret ${KEYS_SECRET_ARN} does not hold`);
     expect(error.message).not.toContain('wJalrXUtnFEMI');
@@ -389,7 +415,7 @@ describe('access-key signer in createSecret', () => {
     expect(keysOf(sm).keys.map((k) => k.accessKeyId)).toEqual([key.accessKeyId]);
   });
 
-  test('the second rotation after the placeholder: AWSPREVIOUS is the placeholder, AWSCURRENT\'s key is kept', async () => {
+  test("the second rotation after the placeholder: AWSPREVIOUS is the placeholder, AWSCURRENT's key is kept", async () => {
     const [k1] = track(newFakeAccessKey());
     const sm = new FakeSecretsManager();
     sm.versions.clear();
@@ -419,8 +445,20 @@ describe('access-key signer in createSecret', () => {
     const [k2] = track(...iam.created);
 
     const lines = logSpy.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ message: expect.stringContaining('deleted an access key'), key: `…${k0.accessKeyId.slice(-4)}`, usedBy: 'AWSPREVIOUS' }));
-    expect(lines).toContainEqual(expect.objectContaining({ message: expect.stringContaining('created a new access key'), key: `…${k2.accessKeyId.slice(-4)}`, signerUser: SIGNER_USER }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: expect.stringContaining('deleted an access key'),
+        key: `…${k0.accessKeyId.slice(-4)}`,
+        usedBy: 'AWSPREVIOUS',
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: expect.stringContaining('created a new access key'),
+        key: `…${k2.accessKeyId.slice(-4)}`,
+        signerUser: SIGNER_USER,
+      }),
+    );
     // afterEach checks that no full key id, secret key or token appears
   });
 });

@@ -1,7 +1,11 @@
 import 'aws-sdk-client-mock-jest';
 import { DescribeServicesCommand, DescribeServicesCommandInput, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
-  GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient, TagResourceCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -16,7 +20,16 @@ import { finishSecret } from '../../functions/finish-secret';
 import { StepContext } from '../../functions/step-context';
 import { createSecret, NEW_KEY_RETRY_DELAYS_MS, setSecret, testSecret } from '../../functions/steps';
 import {
-  awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, recordingRetry, REGION, SECRET_ARN, serviceArn, throttling, TOKEN,
+  awsError,
+  FAKE_CREDENTIALS,
+  HOST,
+  OLD_VERSION,
+  recordingRetry,
+  REGION,
+  SECRET_ARN,
+  serviceArn,
+  throttling,
+  TOKEN,
 } from './fixtures';
 import { accessKeySignerConfig, handlerEnv, setEnv, useMockedAws } from './fixtures-config';
 import { boundServices, FakeEcs } from './fixtures-ecs';
@@ -46,8 +59,15 @@ const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager
 
 function pendingValue(overrides: Partial<DsqlUrlSecretValue> = {}): DsqlUrlSecretValue {
   return {
-    url: `postgres://admin:tok@${HOST}:5432/postgres?sslmode=require`, host: HOST, port: 5432, username: 'admin', password: 'tok',
-    dbname: 'postgres', sslmode: 'require', issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    url: `postgres://admin:tok@${HOST}:5432/postgres?sslmode=require`,
+    host: HOST,
+    port: 5432,
+    username: 'admin',
+    password: 'tok',
+    dbname: 'postgres',
+    sslmode: 'require',
+    issuedAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
     ...overrides,
   };
 }
@@ -73,10 +93,22 @@ describe('createSecret', () => {
     // THEN it looked for the pending value of this token, then wrote one
     expect(smMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' });
     expect(smMock).toHaveReceivedCommandWith(PutSecretValueCommand, {
-      SecretId: SECRET_ARN, ClientRequestToken: TOKEN, VersionStages: ['AWSPENDING'],
+      SecretId: SECRET_ARN,
+      ClientRequestToken: TOKEN,
+      VersionStages: ['AWSPENDING'],
     });
     const value = storedValue();
-    expect(Object.keys(value).sort()).toEqual(['dbname', 'expiresAt', 'host', 'issuedAt', 'password', 'port', 'sslmode', 'url', 'username']);
+    expect(Object.keys(value).sort()).toEqual([
+      'dbname',
+      'expiresAt',
+      'host',
+      'issuedAt',
+      'password',
+      'port',
+      'sslmode',
+      'url',
+      'username',
+    ]);
     expect(value).toMatchObject({ host: HOST, port: 5432, username: 'admin', dbname: 'postgres', sslmode: 'verify-full' });
     expect(value.url).toBe(`postgres://admin:${encodeURIComponent(value.password)}@${HOST}:5432/postgres?sslmode=verify-full`);
     expect(value.url).not.toContain(value.password); // only the encoded form is in the URL
@@ -139,7 +171,8 @@ describe('testSecret', () => {
   test('connects with the pending value and the configured timeout', async () => {
     setEnv(handlerEnv({ connectTimeoutSeconds: 4 }));
     const value = pendingValue();
-    smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' })
+    smMock
+      .on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' })
       .resolves({ SecretString: JSON.stringify(value) });
 
     await testSecret(context());
@@ -149,7 +182,7 @@ describe('testSecret', () => {
     expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
   });
 
-  test('a failed connection fails the step with the check\'s message', async () => {
+  test("a failed connection fails the step with the check's message", async () => {
     smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
     checkConnectionMock.mockRejectedValue(new Error('testSecret: DSQL rejected the new token'));
 
@@ -183,7 +216,12 @@ describe('testSecret', () => {
     function accessKeyContext(sleeps: number[]): StepContext {
       setEnv(handlerEnv(accessKeySignerConfig()));
       smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
-      return context({ newKeyRetryDelaysMs: [10, 20, 40], sleep: async (ms) => { sleeps.push(ms); } });
+      return context({
+        newKeyRetryDelaysMs: [10, 20, 40],
+        sleep: async (ms) => {
+          sleeps.push(ms);
+        },
+      });
     }
 
     test('access-key signer: authentication failures are retried with backoff until DSQL accepts the key', async () => {
@@ -202,7 +240,12 @@ describe('testSecret', () => {
       const ctx = accessKeyContext(sleeps);
       checkConnectionMock.mockRejectedValue(authFailure());
 
-      const error: Error = await testSecret(ctx).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+      const error: Error = await testSecret(ctx).then(
+        () => {
+          throw new Error('expected a failure');
+        },
+        (e: Error) => e,
+      );
 
       expect(checkConnectionMock).toHaveBeenCalledTimes(4);
       expect(sleeps).toEqual([10, 20, 40]);
@@ -235,8 +278,16 @@ describe('testSecret', () => {
       smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(pendingValue()) });
       checkConnectionMock.mockRejectedValue(authFailure());
 
-      await expect(testSecret(context({ newKeyRetryDelaysMs: [10, 20], sleep: async (ms) => { sleeps.push(ms); } })))
-        .rejects.toThrow(/^testSecret: DSQL rejected the new token at host \(access denied\)$/);
+      await expect(
+        testSecret(
+          context({
+            newKeyRetryDelaysMs: [10, 20],
+            sleep: async (ms) => {
+              sleeps.push(ms);
+            },
+          }),
+        ),
+      ).rejects.toThrow(/^testSecret: DSQL rejected the new token at host \(access denied\)$/);
       expect(checkConnectionMock).toHaveBeenCalledTimes(1);
       expect(sleeps).toEqual([]);
     });
@@ -275,7 +326,10 @@ describe('finishSecret', () => {
 
     // THEN AWSCURRENT moved from the old version to the token
     expect(smMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
-      SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT', MoveToVersionId: TOKEN, RemoveFromVersionId: OLD_VERSION,
+      SecretId: SECRET_ARN,
+      VersionStage: 'AWSCURRENT',
+      MoveToVersionId: TOKEN,
+      RemoveFromVersionId: OLD_VERSION,
     });
     expect(sm.stagesOf(TOKEN)).toContain('AWSCURRENT');
     expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
@@ -297,7 +351,7 @@ describe('finishSecret', () => {
     for (const update of ecsMock.commandCalls(UpdateServiceCommand)) expect(tagCall.calledBefore(update)).toBe(true);
   });
 
-  test('emits one EMF line with the rotation\'s outcome, duration and the new token\'s validity at promotion', async () => {
+  test("emits one EMF line with the rotation's outcome, duration and the new token's validity at promotion", async () => {
     const issuedAt = new Date(Date.now() - 90_000);
     const expiresAt = new Date(issuedAt.getTime() + 8 * 3600_000);
     const sm = new FakeSecretsManager();
@@ -306,7 +360,9 @@ describe('finishSecret', () => {
     new FakeEcs().add(A, B, C).install(ecsMock);
     boundServices(ssmMock, [A, B, C]);
     const lines: string[] = [];
-    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => {
+      lines.push(line);
+    });
     try {
       await finishSecret(context());
     } finally {
@@ -329,7 +385,9 @@ describe('finishSecret', () => {
     ecsMock.on(UpdateServiceCommand, { service: B }).rejects(awsError('AccessDeniedException', 'denied'));
     boundServices(ssmMock, [A, B]);
     const lines: string[] = [];
-    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => {
+      lines.push(line);
+    });
     try {
       await expect(finishSecret(context())).rejects.toThrow(/1 of 2 services could not be redeployed/);
     } finally {
@@ -382,12 +440,18 @@ describe('finishSecret', () => {
     const sm = new FakeSecretsManager();
     sm.install(smMock);
     const ecs = new FakeEcs().add(A, B, C);
-    ecs.failUpdate = (arn) => (arn === B ? awsError('AccessDeniedException', 'User is not authorized to perform: ecs:UpdateService') : undefined);
+    ecs.failUpdate = (arn) =>
+      arn === B ? awsError('AccessDeniedException', 'User is not authorized to perform: ecs:UpdateService') : undefined;
     ecs.install(ecsMock);
     boundServices(ssmMock, [B, A, C]);
 
     // WHEN / THEN
-    const error: Error = await finishSecret(context()).then(() => { throw new Error('expected a failure'); }, (e: Error) => e);
+    const error: Error = await finishSecret(context()).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: Error) => e,
+    );
     expect(error.message).toContain('the new URL is AWSCURRENT but 1 of 3 services could not be redeployed');
     expect(error.message).toContain(`${B} (AccessDeniedException: User is not authorized to perform: ecs:UpdateService)`);
     expect(error.message).not.toContain(A);
@@ -464,7 +528,8 @@ describe('finishSecret', () => {
 
       expect(smMock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
       expect(smMock).toHaveReceivedCommandWith(TagResourceCommand, {
-        SecretId: SECRET_ARN, Tags: [{ Key: PromotedTag.key, Value: expect.stringMatching(new RegExp(`^${TOKEN} \\d{4}-\\d{2}-\\d{2}T`)) }],
+        SecretId: SECRET_ARN,
+        Tags: [{ Key: PromotedTag.key, Value: expect.stringMatching(new RegExp(`^${TOKEN} \\d{4}-\\d{2}-\\d{2}T`)) }],
       });
       expect(updatedServices()).toEqual([A]);
     });

@@ -26,7 +26,12 @@ describe('buildSecretValue', () => {
   });
 
   test('the URL parses back to the raw token with WHATWG URL and with pg-connection-string', () => {
-    const { url } = buildSecretValue(config({ username: 'app_user', database: 'my db', urlQuery: 'sslmode=verify-full' }), TOKEN, ISSUED, ISSUED);
+    const { url } = buildSecretValue(
+      config({ username: 'app_user', database: 'my db', urlQuery: 'sslmode=verify-full' }),
+      TOKEN,
+      ISSUED,
+      ISSUED,
+    );
 
     const u = new URL(url);
     expect(decodeURIComponent(u.password)).toBe(TOKEN);
@@ -51,7 +56,9 @@ describe('buildSecretValue', () => {
 
 describe('mintSecretValue', () => {
   let restoreEnv: () => void;
-  beforeEach(() => { restoreEnv = setEnv(handlerEnv()); });
+  beforeEach(() => {
+    restoreEnv = setEnv(handlerEnv());
+  });
   afterEach(() => restoreEnv());
 
   test('signs an admin token (DbConnectAdmin) for the host and region with the function credentials', async () => {

@@ -1,6 +1,10 @@
 import 'aws-sdk-client-mock-jest';
 import {
-  DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, RotateSecretCommand, SecretsManagerClient,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,10 +30,16 @@ const STALE = 1800;
 const DIMENSION = 'app-db-url';
 
 function watchdogEnv(overrides: Partial<WatchdogFunctionConfig> = {}): Record<string, string> {
-  return configEnv(watchdogConfig({
-    secretArn: SECRET_ARN, rotateBeforeExpirySeconds: ROTATE_BEFORE, stalePendingSeconds: STALE, metricDimension: DIMENSION, connectTimeoutSeconds: 7,
-    ...overrides,
-  }));
+  return configEnv(
+    watchdogConfig({
+      secretArn: SECRET_ARN,
+      rotateBeforeExpirySeconds: ROTATE_BEFORE,
+      stalePendingSeconds: STALE,
+      metricDimension: DIMENSION,
+      connectTimeoutSeconds: 7,
+      ...overrides,
+    }),
+  );
 }
 
 let restoreEnv: () => void;
@@ -52,7 +62,9 @@ function lines(): string[] {
 
 /** The EMF documents the run printed. */
 function metricDocuments(): Array<Record<string, unknown>> {
-  return lines().map((l) => JSON.parse(l) as Record<string, unknown>).filter((d) => '_aws' in d);
+  return lines()
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((d) => '_aws' in d);
 }
 
 function metricValues(): Record<string, number> {
@@ -63,7 +75,9 @@ function metricValues(): Record<string, number> {
 }
 
 function decisionLine(): Record<string, unknown> {
-  const found = lines().map((l) => JSON.parse(l) as Record<string, unknown>).filter((d) => d.message === 'watchdog: decision');
+  const found = lines()
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((d) => d.message === 'watchdog: decision');
   expect(found).toHaveLength(1);
   return found[0];
 }
@@ -73,7 +87,12 @@ function currentValue(secondsLeft: number, overrides: Partial<DsqlUrlSecretValue
   const token = `${HOST}/?Action=DbConnectAdmin&X-Amz-Credential=AKIAEXAMPLE%2F2030&X-Amz-Signature=abcdef0123456789`;
   return {
     url: `postgres://admin:${encodeURIComponent(token)}@${HOST}:5432/postgres?sslmode=require`,
-    host: HOST, port: 5432, username: 'admin', password: token, dbname: 'postgres', sslmode: 'require',
+    host: HOST,
+    port: 5432,
+    username: 'admin',
+    password: token,
+    dbname: 'postgres',
+    sslmode: 'require',
     issuedAt: new Date(NOW.getTime() - 3600_000).toISOString(),
     expiresAt: new Date(NOW.getTime() + secondsLeft * 1000).toISOString(),
     ...overrides,
@@ -90,25 +109,40 @@ interface SecretState {
 function arrange(state: SecretState): void {
   const stages = state.stages ?? { [OLD_VERSION]: ['AWSCURRENT'] };
   smMock.on(DescribeSecretCommand).resolves({
-    ARN: SECRET_ARN, Name: 'app/db-url', RotationEnabled: true, VersionIdsToStages: stages,
+    ARN: SECRET_ARN,
+    Name: 'app/db-url',
+    RotationEnabled: true,
+    VersionIdsToStages: stages,
     Tags: Object.entries(state.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
   });
-  smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' })
-    .resolves({ ARN: SECRET_ARN, VersionId: OLD_VERSION, SecretString: typeof state.current === 'string' ? state.current : JSON.stringify(state.current) });
+  smMock
+    .on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' })
+    .resolves({
+      ARN: SECRET_ARN,
+      VersionId: OLD_VERSION,
+      SecretString: typeof state.current === 'string' ? state.current : JSON.stringify(state.current),
+    });
   smMock.on(ListSecretVersionIdsCommand).resolves({
-    Versions: Object.entries(state.created ?? {}).map(([VersionId, CreatedDate]) => ({ VersionId, CreatedDate, VersionStages: stages[VersionId] })),
+    Versions: Object.entries(state.created ?? {}).map(([VersionId, CreatedDate]) => ({
+      VersionId,
+      CreatedDate,
+      VersionStages: stages[VersionId],
+    })),
   });
   smMock.on(RotateSecretCommand).resolves({ ARN: SECRET_ARN, VersionId: 'new-version' });
   smMock.on(UpdateSecretVersionStageCommand).resolves({ ARN: SECRET_ARN });
 }
 
 const run = () => runWatchdog({ now: () => NOW });
-const authFailure = () => Object.assign(new Error("testSecret: DSQL rejected the new token at h:5432 as 'admin' (access denied)."), { kind: 'auth' });
+const authFailure = () =>
+  Object.assign(new Error("testSecret: DSQL rejected the new token at h:5432 as 'admin' (access denied)."), { kind: 'auth' });
 
 describe('watchdog', () => {
   describe('a deferred rotation (DeferredTag.key)', () => {
     // AWSCURRENT (OLD_VERSION) is the deferred rotation's copy.
-    const deferred = (offsetSeconds: number) => ({ [DeferredTag.key]: `${OLD_VERSION} ${new Date(NOW.getTime() + offsetSeconds * 1000).toISOString()}` });
+    const deferred = (offsetSeconds: number) => ({
+      [DeferredTag.key]: `${OLD_VERSION} ${new Date(NOW.getTime() + offsetSeconds * 1000).toISOString()}`,
+    });
 
     test('due: starts a rotation and says it was deferred', async () => {
       arrange({ current: currentValue(4 * ROTATE_BEFORE), tags: deferred(-1) });
@@ -134,7 +168,8 @@ describe('watchdog', () => {
 
     test('due while a rotation is in progress: waits', async () => {
       arrange({
-        current: currentValue(4 * ROTATE_BEFORE), tags: deferred(-600),
+        current: currentValue(4 * ROTATE_BEFORE),
+        tags: deferred(-600),
         stages: { [OLD_VERSION]: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] },
         created: { [TOKEN]: new Date(NOW.getTime() - 60_000) },
       });
@@ -167,7 +202,9 @@ describe('watchdog', () => {
     expect(smMock).not.toHaveReceivedCommand(RotateSecretCommand);
     expect(smMock).not.toHaveReceivedCommand(ListSecretVersionIdsCommand);
     expect(metricValues()).toEqual({
-      [MetricName.TOKEN_CHECK_FAILED]: 0, [MetricName.TOKEN_SECONDS_LEFT]: 4 * ROTATE_BEFORE, [MetricName.WATCHDOG_ROTATION_STARTED]: 0,
+      [MetricName.TOKEN_CHECK_FAILED]: 0,
+      [MetricName.TOKEN_SECONDS_LEFT]: 4 * ROTATE_BEFORE,
+      [MetricName.WATCHDOG_ROTATION_STARTED]: 0,
     });
     expect(decisionLine()).toMatchObject({ level: 'INFO', action: 'none', connected: true, secretArn: SECRET_ARN });
   });
@@ -212,7 +249,9 @@ describe('watchdog', () => {
     expect(checkConnectionMock).not.toHaveBeenCalled();
     expect(result).toMatchObject({ action: 'rotate', connected: false, secondsLeft: undefined, rotationStarted: true });
     expect(metricValues()).toEqual({
-      [MetricName.TOKEN_CHECK_FAILED]: 1, [MetricName.TOKEN_SECONDS_LEFT]: 0, [MetricName.WATCHDOG_ROTATION_STARTED]: 1,
+      [MetricName.TOKEN_CHECK_FAILED]: 1,
+      [MetricName.TOKEN_SECONDS_LEFT]: 0,
+      [MetricName.WATCHDOG_ROTATION_STARTED]: 1,
     });
     expect(decisionLine().checkFailure).toBe('AWSCURRENT is the placeholder: no token yet');
   });
@@ -256,7 +295,9 @@ describe('watchdog', () => {
 
     expect(result).toMatchObject({ action: 'rotate', rotationInProgress: false, rotationStarted: true, clearedPendingVersions: [TOKEN] });
     expect(smMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
-      SecretId: SECRET_ARN, VersionStage: 'AWSPENDING', RemoveFromVersionId: TOKEN,
+      SecretId: SECRET_ARN,
+      VersionStage: 'AWSPENDING',
+      RemoveFromVersionId: TOKEN,
     });
     const clear = smMock.commandCalls(UpdateSecretVersionStageCommand)[0];
     const rotate = smMock.commandCalls(RotateSecretCommand)[0];
@@ -301,7 +342,8 @@ describe('watchdog', () => {
 
   test('ListSecretVersionIds is followed through its pages', async () => {
     arrange({ current: currentValue(60), stages: { [OLD_VERSION]: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] } });
-    smMock.on(ListSecretVersionIdsCommand)
+    smMock
+      .on(ListSecretVersionIdsCommand)
       .resolvesOnce({ Versions: [{ VersionId: OLD_VERSION, CreatedDate: new Date(0) }], NextToken: 'page2' })
       .resolvesOnce({ Versions: [{ VersionId: TOKEN, CreatedDate: new Date(NOW.getTime() - 86400_000) }] });
     checkConnectionMock.mockResolvedValue(undefined);
@@ -332,7 +374,9 @@ describe('watchdog', () => {
     checkConnectionMock.mockResolvedValue(undefined);
     smMock.on(RotateSecretCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform lambda:InvokeFunction'));
 
-    await expect(run()).rejects.toThrow(`watchdog: RotateSecret on ${SECRET_ARN} failed (AccessDeniedException: not authorized to perform lambda:InvokeFunction)`);
+    await expect(run()).rejects.toThrow(
+      `watchdog: RotateSecret on ${SECRET_ARN} failed (AccessDeniedException: not authorized to perform lambda:InvokeFunction)`,
+    );
     expect(metricValues()).toMatchObject({ [MetricName.TOKEN_CHECK_FAILED]: 0, [MetricName.WATCHDOG_ROTATION_STARTED]: 0 });
   });
 
@@ -343,14 +387,19 @@ describe('watchdog', () => {
     await run();
 
     const [doc] = metricDocuments();
-    const aws = doc._aws as { Timestamp: unknown; CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+    const aws = doc._aws as {
+      Timestamp: unknown;
+      CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }>;
+    };
     expect(aws.Timestamp).toBe(NOW.getTime());
     expect(aws.CloudWatchMetrics).toHaveLength(1);
     const directive = aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe(METRICS_NAMESPACE);
     expect(directive.Dimensions).toEqual([['Secret']]);
     expect(doc.Secret).toBe(DIMENSION);
-    expect(directive.Metrics.map((m) => m.Name).sort()).toEqual([MetricName.TOKEN_CHECK_FAILED, MetricName.TOKEN_SECONDS_LEFT, MetricName.WATCHDOG_ROTATION_STARTED].sort());
+    expect(directive.Metrics.map((m) => m.Name).sort()).toEqual(
+      [MetricName.TOKEN_CHECK_FAILED, MetricName.TOKEN_SECONDS_LEFT, MetricName.WATCHDOG_ROTATION_STARTED].sort(),
+    );
     for (const m of directive.Metrics) {
       expect(['Count', 'Seconds']).toContain(m.Unit);
       expect(typeof doc[m.Name]).toBe('number');
@@ -406,7 +455,11 @@ describe('watchdog', () => {
 describe('readWatchdogConfig', () => {
   test('reads every setting, the connect timeout too (the construct writes 10 s; the function has no default)', () => {
     expect(readWatchdogConfig(watchdogEnv({ connectTimeoutSeconds: 10 }))).toEqual({
-      secretArn: SECRET_ARN, rotateBeforeExpirySeconds: ROTATE_BEFORE, stalePendingSeconds: STALE, metricDimension: DIMENSION, connectTimeoutSeconds: 10,
+      secretArn: SECRET_ARN,
+      rotateBeforeExpirySeconds: ROTATE_BEFORE,
+      stalePendingSeconds: STALE,
+      metricDimension: DIMENSION,
+      connectTimeoutSeconds: 10,
     });
   });
 

@@ -6,7 +6,9 @@ describe('withRequestId', () => {
   let spy: jest.SpyInstance;
   beforeEach(() => {
     lines = [];
-    spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    spy = jest.spyOn(console, 'log').mockImplementation((line: string) => {
+      lines.push(line);
+    });
   });
   afterEach(() => spy.mockRestore());
 
@@ -15,7 +17,13 @@ describe('withRequestId', () => {
       log.info('working', { n: event.n });
       return event.n * 2;
     });
-    const context = { awsRequestId: 'req-42', functionName: 'f', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:x', memoryLimitInMB: '128' };
+    const context = {
+      awsRequestId: 'req-42',
+      functionName: 'f',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:x',
+      memoryLimitInMB: '128',
+    };
 
     await expect(handler({ n: 21 }, context)).resolves.toBe(42);
 
@@ -23,7 +31,9 @@ describe('withRequestId', () => {
   });
 
   test('errors pass through unchanged', async () => {
-    const handler = withRequestId(async () => { throw new Error('boom'); });
+    const handler = withRequestId(async () => {
+      throw new Error('boom');
+    });
     await expect(handler(undefined, undefined)).rejects.toThrow('boom');
   });
 });

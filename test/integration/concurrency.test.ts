@@ -97,11 +97,13 @@ describe('concurrent readers of AWSCURRENT during rotations', () => {
     expect(stages[versions[ROTATIONS - 1]]).toEqual(['AWSCURRENT']);
     expect(blockingPending(stages)).toEqual([]);
     // Shown in the test output so the figures can be quoted.
-    process.stdout.write(`concurrency: ${READERS} readers, ${stats.reads} reads, ${stats.connections} connections, `
-      + `${stats.tokensSeen.size} distinct versions, ${ROTATIONS} rotations\n`);
+    process.stdout.write(
+      `concurrency: ${READERS} readers, ${stats.reads} reads, ${stats.connections} connections, ` +
+        `${stats.tokensSeen.size} distinct versions, ${ROTATIONS} rotations\n`,
+    );
   }, 120_000);
 
-  test('no secret in the handler logs, reader errors or this process\'s output', async () => {
+  test("no secret in the handler logs, reader errors or this process's output", async () => {
     const { leaks } = await findLeaks({
       stack,
       texts: { 'test process output': output.text(), 'reader errors': errorTexts.join('\n') },

@@ -11,8 +11,21 @@ import { LocalCredentials, LocalStack, newCredentials } from '../support/local-s
 import { RotationFailedError } from '../support/rotation-service';
 import { pgSelectOne, tokenParams } from './clients';
 import {
-  abandonPending, blockingPending, captureOutput, changed, deploymentIds, findLeaks, fingerprint, oncePerService,
-  rotateWith, sleep, snapshot, stagesOf, startStack, StepCall, UpdateServiceRecorder,
+  abandonPending,
+  blockingPending,
+  captureOutput,
+  changed,
+  deploymentIds,
+  findLeaks,
+  fingerprint,
+  oncePerService,
+  rotateWith,
+  sleep,
+  snapshot,
+  stagesOf,
+  startStack,
+  StepCall,
+  UpdateServiceRecorder,
 } from './harness';
 
 describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
@@ -111,12 +124,20 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
           stack.knownCredentials.set(fresh.accessKeyId, fresh); // e.g. the grant propagated
         }
       });
-      expect(between).toEqual({ reason: `unknown access key ${fresh.accessKeyId}`, currentVersion: before.currentVersion, oldStillWorks: 1 });
-      expect(stack.endpoint.stats.rejections.slice(before.rejectionsAt)).toEqual([{ user: 'admin', reason: `unknown access key ${fresh.accessKeyId}` }]);
+      expect(between).toEqual({
+        reason: `unknown access key ${fresh.accessKeyId}`,
+        currentVersion: before.currentVersion,
+        oldStillWorks: 1,
+      });
+      expect(stack.endpoint.stats.rejections.slice(before.rejectionsAt)).toEqual([
+        { user: 'admin', reason: `unknown access key ${fresh.accessKeyId}` },
+      ]);
       expect(result.attempts).toBe(2);
       expect(result.failures).toHaveLength(1);
       expect(result.failures[0].step).toBe('testSecret');
-      expect(result.failures[0].message).toMatch(/testSecret: DSQL rejected the new token at localhost:\d+ as 'admin'.*dsql:DbConnectAdmin/);
+      expect(result.failures[0].message).toMatch(
+        /testSecret: DSQL rejected the new token at localhost:\d+ as 'admin'.*dsql:DbConnectAdmin/,
+      );
       errorTexts.push(result.failures[0].message);
       const current = await stack.readStage('AWSCURRENT');
       expect(tokenParams(current.password).params.get('X-Amz-Credential')).toMatch(new RegExp(`^${fresh.accessKeyId}/`));
@@ -166,7 +187,9 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
       // The endpoint would have refused it too.
       const rejectionsAt = stack.endpoint.stats.rejections.length;
       await expect(pgSelectOne(pending.url, stack.endpoint.caFile)).rejects.toThrow(/access denied/);
-      expect(stack.endpoint.stats.rejections.slice(rejectionsAt)).toEqual([{ user: 'admin', reason: `signing credentials expired at ${expired.expiresAt!.toISOString()}` }]);
+      expect(stack.endpoint.stats.rejections.slice(rejectionsAt)).toEqual([
+        { user: 'admin', reason: `signing credentials expired at ${expired.expiresAt!.toISOString()}` },
+      ]);
       await abandonPending(stack, token);
     });
 
@@ -186,7 +209,9 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
       expect(Date.parse(pending.expiresAt) - Date.parse(pending.issuedAt)).toBe(1000);
       const rejectionsAt = stack.endpoint.stats.rejections.length;
       await expect(pgSelectOne(pending.url, stack.endpoint.caFile)).rejects.toThrow(/access denied/);
-      expect(stack.endpoint.stats.rejections.slice(rejectionsAt)).toEqual([{ user: 'admin', reason: expect.stringMatching(/^token expired at \d{4}-/) }]);
+      expect(stack.endpoint.stats.rejections.slice(rejectionsAt)).toEqual([
+        { user: 'admin', reason: expect.stringMatching(/^token expired at \d{4}-/) },
+      ]);
       await abandonPending(stack, token);
     });
 
@@ -200,7 +225,7 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
       await abandonPending(stack, token);
     });
 
-    test('signed for another host name than the endpoint\'s (host 127.0.0.1)', async () => {
+    test("signed for another host name than the endpoint's (host 127.0.0.1)", async () => {
       const { token } = await expectRefused({
         hook: ({ step, real }) => real(step === 'createSecret' ? { config: { host: '127.0.0.1' } } : {}),
         message: /DSQL rejected the new token at 127\.0\.0\.1:/,
@@ -229,9 +254,14 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
             url: current.url.replace('postgres://admin:', 'postgres://app_rw:'),
           };
           extraTokens.push(crafted.password);
-          await stack.sm.send(new PutSecretValueCommand({
-            SecretId: stack.secretArn, ClientRequestToken: versionId, SecretString: JSON.stringify(crafted), VersionStages: ['AWSPENDING'],
-          }));
+          await stack.sm.send(
+            new PutSecretValueCommand({
+              SecretId: stack.secretArn,
+              ClientRequestToken: versionId,
+              SecretString: JSON.stringify(crafted),
+              VersionStages: ['AWSPENDING'],
+            }),
+          );
         },
         message: /DSQL rejected the new token at localhost:\d+ as 'app_rw'.*dsql:DbConnect on the cluster and that the role was granted/,
         reason: /^wrong action DbConnectAdmin for user app_rw \(needs DbConnect\)$/,
@@ -251,7 +281,7 @@ describe('refused tokens: testSecret fails and AWSCURRENT is untouched', () => {
     expect(recorder.snapshot()).toEqual(oncePerService(stack.serviceArns));
   });
 
-  test('no secret in the handler logs, the rotation errors or this process\'s output', async () => {
+  test("no secret in the handler logs, the rotation errors or this process's output", async () => {
     const { leaks } = await findLeaks({
       stack,
       texts: { 'test process output': output.text(), 'rotation failure messages': errorTexts.join('\n') },

@@ -9,8 +9,23 @@ import { LocalStack } from '../support/local-stack';
 import { ROTATION_STEPS, RotationResult, RotationStep } from '../support/rotation-service';
 import { pgSelectOne } from './clients';
 import {
-  Before, blockingPending, captureOutput, changed, createServiceLike, deleteService, deploymentIds, findLeaks, fingerprint,
-  oncePerService, redeploySummaries, rotateWith, setBoundServices, snapshot, stagesOf, startStack, UpdateServiceRecorder,
+  Before,
+  blockingPending,
+  captureOutput,
+  changed,
+  createServiceLike,
+  deleteService,
+  deploymentIds,
+  findLeaks,
+  fingerprint,
+  oncePerService,
+  redeploySummaries,
+  rotateWith,
+  setBoundServices,
+  snapshot,
+  stagesOf,
+  startStack,
+  UpdateServiceRecorder,
 } from './harness';
 
 const sum = (m: Map<string, number>, key: string) => m.get(key) ?? 0;
@@ -58,7 +73,13 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
   }
 
   describe('(a) a step throws once', () => {
-    const cases = ROTATION_STEPS.flatMap((step) => [[step, 'before'], [step, 'after']] as Array<[RotationStep, 'before' | 'after']>);
+    const cases = ROTATION_STEPS.flatMap(
+      (step) =>
+        [
+          [step, 'before'],
+          [step, 'after'],
+        ] as Array<[RotationStep, 'before' | 'after']>,
+    );
 
     test.each(cases)('%s throws %s doing its work; the retry completes the rotation', async (failing, when) => {
       const before = await begin();
@@ -99,7 +120,10 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
       const result = await rotateWith(stack, async ({ step, token, attempt, real }) => {
         if (step !== 'finishSecret' || attempt !== 1) return real();
         const callsBefore = [...stack.proxy.calls.values()].reduce((a, b) => a + b, 0);
-        const failure = await real({ timeoutMs: 30 }).then(() => undefined, (e: Error) => e);
+        const failure = await real({ timeoutMs: 30 }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         observed = { calls: [...stack.proxy.calls.values()].reduce((a, b) => a + b, 0) - callsBefore, stages: await stagesOf(stack) };
         expect(observed.stages[token]).toEqual(['AWSPENDING']);
         throw failure ?? new Error('expected a timeout');
@@ -119,7 +143,10 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
       let afterKill: { stages: Record<string, string[]>; changed: string[] } | undefined;
       const result = await rotateWith(stack, async ({ step, attempt, real }) => {
         if (step !== 'finishSecret' || attempt !== 1) return real();
-        const failure = await real({ timeoutMs: 4000 }).then(() => undefined, (e: Error) => e);
+        const failure = await real({ timeoutMs: 4000 }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         afterKill = { stages: await stagesOf(stack), changed: changed(before.deployments, await deploymentIds(stack, live)) };
         throw failure ?? new Error('expected a timeout');
       });
@@ -137,7 +164,7 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
   });
 
   describe('(c) ECS throttles UpdateService', () => {
-    test('a few ThrottlingExceptions are absorbed by the handler\'s jittered retry: first attempt succeeds', async () => {
+    test("a few ThrottlingExceptions are absorbed by the handler's jittered retry: first attempt succeeds", async () => {
       const before = await begin();
       const faultedBefore = sum(stack.proxy.faulted, 'UpdateService');
       stack.proxy.inject({ operation: 'UpdateService', errorType: 'ThrottlingException', count: 3 });
@@ -162,7 +189,10 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
       let idsAfterFirst: Map<string, string> | undefined;
       const result = await rotateWith(stack, async ({ step, attempt, real }) => {
         if (step !== 'finishSecret' || attempt !== 1) return real();
-        const failure = await real().then(() => undefined, (e: Error) => e);
+        const failure = await real().then(
+          () => undefined,
+          (e: Error) => e,
+        );
         idsAfterFirst = await deploymentIds(stack, live);
         afterFirst = { changed: changed(before.deployments, idsAfterFirst), stages: await stagesOf(stack) };
         throw failure ?? new Error('expected finishSecret to fail');
@@ -211,7 +241,7 @@ describe('transient faults: a step fails or times out once, ECS throttles, a ser
     expect(stack.endpoint.stats.rejections).toEqual([]);
   });
 
-  test('no secret in the handler logs, the rotation errors or this process\'s output', async () => {
+  test("no secret in the handler logs, the rotation errors or this process's output", async () => {
     const { leaks } = await findLeaks({
       stack,
       texts: { 'test process output': output.text(), 'rotation failure messages': errorTexts.join('\n') },

@@ -7,9 +7,7 @@
  */
 import { createHash } from 'crypto';
 import { CreateServiceCommand, DeleteServiceCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import {
-  GetSecretValueCommand, ListSecretVersionIdsCommand, UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, ListSecretVersionIdsCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue } from '../../lib/contract';
 import { deploymentsOf } from '../support/ecs-fixture';
@@ -55,14 +53,20 @@ export function stagesOf(stack: LocalStack): Promise<Record<string, string[]>> {
 
 /** Versions that carry AWSPENDING without AWSCURRENT: each of them blocks the next RotateSecret. */
 export function blockingPending(stages: Record<string, string[]>): string[] {
-  return Object.entries(stages).filter(([, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT')).map(([v]) => v);
+  return Object.entries(stages)
+    .filter(([, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'))
+    .map(([v]) => v);
 }
 
 /** What an operator does after a rotation failed for good: drop AWSPENDING from the abandoned version. */
 export async function abandonPending(stack: LocalStack, versionId: string): Promise<void> {
-  await stack.sm.send(new UpdateSecretVersionStageCommand({
-    SecretId: stack.secretArn, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId,
-  }));
+  await stack.sm.send(
+    new UpdateSecretVersionStageCommand({
+      SecretId: stack.secretArn,
+      VersionStage: 'AWSPENDING',
+      RemoveFromVersionId: versionId,
+    }),
+  );
 }
 
 /** Service ARN -> id of its (single, in moto) deployment. */
@@ -80,7 +84,10 @@ export async function deploymentIds(stack: LocalStack, serviceArns: string[]): P
 
 /** Services whose deployment id differs between two snapshots. */
 export function changed(before: Map<string, string>, after: Map<string, string>): string[] {
-  return [...after].filter(([arn, id]) => before.get(arn) !== id).map(([arn]) => arn).sort();
+  return [...after]
+    .filter(([arn, id]) => before.get(arn) !== id)
+    .map(([arn]) => arn)
+    .sort();
 }
 
 /**
@@ -123,22 +130,34 @@ export async function deleteService(stack: LocalStack, serviceArn: string): Prom
 export async function createServiceLike(stack: LocalStack, like: string, serviceName: string): Promise<string> {
   const [, cluster] = like.split(':').slice(5).join(':').split('/');
   const model = (await stack.ecs.send(new DescribeServicesCommand({ cluster, services: [like] }))).services![0];
-  const created = await stack.ecs.send(new CreateServiceCommand({
-    cluster, serviceName, taskDefinition: model.taskDefinition, desiredCount: 1, launchType: 'FARGATE',
-  }));
+  const created = await stack.ecs.send(
+    new CreateServiceCommand({
+      cluster,
+      serviceName,
+      taskDefinition: model.taskDefinition,
+      desiredCount: 1,
+      launchType: 'FARGATE',
+    }),
+  );
   return created.service!.serviceArn!;
 }
 
 /** Rewrites the bound-services parameter (what `redeployOnRotation()` maintains). */
 export async function setBoundServices(stack: LocalStack, serviceArns: string[]): Promise<void> {
-  await stack.ssm.send(new PutParameterCommand({
-    Name: stack.parameterName, Type: 'String', Value: JSON.stringify(serviceArns), Overwrite: true,
-  }));
+  await stack.ssm.send(
+    new PutParameterCommand({
+      Name: stack.parameterName,
+      Type: 'String',
+      Value: JSON.stringify(serviceArns),
+      Overwrite: true,
+    }),
+  );
 }
 
 /** Every value the secret ever held (all versions, labelled or not). */
 export async function allSecretValues(stack: LocalStack): Promise<DsqlUrlSecretValue[]> {
-  const versions = (await stack.sm.send(new ListSecretVersionIdsCommand({ SecretId: stack.secretArn, IncludeDeprecated: true }))).Versions ?? [];
+  const versions =
+    (await stack.sm.send(new ListSecretVersionIdsCommand({ SecretId: stack.secretArn, IncludeDeprecated: true }))).Versions ?? [];
   const values: DsqlUrlSecretValue[] = [];
   for (const v of versions) {
     try {
@@ -164,15 +183,19 @@ export function captureOutput(): { text(): string; restore(): void } {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof stream.write;
-    restores.push(() => { stream.write = original; });
+    restores.push(() => {
+      stream.write = original;
+    });
   }
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     const original = console[method];
     console[method] = (...args: unknown[]) => {
-      chunks.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a) ?? String(a))).join(' '));
+      chunks.push(args.map((a) => (typeof a === 'string' ? a : (JSON.stringify(a) ?? String(a)))).join(' '));
       original.apply(console, args);
     };
-    restores.push(() => { console[method] = original; });
+    restores.push(() => {
+      console[method] = original;
+    });
   }
   return { text: () => chunks.join('\n'), restore: () => restores.reverse().forEach((r) => r()) };
 }
@@ -194,10 +217,7 @@ export interface LeakCheckInput {
  */
 export async function findLeaks(input: LeakCheckInput): Promise<{ leaks: string[]; secretsChecked: number; bytesChecked: number }> {
   const secrets: Array<{ label: string; value: string }> = [];
-  const tokens = [
-    ...(await allSecretValues(input.stack)).map((v) => v.password),
-    ...(input.extraTokens ?? []),
-  ].filter((t) => t !== '');
+  const tokens = [...(await allSecretValues(input.stack)).map((v) => v.password), ...(input.extraTokens ?? [])].filter((t) => t !== '');
   for (const token of new Set(tokens)) {
     const name = `token ${fingerprint(token)}`;
     secrets.push({ label: name, value: token }, { label: `${name} (percent-encoded)`, value: encodeURIComponent(token) });
@@ -215,7 +235,9 @@ export async function findLeaks(input: LeakCheckInput): Promise<{ leaks: string[
     { label: 'X-Amz-Signature= marker (percent-encoded)', value: 'X-Amz-Signature%3D' },
   );
   const texts: Record<string, string> = {};
-  input.stack.handlerLogs.forEach((log, i) => { texts[`handler invocation ${i + 1}`] = log; });
+  input.stack.handlerLogs.forEach((log, i) => {
+    texts[`handler invocation ${i + 1}`] = log;
+  });
   Object.assign(texts, input.texts);
   const leaks: string[] = [];
   for (const [where, text] of Object.entries(texts)) {
@@ -226,7 +248,12 @@ export async function findLeaks(input: LeakCheckInput): Promise<{ leaks: string[
 }
 
 export type RealStep = (opts?: InvokeStepOptions) => Promise<void>;
-export interface StepCall { step: RotationStep; token: string; attempt: number; real: RealStep }
+export interface StepCall {
+  step: RotationStep;
+  token: string;
+  attempt: number;
+  real: RealStep;
+}
 
 /** A rotation in which `hook` stands between the rotation service and the real (child-process) step. */
 export function rotateWith(stack: LocalStack, hook: (call: StepCall) => Promise<void>, maxAttempts?: number): Promise<RotationResult> {

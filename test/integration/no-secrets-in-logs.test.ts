@@ -10,9 +10,7 @@ import { LocalStack } from '../support/local-stack';
 import { freePort } from '../support/free-port';
 import { RotationFailedError } from '../support/rotation-service';
 import { pgSelectOne } from './clients';
-import {
-  abandonPending, captureOutput, findLeaks, fingerprint, logRecords, rotateWith, startStack,
-} from './harness';
+import { abandonPending, captureOutput, findLeaks, fingerprint, logRecords, rotateWith, startStack } from './harness';
 
 describe('no token, password or key in logs, errors or test output', () => {
   let stack: LocalStack;
@@ -42,10 +40,15 @@ describe('no token, password or key in logs, errors or test output', () => {
     };
     const { leaks, secretsChecked } = await findLeaks({ stack, texts: planted, secretAccessKeys: [stack.signer.secretAccessKey] });
     const name = `token ${fingerprint(token)}`;
-    expect(leaks).toEqual(expect.arrayContaining([
-      `${name} in raw`, `${name} (percent-encoded) in encoded`, `${name} signature in signature`,
-      `secret access key ${fingerprint(stack.signer.secretAccessKey)} in key`, 'X-Amz-Signature= marker in marker',
-    ]));
+    expect(leaks).toEqual(
+      expect.arrayContaining([
+        `${name} in raw`,
+        `${name} (percent-encoded) in encoded`,
+        `${name} signature in signature`,
+        `secret access key ${fingerprint(stack.signer.secretAccessKey)} in key`,
+        'X-Amz-Signature= marker in marker',
+      ]),
+    );
     expect(secretsChecked).toBeGreaterThanOrEqual(3 + 1 + 2);
 
     process.stderr.write('leak-check probe on stderr\n');
@@ -56,8 +59,14 @@ describe('no token, password or key in logs, errors or test output', () => {
 
   test('testSecret cannot reach the endpoint (wrong port in the config): the message names host and port, not the URL', async () => {
     const closedPort = await freePort();
-    const error = await rotateWith(stack, ({ step, real }) => real(step === 'createSecret' ? { config: { port: closedPort } } : {}), 1)
-      .then(() => undefined, (e: Error) => e);
+    const error = await rotateWith(
+      stack,
+      ({ step, real }) => real(step === 'createSecret' ? { config: { port: closedPort } } : {}),
+      1,
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(RotationFailedError);
     const failed = error as RotationFailedError;
     expect(failed.failures[0].message).toContain(`testSecret: could not reach localhost:${closedPort} as 'admin' (ECONNREFUSED`);
@@ -91,7 +100,7 @@ describe('no token, password or key in logs, errors or test output', () => {
     errorTexts.push(...result.failures.map((f) => f.message));
   });
 
-  test('nothing secret in any handler log, rotation error or this process\'s output', async () => {
+  test("nothing secret in any handler log, rotation error or this process's output", async () => {
     const records = logRecords(stack.handlerLogs);
     // The logs are not empty: the check looked at real lines, errors included.
     expect(records.length).toBeGreaterThanOrEqual(20);

@@ -9,8 +9,17 @@ import { LocalStack } from '../support/local-stack';
 import { generateTlsCert } from '../support/tls-cert';
 import { pgSelectOne, psql, tokenParams, withPg } from './clients';
 import {
-  blockingPending, captureOutput, changed, deploymentIds, findLeaks, fingerprint, oncePerService, stagesOf,
-  sleep, startStack, UpdateServiceRecorder,
+  blockingPending,
+  captureOutput,
+  changed,
+  deploymentIds,
+  findLeaks,
+  fingerprint,
+  oncePerService,
+  stagesOf,
+  sleep,
+  startStack,
+  UpdateServiceRecorder,
 } from './harness';
 
 const LIFETIME_SECONDS = 6 * 3600;
@@ -19,9 +28,16 @@ describe('rotation with the admin role (2 clusters x 2 services)', () => {
   let stack: LocalStack;
   let output: ReturnType<typeof captureOutput>;
   const rotations: Array<{
-    versionId: string; attempts: number; startedAt: number; endedAt: number;
-    before: Map<string, string>; after: Map<string, string>; updates: Record<string, number>;
-    stages: Record<string, string[]>; current: DsqlUrlSecretValue; previous: DsqlUrlSecretValue;
+    versionId: string;
+    attempts: number;
+    startedAt: number;
+    endedAt: number;
+    before: Map<string, string>;
+    after: Map<string, string>;
+    updates: Record<string, number>;
+    stages: Record<string, string[]>;
+    current: DsqlUrlSecretValue;
+    previous: DsqlUrlSecretValue;
   }> = [];
 
   beforeAll(async () => {
@@ -41,9 +57,16 @@ describe('rotation with the admin role (2 clusters x 2 services)', () => {
       const result = await stack.rotate();
       const endedAt = Date.now();
       rotations.push({
-        versionId: result.versionId, attempts: result.attempts, startedAt, endedAt,
-        before, after: await deploymentIds(stack, stack.serviceArns), updates: recorder.snapshot(),
-        stages: await stagesOf(stack), current: await stack.readStage('AWSCURRENT'), previous: await stack.readStage('AWSPREVIOUS'),
+        versionId: result.versionId,
+        attempts: result.attempts,
+        startedAt,
+        endedAt,
+        before,
+        after: await deploymentIds(stack, stack.serviceArns),
+        updates: recorder.snapshot(),
+        stages: await stagesOf(stack),
+        current: await stack.readStage('AWSCURRENT'),
+        previous: await stack.readStage('AWSPREVIOUS'),
       });
     }
   }, 60_000);
@@ -80,7 +103,10 @@ describe('rotation with the admin role (2 clusters x 2 services)', () => {
       expect(v.dbname).toBe('postgres');
       expect(v.sslmode).toBe('require');
       // Compared as a boolean so a failure never prints the token.
-      expect(v.url === `postgres://admin:${encodeURIComponent(v.password)}@${stack.endpoint.host}:${stack.endpoint.port}/postgres?sslmode=require`).toBe(true);
+      expect(
+        v.url ===
+          `postgres://admin:${encodeURIComponent(v.password)}@${stack.endpoint.host}:${stack.endpoint.port}/postgres?sslmode=require`,
+      ).toBe(true);
       const issued = Date.parse(v.issuedAt);
       expect(issued).toBeGreaterThanOrEqual(startedAt - 1000);
       expect(issued).toBeLessThanOrEqual(endedAt);
@@ -100,7 +126,8 @@ describe('rotation with the admin role (2 clusters x 2 services)', () => {
       await c.query('CREATE TABLE IF NOT EXISTS rotation_probe (id serial PRIMARY KEY, note text NOT NULL)');
       await c.query('INSERT INTO rotation_probe (note) VALUES ($1), ($2)', ['first', 'second']);
       const who = await c.query<{ user: string; ssl: boolean }>(
-        'SELECT current_user AS user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl');
+        'SELECT current_user AS user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl',
+      );
       const notes = await c.query<{ note: string }>('SELECT note FROM rotation_probe ORDER BY id');
       return { who: who.rows[0], notes: notes.rows.map((r) => r.note) };
     });
@@ -156,9 +183,11 @@ describe('rotation with the admin role (2 clusters x 2 services)', () => {
     expect(stack.endpoint.stats.accepted).toBeGreaterThanOrEqual(2 + 5); // one testSecret per rotation + the clients above
   });
 
-  test('no token, encoded token, signature or secret key in the handler logs or this process\'s output', async () => {
+  test("no token, encoded token, signature or secret key in the handler logs or this process's output", async () => {
     const { leaks, secretsChecked } = await findLeaks({
-      stack, texts: { 'test process output': output.text() }, secretAccessKeys: [stack.signer.secretAccessKey],
+      stack,
+      texts: { 'test process output': output.text() },
+      secretAccessKeys: [stack.signer.secretAccessKey],
     });
     expect(secretsChecked).toBeGreaterThanOrEqual(2 * 3 + 1 + 2);
     expect(stack.handlerLogs.length).toBe(8);
@@ -196,7 +225,10 @@ describe('rotation with a custom database role (app_rw, DbConnect)', () => {
       await c.query('CREATE TABLE app_owned (n int)');
       await c.query('INSERT INTO app_owned VALUES (1), (2)');
       const sum = (await c.query<{ s: string }>('SELECT sum(n) AS s FROM app_owned')).rows[0].s;
-      const denied = await c.query('CREATE ROLE should_fail').then(() => 'allowed', (e: { code?: string }) => e.code);
+      const denied = await c.query('CREATE ROLE should_fail').then(
+        () => 'allowed',
+        (e: { code?: string }) => e.code,
+      );
       return { who, sum, denied };
     });
     expect(seen).toEqual({ who: 'app_rw', sum: '3', denied: '42501' }); // 42501 = insufficient_privilege
@@ -204,9 +236,11 @@ describe('rotation with a custom database role (app_rw, DbConnect)', () => {
     expect(stack.endpoint.stats.rejections).toEqual([]);
   });
 
-  test('no secret in the handler logs or this process\'s output', async () => {
+  test("no secret in the handler logs or this process's output", async () => {
     const { leaks } = await findLeaks({
-      stack, texts: { 'test process output': output.text() }, secretAccessKeys: [stack.signer.secretAccessKey],
+      stack,
+      texts: { 'test process output': output.text() },
+      secretAccessKeys: [stack.signer.secretAccessKey],
     });
     expect(stack.handlerLogs.length).toBe(4);
     expect(leaks).toEqual([]);

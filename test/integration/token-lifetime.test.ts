@@ -23,7 +23,10 @@
 import { randomBytes, randomUUID } from 'crypto';
 import { ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
-  DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DsqlUrlSecretValue, METRICS_NAMESPACE, MetricName, SignerKeysValue } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
@@ -32,9 +35,7 @@ import { functionConfigEnv, LocalCredentials, LocalStack, newCredentials } from 
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { RotationResult } from '../support/rotation-service';
 import { pgSelectOne, tokenParams } from './clients';
-import {
-  blockingPending, captureOutput, findLeaks, logRecords, rotateWith, sleep, stagesOf, startStack,
-} from './harness';
+import { blockingPending, captureOutput, findLeaks, logRecords, rotateWith, sleep, stagesOf, startStack } from './harness';
 import { SecretVersionDatesProxy, startSecretVersionDatesProxy } from './secret-version-dates-proxy';
 
 /** Short, so that waiting it out and acting within it both fit in a test. */
@@ -111,7 +112,11 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     sessionSecrets.push(watchdogSession.secretAccessKey, watchdogSession.sessionToken!);
     [roleStack, keyStack] = await Promise.all([
       startStack({ services: 1, tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS }),
-      startStack({ services: 1, tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS, accessKeySigner: { rolloutAllowanceSeconds: ROLLOUT_ALLOWANCE_SECONDS } }),
+      startStack({
+        services: 1,
+        tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS,
+        accessKeySigner: { rolloutAllowanceSeconds: ROLLOUT_ALLOWANCE_SECONDS },
+      }),
     ]);
     // watchdog -> interceptor (RotateSecret) -> dates proxy (ListSecretVersionIds) -> fault proxy -> moto
     datesProxy = await startSecretVersionDatesProxy({ upstream: roleStack.proxy.endpoint, sm: roleStack.sm });
@@ -170,7 +175,8 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       expect(tokenParams(byRole.password).params.get('X-Amz-Security-Token')).toBe(session.sessionToken);
       expect(Date.parse(byRole.expiresAt) - Date.parse(byRole.issuedAt)).toBe(TOKEN_LIFETIME_SECONDS * 1000);
       // The key-signed token is signed by the signer user's long-term key: no session in it.
-      const [userKey] = (await keyStack.iam.send(new ListAccessKeysCommand({ UserName: keyStack.accessKeySigner!.userName }))).AccessKeyMetadata!;
+      const [userKey] = (await keyStack.iam.send(new ListAccessKeysCommand({ UserName: keyStack.accessKeySigner!.userName })))
+        .AccessKeyMetadata!;
       expect(keyIdOf(byKey.password)).toBe(userKey.AccessKeyId);
       expect(keyIdOf(byKey.password)).toMatch(/^AKIA/);
       expect(tokenParams(byKey.password).params.has('X-Amz-Security-Token')).toBe(false);
@@ -183,7 +189,8 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       expect(await probe(roleStack, byRole.url)).toEqual({ ok: false, reasons: [`signing credentials expired at ${ended.toISOString()}`] });
       expect(await probe(keyStack, byKey.url)).toEqual({ ok: true });
       // Both still claim hours of life: only the access-key one keeps the promise.
-      for (const v of [byRole, byKey]) expect(Date.parse(v.expiresAt) - Date.now()).toBeGreaterThan(TOKEN_LIFETIME_SECONDS * 1000 - 120_000);
+      for (const v of [byRole, byKey])
+        expect(Date.parse(v.expiresAt) - Date.now()).toBeGreaterThan(TOKEN_LIFETIME_SECONDS * 1000 - 120_000);
 
       await expectNoLeaks(roleStack);
       await expectNoLeaks(keyStack);
@@ -206,25 +213,29 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     async function runWatchdog(): Promise<WatchdogRun> {
       const rejectionsAt = roleStack.endpoint.stats.rejections.length;
       const rotationsAt = interceptor.rotations.length;
-      const out = await roleStack.invokeFunction('watchdog', { source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }, {
-        awsOnly: true,
-        timeoutMs: 30_000,
-        env: {
-          ...functionConfigEnv({
-            secretArn: roleStack.secretArn,
-            rotateBeforeExpirySeconds: ROTATE_BEFORE_EXPIRY_SECONDS,
-            stalePendingSeconds: STALE_PENDING_SECONDS,
-            metricDimension: METRIC_DIMENSION,
-            connectTimeoutSeconds: 5,
-          }),
-          // Its own role session; AWS calls go through the interceptor.
-          AWS_ACCESS_KEY_ID: watchdogSession.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: watchdogSession.secretAccessKey,
-          AWS_SESSION_TOKEN: watchdogSession.sessionToken!,
-          AWS_CREDENTIAL_EXPIRATION: '',
-          AWS_ENDPOINT_URL: interceptor.endpoint,
+      const out = await roleStack.invokeFunction(
+        'watchdog',
+        { source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} },
+        {
+          awsOnly: true,
+          timeoutMs: 30_000,
+          env: {
+            ...functionConfigEnv({
+              secretArn: roleStack.secretArn,
+              rotateBeforeExpirySeconds: ROTATE_BEFORE_EXPIRY_SECONDS,
+              stalePendingSeconds: STALE_PENDING_SECONDS,
+              metricDimension: METRIC_DIMENSION,
+              connectTimeoutSeconds: 5,
+            }),
+            // Its own role session; AWS calls go through the interceptor.
+            AWS_ACCESS_KEY_ID: watchdogSession.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: watchdogSession.secretAccessKey,
+            AWS_SESSION_TOKEN: watchdogSession.sessionToken!,
+            AWS_CREDENTIAL_EXPIRATION: '',
+            AWS_ENDPOINT_URL: interceptor.endpoint,
+          },
         },
-      });
+      );
       if (!out.ok) throw new Error(`watchdog failed: ${out.error.name}: ${out.error.message}`);
       const rejections = roleStack.endpoint.stats.rejections.slice(rejectionsAt).map((r) => r.reason);
       // The rotation it started (if any) runs on in the background, as on AWS: let it finish.
@@ -235,7 +246,9 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       const records = logRecords([out.logs]);
       const emf = records.filter((r) => r._aws !== undefined);
       expect(emf).toHaveLength(1);
-      const [doc] = emf as Array<Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } }>;
+      const [doc] = emf as Array<
+        Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } }
+      >;
       expect(doc._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['Secret']] });
       expect(doc.Secret).toBe(METRIC_DIMENSION);
       return {
@@ -248,7 +261,13 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     }
 
     const expectHealthy = (run: WatchdogRun) => {
-      expect(run.result).toMatchObject({ action: 'none', connected: true, rotationStarted: false, rotationInProgress: false, clearedPendingVersions: [] });
+      expect(run.result).toMatchObject({
+        action: 'none',
+        connected: true,
+        rotationStarted: false,
+        rotationInProgress: false,
+        clearedPendingVersions: [],
+      });
       expect(run.result.secondsLeft).toBeGreaterThan(TOKEN_LIFETIME_SECONDS - 120);
       expect(run.metrics).toEqual({
         [MetricName.TOKEN_CHECK_FAILED]: 0,
@@ -284,7 +303,11 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       useSession(roleStack, next);
       const dead = await runWatchdog();
       expect(dead.result).toMatchObject({
-        action: 'rotate', reason: 'the current URL does not authenticate', connected: false, rotationStarted: true, rotationInProgress: false,
+        action: 'rotate',
+        reason: 'the current URL does not authenticate',
+        connected: false,
+        rotationStarted: true,
+        rotationInProgress: false,
       });
       expect(dead.metrics).toEqual({
         [MetricName.TOKEN_CHECK_FAILED]: 1,
@@ -309,15 +332,26 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       useSession(roleStack, next);
       // A rotation in progress: its version carries AWSPENDING.
       const pendingVersion = randomUUID();
-      await roleStack.sm.send(new PutSecretValueCommand({
-        SecretId: roleStack.secretArn, ClientRequestToken: pendingVersion, VersionStages: ['AWSPENDING'],
-        SecretString: JSON.stringify({ url: '', password: '' }),
-      }));
-      const createdAt = (await roleStack.sm.send(new GetSecretValueCommand({ SecretId: roleStack.secretArn, VersionId: pendingVersion }))).CreatedDate!;
+      await roleStack.sm.send(
+        new PutSecretValueCommand({
+          SecretId: roleStack.secretArn,
+          ClientRequestToken: pendingVersion,
+          VersionStages: ['AWSPENDING'],
+          SecretString: JSON.stringify({ url: '', password: '' }),
+        }),
+      );
+      const createdAt = (await roleStack.sm.send(new GetSecretValueCommand({ SecretId: roleStack.secretArn, VersionId: pendingVersion })))
+        .CreatedDate!;
 
       const callsAt = interceptor.calls.length;
       const young = await runWatchdog();
-      expect(young.result).toMatchObject({ action: 'wait', connected: false, rotationInProgress: true, rotationStarted: false, clearedPendingVersions: [] });
+      expect(young.result).toMatchObject({
+        action: 'wait',
+        connected: false,
+        rotationInProgress: true,
+        rotationStarted: false,
+        clearedPendingVersions: [],
+      });
       expect(young.result.reason).toMatch(/does not authenticate; a rotation is already in progress$/);
       expect(young.metrics[MetricName.TOKEN_CHECK_FAILED]).toBe(1);
       expect(young.metrics[MetricName.WATCHDOG_ROTATION_STARTED]).toBe(0);
@@ -329,7 +363,13 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       // Older than STALE_PENDING_SECONDS: a failed rotation, which blocks every later one.
       await sleep(createdAt.getTime() + (STALE_PENDING_SECONDS + 1.5) * 1000 - Date.now());
       const stale = await runWatchdog();
-      expect(stale.result).toMatchObject({ action: 'rotate', connected: false, rotationInProgress: false, rotationStarted: true, clearedPendingVersions: [pendingVersion] });
+      expect(stale.result).toMatchObject({
+        action: 'rotate',
+        connected: false,
+        rotationInProgress: false,
+        rotationStarted: true,
+        clearedPendingVersions: [pendingVersion],
+      });
       expect(stale.metrics[MetricName.TOKEN_CHECK_FAILED]).toBe(1);
       expect(stale.metrics[MetricName.WATCHDOG_ROTATION_STARTED]).toBe(1);
       expect(stale.messages).toEqual([
@@ -346,10 +386,14 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
   });
 
   describe('(3) access-key generations', () => {
-    const userKeys = async () => ((await keyStack.iam.send(new ListAccessKeysCommand({ UserName: keyStack.accessKeySigner!.userName })))
-      .AccessKeyMetadata ?? []).map((k) => k.AccessKeyId!).sort();
+    const userKeys = async () =>
+      ((await keyStack.iam.send(new ListAccessKeysCommand({ UserName: keyStack.accessKeySigner!.userName }))).AccessKeyMetadata ?? [])
+        .map((k) => k.AccessKeyId!)
+        .sort();
     const storedKeys = async () => {
-      const out = await keyStack.sm.send(new GetSecretValueCommand({ SecretId: keyStack.accessKeySigner!.keysSecretArn, VersionStage: 'AWSCURRENT' }));
+      const out = await keyStack.sm.send(
+        new GetSecretValueCommand({ SecretId: keyStack.accessKeySigner!.keysSecretArn, VersionStage: 'AWSCURRENT' }),
+      );
       return (JSON.parse(out.SecretString!) as SignerKeysValue).keys;
     };
     /** When AWSCURRENT was promoted, from the tag finishSecret writes. */
@@ -359,8 +403,10 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     };
 
     /** Whether the secret has a promotion tag (finishSecret of a real rotation writes it). */
-    const promoted = async () => ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
-      .some((t) => t.Key === PromotedTag.key);
+    const promoted = async () =>
+      ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? []).some(
+        (t) => t.Key === PromotedTag.key,
+      );
 
     /**
      * Rotates, first waiting out rolloutAllowance since the last promotion (a rotation within it is
@@ -369,7 +415,7 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     async function rotateWhenAllowed(): Promise<{ versionId: string; value: DsqlUrlSecretValue; waited: boolean }> {
       let waited = false;
       if (await promoted()) {
-        const wait = await promotedAt() + ROLLOUT_ALLOWANCE_SECONDS * 1000 + 250 - Date.now();
+        const wait = (await promotedAt()) + ROLLOUT_ALLOWANCE_SECONDS * 1000 + 250 - Date.now();
         if (wait > 0) {
           await sleep(wait);
           waited = true;
@@ -399,8 +445,16 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
 
       expect(await userKeys()).toEqual([k2, k3].sort());
       const stored = await storedKeys();
-      expect(stored.map((k) => ({ accessKeyId: k.accessKeyId, versionId: k.versionId })).sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)))
-        .toEqual([{ accessKeyId: k2, versionId: r2.versionId }, { accessKeyId: k3, versionId: r3.versionId }].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)));
+      expect(
+        stored
+          .map((k) => ({ accessKeyId: k.accessKeyId, versionId: k.versionId }))
+          .sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
+      ).toEqual(
+        [
+          { accessKeyId: k2, versionId: r2.versionId },
+          { accessKeyId: k3, versionId: r3.versionId },
+        ].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
+      );
 
       // Right away again: within rolloutAllowance of r3's promotion. Rotating for real would delete k2, which
       // tasks not yet replaced still use: the rotation is deferred instead, a no-op that keeps r3's URL and
@@ -418,8 +472,9 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       expect(current.password === r3.value.password).toBe(true);
       expect(await userKeys()).toEqual([k2, k3].sort());
       expect(await storedKeys()).toEqual(stored);
-      const tags = Object.fromEntries(((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? [])
-        .map((t) => [t.Key, t.Value]));
+      const tags = Object.fromEntries(
+        ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? []).map((t) => [t.Key, t.Value]),
+      );
       expect(tags[DeferredTag.key]).toBe(`${noOp.versionId} ${deferredUntil.toISOString()}`);
       expect(tags[PromotedTag.key]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
       const newLogs = keyStack.handlerLogs.slice(logsBefore).join('\n');

@@ -50,14 +50,22 @@ describe('DsqlUrlSecret resources', () => {
   test('the rotation function gets its whole configuration, and nothing else, in one variable', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster });
-    const fn = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('DbRotationFunction'))![1];
+    const fn = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('DbRotationFunction'),
+    )![1];
     expect(Object.keys(fn.Properties.Environment.Variables)).toEqual([FUNCTION_CONFIG_ENV]);
     const cfg = functionConfig(stack, 'DbRotationFunction');
     expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.rotation);
     // What the function used to default itself, now written by the construct.
     expect(cfg).toMatchObject({
-      port: 5432, redeployConcurrency: 5, redeployStaggerMs: 0, connectTimeoutSeconds: 10, boundServicesParameterCount: 1,
-      metricDimension: expect.stringMatching(/^TestStackDb/), signer: { kind: SignerKind.ROLE }, rolloutAllowanceSeconds: 30 * 60,
+      port: 5432,
+      redeployConcurrency: 5,
+      redeployStaggerMs: 0,
+      connectTimeoutSeconds: 10,
+      boundServicesParameterCount: 1,
+      metricDimension: expect.stringMatching(/^TestStackDb/),
+      signer: { kind: SignerKind.ROLE },
+      rolloutAllowanceSeconds: 30 * 60,
     });
   });
 
@@ -124,16 +132,22 @@ describe('DsqlUrlSecret resources', () => {
     givenService(stack, ecsCluster, 'App', db.ecsSecret());
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({
-        Secrets: [{ Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url::']] } }],
-      })],
+      ContainerDefinitions: [
+        Match.objectLike({
+          Secrets: [{ Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url::']] } }],
+        }),
+      ],
     });
     t.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('AppTaskExecutionRole') }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        Resource: { Ref: Match.stringLikeRegexp('DbSecret') },
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: { Ref: Match.stringLikeRegexp('DbSecret') },
+          }),
+        ]),
+      },
     });
   });
 
@@ -173,7 +187,7 @@ describe('redeployOnRotation', () => {
     expect(ecsStatements[0].Resource).toEqual([{ Ref: expect.stringMatching(/^AService/) }, { Ref: expect.stringMatching(/^BService/) }]);
   });
 
-  test('above 40 services the policy names each cluster\'s services instead, to fit IAM\'s inline policy size', () => {
+  test("above 40 services the policy names each cluster's services instead, to fit IAM's inline policy size", () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     for (let i = 0; i < 41; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
@@ -212,7 +226,9 @@ describe('redeployOnRotation', () => {
     const t = Template.fromStack(stack);
     const parameters = Object.values(t.findResources('AWS::SSM::Parameter'));
     expect(parameters.map((p) => p.Properties.Name)).toEqual([
-      expect.stringMatching(/\/bound-services$/), expect.stringMatching(/\/bound-services-2$/), expect.stringMatching(/\/bound-services-3$/),
+      expect.stringMatching(/\/bound-services$/),
+      expect.stringMatching(/\/bound-services-2$/),
+      expect.stringMatching(/\/bound-services-3$/),
     ]);
     const sizes = parameters.map((p) => JSON.stringify(stack.resolve(p.Properties.Value)).match(/"Ref/g)!.length);
     expect(sizes).toEqual([30, 30, 1]);
@@ -244,7 +260,9 @@ describe('redeployOnRotation', () => {
   test('custom role: dsql:DbConnect, not DbConnectAdmin', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw') });
-    const actions = statements(stack).flatMap(actionsOf).filter((a) => a.startsWith('dsql:'));
+    const actions = statements(stack)
+      .flatMap(actionsOf)
+      .filter((a) => a.startsWith('dsql:'));
     expect(actions).toEqual(['dsql:DbConnect']);
   });
 
@@ -294,24 +312,56 @@ describe('redeployOnRotation', () => {
 
 describe('validation', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['token lifetime above one week', { tokenLifetime: Duration.days(8) }, /tokenLifetime must be at most 7 days .* got 8 days: lower tokenLifetime/],
-    ['rotation interval too short', { rotationInterval: Duration.minutes(10), rolloutAllowance: Duration.minutes(1) },
-      /rotationInterval must be at least 25 minutes for rolloutAllowance 1 minute and watchdogInterval 5 minutes .* got 10 minutes: raise rotationInterval to at least 25 minutes/],
-    ['rotation interval shorter than two rollouts', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.hours(1) },
-      /rotationInterval must be at least 2 hours 10 minutes .* got 1 hour: .* or lower rolloutAllowance/],
-    ['lifetime equal to interval + allowance', { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
-      /tokenLifetime must be at least rotationInterval \+ 1 hour schedule window \+ rolloutAllowance \+ watchdogInterval \+ 15 minutes to clear a failed rotation \+ 5 minutes margin = 9 hours 25 minutes, got 8 hours: raise tokenLifetime to at least 9 hours 25 minutes or lower rotationInterval to at most 4 hours 35 minutes/],
-    ['lifetime below interval', { rotationInterval: Duration.hours(8) }, /got 8 hours: raise tokenLifetime to at least 9 hours 55 minutes or lower rotationInterval to at most 6 hours 5 minutes/],
-    ['lifetime too short for any interval', { tokenLifetime: Duration.minutes(40) }, /got 40 minutes: raise tokenLifetime to at least 5 hours 55 minutes, so tasks/],
-    ['scheduler intervals have no window', { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.minutes(10), tokenLifetime: Duration.minutes(90) },
-      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance .* = 1 hour 35 minutes, got 1 hour 30 minutes/],
+    [
+      'token lifetime above one week',
+      { tokenLifetime: Duration.days(8) },
+      /tokenLifetime must be at most 7 days .* got 8 days: lower tokenLifetime/,
+    ],
+    [
+      'rotation interval too short',
+      { rotationInterval: Duration.minutes(10), rolloutAllowance: Duration.minutes(1) },
+      /rotationInterval must be at least 25 minutes for rolloutAllowance 1 minute and watchdogInterval 5 minutes .* got 10 minutes: raise rotationInterval to at least 25 minutes/,
+    ],
+    [
+      'rotation interval shorter than two rollouts',
+      { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.hours(1) },
+      /rotationInterval must be at least 2 hours 10 minutes .* got 1 hour: .* or lower rolloutAllowance/,
+    ],
+    [
+      'lifetime equal to interval + allowance',
+      { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
+      /tokenLifetime must be at least rotationInterval \+ 1 hour schedule window \+ rolloutAllowance \+ watchdogInterval \+ 15 minutes to clear a failed rotation \+ 5 minutes margin = 9 hours 25 minutes, got 8 hours: raise tokenLifetime to at least 9 hours 25 minutes or lower rotationInterval to at most 4 hours 35 minutes/,
+    ],
+    [
+      'lifetime below interval',
+      { rotationInterval: Duration.hours(8) },
+      /got 8 hours: raise tokenLifetime to at least 9 hours 55 minutes or lower rotationInterval to at most 6 hours 5 minutes/,
+    ],
+    [
+      'lifetime too short for any interval',
+      { tokenLifetime: Duration.minutes(40) },
+      /got 40 minutes: raise tokenLifetime to at least 5 hours 55 minutes, so tasks/,
+    ],
+    [
+      'scheduler intervals have no window',
+      { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.minutes(10), tokenLifetime: Duration.minutes(90) },
+      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance .* = 1 hour 35 minutes, got 1 hour 30 minutes/,
+    ],
     ['zero rollout allowance', { rolloutAllowance: Duration.seconds(0) }, /rolloutAllowance must be positive/],
-    ['watchdog interval under a minute', { watchdogInterval: Duration.seconds(30) }, /watchdogInterval must be from 1 minute to 1 hour, got 30 seconds/],
+    [
+      'watchdog interval under a minute',
+      { watchdogInterval: Duration.seconds(30) },
+      /watchdogInterval must be from 1 minute to 1 hour, got 30 seconds/,
+    ],
     ['invalid database name', { database: 'My-DB' }, /database must be a lower-case PostgreSQL identifier .* got 'My-DB'/],
     ['empty database name', { database: '' }, /database must be .* got ''/],
     ['invalid secret name', { secretName: 'has space' }, /secretName must be .* got 'has space'/],
     ['empty secret name', { secretName: '' }, /secretName must be .* got ''/],
-    ['missing sslmode', { urlParameters: { application_name: 'x' } }, /urlParameters.sslmode must be one of require, verify-ca, verify-full .* got '\(missing\)'/],
+    [
+      'missing sslmode',
+      { urlParameters: { application_name: 'x' } },
+      /urlParameters.sslmode must be one of require, verify-ca, verify-full .* got '\(missing\)'/,
+    ],
     ['plain-text sslmode', { urlParameters: { sslmode: 'disable' } }, /got 'disable'/],
     ['bad parameter value', { urlParameters: { sslmode: 'require', options: 'a&b' } }, /'options=a&b' is not a valid/],
     ['concurrency 0', { redeployConcurrency: 0 }, /redeployConcurrency must be a whole number from 1 to 50, got 0/],
@@ -327,8 +377,9 @@ describe('validation', () => {
     const ok = givenStack();
     expect(() => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(355) })).not.toThrow();
     const tooShort = givenStack();
-    expect(() => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(355 * 60 - 1) }))
-      .toThrow(/at least 5 hours 55 minutes/);
+    expect(
+      () => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(355 * 60 - 1) }),
+    ).toThrow(/at least 5 hours 55 minutes/);
   });
 
   test('a role-signed lifetime above 12 hours warns and points to managed access keys', () => {
@@ -337,7 +388,10 @@ describe('validation', () => {
     Annotations.fromStack(stack).hasWarning('/TestStack/Db', Match.stringLikeRegexp('TokenSigner.managedAccessKey\\(\\)'));
     const keys = givenStack();
     new DsqlUrlSecret(keys.stack, 'Db', {
-      cluster: keys.cluster, signer: TokenSigner.managedAccessKey(), rotationInterval: Duration.hours(12), tokenLifetime: Duration.days(1),
+      cluster: keys.cluster,
+      signer: TokenSigner.managedAccessKey(),
+      rotationInterval: Duration.hours(12),
+      tokenLifetime: Duration.days(1),
     });
     Annotations.fromStack(keys.stack).hasNoWarning('/TestStack/Db', Match.anyValue());
   });

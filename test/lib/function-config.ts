@@ -4,14 +4,34 @@ import { FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig, RotationFunctionCon
 
 // Each interface's fields, checked by tsc both ways: a field added to or removed from the interface breaks these.
 const ROTATION_FIELDS: Record<keyof RotationFunctionConfig, true> = {
-  host: true, port: true, region: true, database: true, username: true, tokenLifetimeSeconds: true, urlQuery: true,
-  boundServicesParameter: true, boundServicesParameterCount: true, redeployConcurrency: true, redeployStaggerMs: true,
-  metricDimension: true, connectTimeoutSeconds: true, signer: true, rolloutAllowanceSeconds: true,
+  host: true,
+  port: true,
+  region: true,
+  database: true,
+  username: true,
+  tokenLifetimeSeconds: true,
+  urlQuery: true,
+  boundServicesParameter: true,
+  boundServicesParameterCount: true,
+  redeployConcurrency: true,
+  redeployStaggerMs: true,
+  metricDimension: true,
+  connectTimeoutSeconds: true,
+  signer: true,
+  rolloutAllowanceSeconds: true,
 };
 const WATCHDOG_FIELDS: Record<keyof WatchdogFunctionConfig, true> = {
-  secretArn: true, rotateBeforeExpirySeconds: true, stalePendingSeconds: true, metricDimension: true, connectTimeoutSeconds: true,
+  secretArn: true,
+  rotateBeforeExpirySeconds: true,
+  stalePendingSeconds: true,
+  metricDimension: true,
+  connectTimeoutSeconds: true,
 };
-const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true> = { secretArn: true, timeoutSeconds: true, signerUserName: true };
+const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true> = {
+  secretArn: true,
+  timeoutSeconds: true,
+  signerUserName: true,
+};
 
 /** The field names of each function's configuration interface, sorted. */
 export const CONFIG_FIELDS = {
@@ -30,12 +50,15 @@ const marker = (i: number) => `@@TOKEN${i}@@`;
  * `{ Fn::GetAtt }`), one that mixes text and tokens `{ Fn::Join: ['', parts] }`.
  */
 export function functionConfig(stack: Stack, idPrefix: string): Record<string, unknown> {
-  const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith(idPrefix));
+  const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).filter(([id]) =>
+    id.startsWith(idPrefix),
+  );
   if (functions.length !== 1) throw new Error(`expected one function whose id starts with ${idPrefix}, found ${functions.length}`);
   const value: unknown = functions[0][1].Properties.Environment?.Variables?.[FUNCTION_CONFIG_ENV];
   if (typeof value === 'string') return JSON.parse(value);
   const join = (value as { 'Fn::Join'?: [string, unknown[]] })?.['Fn::Join'];
-  if (join === undefined || join[0] !== '') throw new Error(`${FUNCTION_CONFIG_ENV} of ${idPrefix} is neither JSON nor an Fn::Join: ${JSON.stringify(value)}`);
+  if (join === undefined || join[0] !== '')
+    throw new Error(`${FUNCTION_CONFIG_ENV} of ${idPrefix} is neither JSON nor an Fn::Join: ${JSON.stringify(value)}`);
   const tokens: unknown[] = [];
   const text = join[1].map((part) => (typeof part === 'string' ? part : marker(tokens.push(part) - 1))).join('');
   return restore(JSON.parse(text), tokens) as Record<string, unknown>;
@@ -43,7 +66,10 @@ export function functionConfig(stack: Stack, idPrefix: string): Record<string, u
 
 function restore(value: unknown, tokens: unknown[]): unknown {
   if (typeof value === 'string') {
-    const parts = value.split(/@@TOKEN(\d+)@@/).map((p, i) => (i % 2 === 1 ? tokens[Number(p)] : p)).filter((p) => p !== '');
+    const parts = value
+      .split(/@@TOKEN(\d+)@@/)
+      .map((p, i) => (i % 2 === 1 ? tokens[Number(p)] : p))
+      .filter((p) => p !== '');
     if (parts.length === 1 && typeof parts[0] !== 'string') return parts[0];
     return parts.every((p) => typeof p === 'string') ? value : { 'Fn::Join': ['', parts] };
   }

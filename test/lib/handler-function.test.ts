@@ -29,9 +29,13 @@ describe('function bundles', () => {
     // The fs module object itself (an `import * as` namespace cannot be spied on): the construct reads through it.
     const fs: typeof import('fs') = jest.requireActual('fs');
     const exists = fs.existsSync;
-    const spy = jest.spyOn(fs, 'existsSync').mockImplementation((p) => !String(p).endsWith(`${FunctionBundle.WATCHDOG}/index.js`) && exists(p));
+    const spy = jest
+      .spyOn(fs, 'existsSync')
+      .mockImplementation((p) => !String(p).endsWith(`${FunctionBundle.WATCHDOG}/index.js`) && exists(p));
     try {
-      expect(() => new DsqlUrlSecret(stack, 'Db', { cluster })).toThrow(/The watchdog function bundle is missing at .*: run 'npm run bundle'/);
+      expect(() => new DsqlUrlSecret(stack, 'Db', { cluster })).toThrow(
+        /The watchdog function bundle is missing at .*: run 'npm run bundle'/,
+      );
     } finally {
       spy.mockRestore();
     }

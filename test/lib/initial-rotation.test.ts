@@ -31,7 +31,9 @@ describe('first rotation during deployment', () => {
 
     const withKey = givenStack();
     new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster, signer: TokenSigner.managedAccessKey() });
-    expect(functionConfig(withKey.stack, 'DbInitialRotationFunction').signerUserName).toEqual({ Ref: expect.stringMatching(/^DbSignerUser/) });
+    expect(functionConfig(withKey.stack, 'DbInitialRotationFunction').signerUserName).toEqual({
+      Ref: expect.stringMatching(/^DbSignerUser/),
+    });
   });
 
   test('the native schedule does not also rotate at creation', () => {

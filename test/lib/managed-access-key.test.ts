@@ -5,8 +5,9 @@ import { functionConfig } from './function-config';
 import { givenService, givenStack } from './stack-fixture';
 
 function policiesOf(stack: Stack, roleOrUser: RegExp) {
-  const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
-    .filter((p) => JSON.stringify(p.Properties.Roles ?? p.Properties.Users ?? []).match(roleOrUser));
+  const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter((p) =>
+    JSON.stringify(p.Properties.Roles ?? p.Properties.Users ?? []).match(roleOrUser),
+  );
   return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
 }
 const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -23,7 +24,7 @@ describe('TokenSigner.managedAccessKey()', () => {
     expect(JSON.stringify(userStatements[0].Resource)).toMatch(/:cluster\/.*"Ref":"Cluster/);
   });
 
-  test('the rotation function manages that user\'s keys only, and no longer signs with its own role', () => {
+  test("the rotation function manages that user's keys only, and no longer signs with its own role", () => {
     const { stack, cluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
     const fnStatements = policiesOf(stack, /DbRotationFunctionServiceRole/);
@@ -52,10 +53,18 @@ describe('TokenSigner.managedAccessKey()', () => {
     t.resourceCountIs('AWS::SecretsManager::Secret', 2);
     t.hasResourceProperties('AWS::SecretsManager::ResourcePolicy', {
       SecretId: { Ref: Match.stringLikeRegexp('^DbSignerKeys') },
-      ResourcePolicy: { Statement: [Match.objectLike({
-        Effect: 'Deny', Action: 'secretsmanager:GetSecretValue', Principal: { AWS: '*' },
-        Condition: { StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationFunctionServiceRole'), 'Arn'] } } },
-      })] },
+      ResourcePolicy: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'secretsmanager:GetSecretValue',
+            Principal: { AWS: '*' },
+            Condition: {
+              StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationFunctionServiceRole'), 'Arn'] } },
+            },
+          }),
+        ],
+      },
     });
     // The task's execution role may read the URL secret, never the keys secret.
     const execution = JSON.stringify(policiesOf(stack, /AppTaskExecutionRole/));

@@ -10,7 +10,11 @@ describe('rotation alarms', () => {
     const { stack, cluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Threshold: 1, EvaluationPeriods: 1,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Threshold: 1,
+      EvaluationPeriods: 1,
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^DbRotationFunction') } }],
     });
     expect(stack.resolve(db.rotationFailedAlarm.alarmArn)).toBeDefined();
@@ -21,8 +25,15 @@ describe('rotation alarms', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: METRICS_NAMESPACE, MetricName: 'RotationSucceeded', Statistic: 'Sum', Period: 6 * 3600,
-      EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'RotationSucceeded',
+      Statistic: 'Sum',
+      Period: 6 * 3600,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
     });
     // The handler emits under the same dimension the alarm watches.
     const dimension = functionConfig(stack, 'DbRotationFunction').metricDimension;
@@ -34,15 +45,22 @@ describe('rotation alarms', () => {
   test('windows longer than a day are split into day-long periods, at most 7', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', {
-      cluster, rotationInterval: Duration.days(2), tokenLifetime: Duration.days(4),
+      cluster,
+      rotationInterval: Duration.days(2),
+      tokenLifetime: Duration.days(4),
     });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'RotationSucceeded', Period: 86400, EvaluationPeriods: 3, DatapointsToAlarm: 3,
+      MetricName: 'RotationSucceeded',
+      Period: 86400,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
     });
     const long = givenStack();
     new DsqlUrlSecret(long.stack, 'Db', { cluster: long.cluster, rotationInterval: Duration.days(6), tokenLifetime: Duration.days(7) });
     Template.fromStack(long.stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'RotationSucceeded', Period: 86400, EvaluationPeriods: 7,
+      MetricName: 'RotationSucceeded',
+      Period: 86400,
+      EvaluationPeriods: 7,
     });
   });
 });

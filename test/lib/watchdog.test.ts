@@ -37,9 +37,12 @@ describe('watchdog', () => {
   test('may read, rotate and unblock this secret, and invoke this rotation function only', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster });
-    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify(p.Properties.Roles).includes('DbWatchdogFunctionServiceRole'));
-    const statements: Array<{ Action: string | string[]; Resource: unknown }> = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.Roles).includes('DbWatchdogFunctionServiceRole'),
+    );
+    const statements: Array<{ Action: string | string[]; Resource: unknown }> = policies.flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
     const rotate = statements.find((s) => ([] as string[]).concat(s.Action).includes('secretsmanager:RotateSecret'));
     expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^DbSecret/) });
     const invoke = statements.find((s) => s.Action === 'lambda:InvokeFunction');

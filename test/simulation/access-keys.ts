@@ -16,12 +16,20 @@ export class AccessKeyPool {
    * of a promoted token may still be in use, either fails (returns the
    * reason) or keeps it and signs with AWSCURRENT's key. Role signer: no key.
    */
-  public signingKey(signer: SignerModel, rotation: RotationRecord, now: number, current: TokenRecord | undefined): AccessKey | undefined | string {
+  public signingKey(
+    signer: SignerModel,
+    rotation: RotationRecord,
+    now: number,
+    current: TokenRecord | undefined,
+  ): AccessKey | undefined | string {
     if (signer.kind !== 'access-key') return undefined;
     const currentKey = current?.key;
     const others = [...this.liveKeys].filter((k) => k !== currentKey);
-    const guarded = signer.guardSeconds !== undefined && currentKey !== undefined && current?.promotedAt !== undefined
-      && now - current.promotedAt < signer.guardSeconds;
+    const guarded =
+      signer.guardSeconds !== undefined &&
+      currentKey !== undefined &&
+      current?.promotedAt !== undefined &&
+      now - current.promotedAt < signer.guardSeconds;
     if (guarded && signer.guardAction !== 'reuse' && others.some((k) => k.signedPromoted)) {
       return 'createSecret: rotating again within rolloutAllowance of the last promotion would delete a key in use';
     }

@@ -46,7 +46,8 @@ export function measure(h: RunHistory, counters: RunCounters): SimResult {
     let hi = h.rotations.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (h.rotations[mid].startedAt > time) hi = mid; else lo = mid + 1;
+      if (h.rotations[mid].startedAt > time) hi = mid;
+      else lo = mid + 1;
     }
     return lo;
   };
@@ -62,8 +63,7 @@ export function measure(h: RunHistory, counters: RunCounters): SimResult {
       to,
       attempts: during.length,
       failedAttempts: during.filter((r) => r.outcome === 'failed').length,
-      recoveriesThatDied: during.filter((r) => r.outcome === 'succeeded' && r.endedAt! > from
-        && deathOf(h.tokens[r.tokenId!]) < to).length,
+      recoveriesThatDied: during.filter((r) => r.outcome === 'succeeded' && r.endedAt! > from && deathOf(h.tokens[r.tokenId!]) < to).length,
       openAtEnd: t.stoppedAt === undefined,
       causedBy: causesOf(h, t),
     });

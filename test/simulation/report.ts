@@ -35,7 +35,15 @@ export function summarize(scenario: string, results: readonly SimResult[]): Scen
 
 /** A compact fixed-width table, one line per scenario. */
 export function formatTable(title: string, rows: readonly ScenarioSummary[]): string {
-  const header = ['scenario', 'runs', 'worst margin (min)', 'dead task-min', 'longest dead (min)', 'rotations sched/wd/failed', 'ticks skipped'];
+  const header = [
+    'scenario',
+    'runs',
+    'worst margin (min)',
+    'dead task-min',
+    'longest dead (min)',
+    'rotations sched/wd/failed',
+    'ticks skipped',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     String(r.runs),

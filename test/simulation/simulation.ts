@@ -56,7 +56,12 @@ class Simulation {
     const budget = budgetOf(o.config);
     this.rotateBeforeExpiry = rotateBeforeExpirySeconds(budget);
     this.scheduleWindow = budget.scheduleWindowSeconds;
-    this.ecs = new EcsServices(this.q, o, (min, max) => this.uniform(min, max), () => this.current!.id);
+    this.ecs = new EcsServices(
+      this.q,
+      o,
+      (min, max) => this.uniform(min, max),
+      () => this.current!.id,
+    );
   }
 
   private uniform(min: number, max: number): number {
@@ -90,11 +95,20 @@ class Simulation {
 
   private scheduledTick(deferred = false): void {
     if (!deferred) this.sched.ticks++;
-    if (this.running !== undefined) { this.sched.skippedInProgress++; return; }
-    if (this.leftoverPending !== undefined) { this.sched.skippedPending++; return; }
+    if (this.running !== undefined) {
+      this.sched.skippedInProgress++;
+      return;
+    }
+    if (this.leftoverPending !== undefined) {
+      this.sched.skippedPending++;
+      return;
+    }
     const rolloutEnds = this.lastPromotionAt + this.o.config.rolloutAllowanceSeconds;
     if (this.o.scheduledWithinRollout === 'handler') {
-      if (this.deferByHandler('scheduled')) { this.sched.heldWithinRollout++; return; }
+      if (this.deferByHandler('scheduled')) {
+        this.sched.heldWithinRollout++;
+        return;
+      }
     } else if (this.o.scheduledWithinRollout !== 'run' && this.q.now < rolloutEnds) {
       this.sched.heldWithinRollout++;
       if (this.o.scheduledWithinRollout === 'defer') this.q.schedule(rolloutEnds, () => this.scheduledTick(true));
@@ -166,7 +180,13 @@ class Simulation {
   private startRotation(trigger: Trigger): void {
     const now = this.q.now;
     const attempt = trigger === 'initial' ? 0 : ++this.attempts;
-    const rotation: RotationRecord = { id: this.rotations.length, attempt, trigger, startedAt: now, sinceLastPromotion: now - this.lastPromotionAt };
+    const rotation: RotationRecord = {
+      id: this.rotations.length,
+      attempt,
+      trigger,
+      startedAt: now,
+      sinceLastPromotion: now - this.lastPromotionAt,
+    };
     this.rotations.push(rotation);
     this.running = rotation;
 
@@ -175,7 +195,8 @@ class Simulation {
     const mayFail = attempt > 0 && !(f.isolated && this.lastAttemptFailed);
     const scripted = mayFail && f.scripted.includes(attempt);
     const random = mayFail && randomDraw < f.rate;
-    const failStage = scripted || random ? (['createSecret', 'testSecret', 'finishSecret'] as const)[Math.floor(this.rand() * 3)] : undefined;
+    const failStage =
+      scripted || random ? (['createSecret', 'testSecret', 'finishSecret'] as const)[Math.floor(this.rand() * 3)] : undefined;
 
     const duration = this.uniform(this.o.rotationSeconds.min, this.o.rotationSeconds.max);
     const createAt = now + 0.25 * duration;
@@ -210,9 +231,8 @@ class Simulation {
       issuedAt: now,
       // The function cannot see when role credentials expire: it writes the requested lifetime.
       expiresAt: now + this.o.config.tokenLifetimeSeconds,
-      credentialExpiresAt: signer.kind === 'role'
-        ? now + this.uniform(signer.credentialLifeSeconds.min, signer.credentialLifeSeconds.max)
-        : Infinity,
+      credentialExpiresAt:
+        signer.kind === 'role' ? now + this.uniform(signer.credentialLifeSeconds.min, signer.credentialLifeSeconds.max) : Infinity,
       key,
     };
     this.tokens.push(token);

@@ -22,7 +22,10 @@
  * Seeds: SEEDS below; each seed also fixes the run's failure rate (5-10 %).
  */
 import {
-  minimumRotationIntervalSeconds, minimumTokenLifetimeSeconds, NATIVE_SCHEDULE_WINDOW_SECONDS, SAFETY_MARGIN_SECONDS,
+  minimumRotationIntervalSeconds,
+  minimumTokenLifetimeSeconds,
+  NATIVE_SCHEDULE_WINDOW_SECONDS,
+  SAFETY_MARGIN_SECONDS,
   STALE_PENDING_SECONDS,
 } from '../../lib/timing';
 import { validateTiming } from '../../lib/validation';
@@ -92,7 +95,11 @@ const SHORT_LIFETIME: TimingConfig = {
   name: 'lifetime = interval + allowance',
   tokenLifetimeSeconds: DEFAULT.rotationIntervalSeconds + DEFAULT.rolloutAllowanceSeconds,
 };
-const SHORT_INTERVAL = withTightestLifetime({ ...DEFAULT, name: 'interval = allowance', rotationIntervalSeconds: DEFAULT.rolloutAllowanceSeconds });
+const SHORT_INTERVAL = withTightestLifetime({
+  ...DEFAULT,
+  name: 'interval = allowance',
+  rotationIntervalSeconds: DEFAULT.rolloutAllowanceSeconds,
+});
 const NO_WINDOW: TimingConfig = {
   ...DEFAULT,
   name: 'lifetime without the schedule window',
@@ -102,7 +109,10 @@ const NO_WINDOW: TimingConfig = {
 const ROLE_EARLY_DEATH: SimOptions['signer'] = { kind: 'role', credentialLifeSeconds: { min: 15 * MINUTE, max: 12 * HOUR } };
 /** Role credentials that always outlive the token's own lifetime. */
 function roleOutliving(c: TimingConfig): SimOptions['signer'] {
-  return { kind: 'role', credentialLifeSeconds: { min: c.tokenLifetimeSeconds + MINUTE, max: Math.max(12 * HOUR, c.tokenLifetimeSeconds + HOUR) } };
+  return {
+    kind: 'role',
+    credentialLifeSeconds: { min: c.tokenLifetimeSeconds + MINUTE, max: Math.max(12 * HOUR, c.tokenLifetimeSeconds + HOUR) },
+  };
 }
 
 // --- running and reporting --------------------------------------------------
@@ -135,14 +145,25 @@ function runScenarios(configs: readonly TimingConfig[], o: Overrides | ((c: Timi
 
 function print(title: string, scenarios: readonly Scenario[]): ScenarioSummary[] {
   const rows = scenarios.map((s) => summarize(s.name, s.results));
-  console.log(formatTable(`${title} — ${SEEDS.length} seeds (${SEEDS.join(', ')}) × ${DEFAULT_SIM.durationSeconds / WEEK} weeks, `
-    + `${DEFAULT_SIM.services} services × ${DEFAULT_SIM.tasksPerService} tasks`, rows));
+  console.log(
+    formatTable(
+      `${title} — ${SEEDS.length} seeds (${SEEDS.join(', ')}) × ${DEFAULT_SIM.durationSeconds / WEEK} weeks, ` +
+        `${DEFAULT_SIM.services} services × ${DEFAULT_SIM.tasksPerService} tasks`,
+      rows,
+    ),
+  );
   return rows;
 }
 
 /** One line per (scenario, seed) that breaks `ok`, so a failure names the run to replay. */
-function offenders(scenarios: readonly Scenario[], ok: (r: SimResult, s: Scenario) => boolean, show: (r: SimResult, s: Scenario) => unknown): string[] {
-  return scenarios.flatMap((s) => s.results.filter((r) => !ok(r, s)).map((r) => `${s.name} seed ${r.options.seed}: ${JSON.stringify(show(r, s))}`));
+function offenders(
+  scenarios: readonly Scenario[],
+  ok: (r: SimResult, s: Scenario) => boolean,
+  show: (r: SimResult, s: Scenario) => unknown,
+): string[] {
+  return scenarios.flatMap((s) =>
+    s.results.filter((r) => !ok(r, s)).map((r) => `${s.name} seed ${r.options.seed}: ${JSON.stringify(show(r, s))}`),
+  );
 }
 
 const deadAndMargin = (r: SimResult) => ({
@@ -163,10 +184,15 @@ const followUps = (r: SimResult, c: TimingConfig) =>
   r.rotations.filter((rot) => rot.trigger === 'scheduled' && rot.sinceLastPromotion < c.rolloutAllowanceSeconds);
 const guardFailures = (r: SimResult) => r.rotations.filter((rot) => rot.failReason?.includes('within rolloutAllowance'));
 /** Every dead-token episode comes from such a follow-up (see causedByFollowUp). */
-const onlyFollowUpDeaths = (scenarios: readonly Scenario[]) => expect(offenders(scenarios,
-  (r, s) => r.episodes.every((e) => causedByFollowUp(e, s.config)),
-  (r, s) => r.episodes.filter((e) => !causedByFollowUp(e, s.config)).map((e) => ({ task: e.taskId, fromMin: +(e.from / MINUTE).toFixed(1) })),
-)).toEqual([]);
+const onlyFollowUpDeaths = (scenarios: readonly Scenario[]) =>
+  expect(
+    offenders(
+      scenarios,
+      (r, s) => r.episodes.every((e) => causedByFollowUp(e, s.config)),
+      (r, s) =>
+        r.episodes.filter((e) => !causedByFollowUp(e, s.config)).map((e) => ({ task: e.taskId, fromMin: +(e.from / MINUTE).toFixed(1) })),
+    ),
+  ).toEqual([]);
 
 /** Minutes a scheduled rotation started after its tick. */
 const startOffsetMin = (rot: RotationRecord, c: TimingConfig) => (rot.startedAt % c.rotationIntervalSeconds) / MINUTE;
@@ -184,7 +210,11 @@ describe('the configurations', () => {
       }
     };
     for (const c of [...ACCESS_KEY_CONFIGS, MIN_INTERVAL]) {
-      expect({ config: c.name, violations: budgetViolations(c), accepted: accepts(c) }).toEqual({ config: c.name, violations: [], accepted: true });
+      expect({ config: c.name, violations: budgetViolations(c), accepted: accepts(c) }).toEqual({
+        config: c.name,
+        violations: [],
+        accepted: true,
+      });
     }
     for (const c of [SHORT_LIFETIME, SHORT_INTERVAL, NO_WINDOW]) {
       expect(budgetViolations(c).length).toBeGreaterThan(0);
@@ -192,9 +222,12 @@ describe('the configurations', () => {
     }
   });
 
-  test('Secrets Manager\'s own schedule has the 1-hour window, EventBridge Scheduler none', () => {
+  test("Secrets Manager's own schedule has the 1-hour window, EventBridge Scheduler none", () => {
     expect([DEFAULT, LONG, SUB_4H, MIN_INTERVAL].map((c) => [c.name, budgetOf(c).scheduleWindowSeconds])).toEqual([
-      [DEFAULT.name, NATIVE_SCHEDULE_WINDOW_SECONDS], [LONG.name, NATIVE_SCHEDULE_WINDOW_SECONDS], [SUB_4H.name, 0], [MIN_INTERVAL.name, 0],
+      [DEFAULT.name, NATIVE_SCHEDULE_WINDOW_SECONDS],
+      [LONG.name, NATIVE_SCHEDULE_WINDOW_SECONDS],
+      [SUB_4H.name, 0],
+      [MIN_INTERVAL.name, 0],
     ]);
   });
 });
@@ -233,7 +266,7 @@ describe('1. main model (the budget alone), access-key signer, single failed rot
     for (const s of scenarios) {
       for (const r of s.results) {
         expect(r.options.durationSeconds).toBeGreaterThanOrEqual(4 * WEEK);
-        expect(r.scheduled.started).toBeGreaterThanOrEqual(4 * WEEK / s.config.rotationIntervalSeconds - 1 - r.failed);
+        expect(r.scheduled.started).toBeGreaterThanOrEqual((4 * WEEK) / s.config.rotationIntervalSeconds - 1 - r.failed);
         expect(r.failed).toBeGreaterThanOrEqual(SCRIPTED_FAILURES.length);
       }
     }
@@ -250,13 +283,19 @@ describe('2. role signer', () => {
   const outliving = runScenarios(ROLE_CONFIGS, (c) => ({ signer: roleOutliving(c) }), ', creds outlive lifetime');
   beforeAll(() => {
     print('2. role signer', [...early, ...outliving]);
-    console.log(early.map((s) => {
-      const episodes = s.results.flatMap((r) => r.episodes);
-      const clean = episodes.filter((e) => e.attempts <= 1 && e.failedAttempts === 0 && e.recoveriesThatDied === 0);
-      const longest = (es: typeof episodes) => (Math.max(0, ...es.map((e) => e.to - e.from)) / MINUTE).toFixed(1);
-      return `${s.name}: ${episodes.length} dead episodes, ${clean.length} with one clean recovery (longest ${longest(clean)} min, `
-        + `window ${detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS) / MINUTE} min), ${episodes.length - clean.length} compound (longest ${longest(episodes)} min)`;
-    }).join('\n'));
+    console.log(
+      early
+        .map((s) => {
+          const episodes = s.results.flatMap((r) => r.episodes);
+          const clean = episodes.filter((e) => e.attempts <= 1 && e.failedAttempts === 0 && e.recoveriesThatDied === 0);
+          const longest = (es: typeof episodes) => (Math.max(0, ...es.map((e) => e.to - e.from)) / MINUTE).toFixed(1);
+          return (
+            `${s.name}: ${episodes.length} dead episodes, ${clean.length} with one clean recovery (longest ${longest(clean)} min, ` +
+            `window ${detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS) / MINUTE} min), ${episodes.length - clean.length} compound (longest ${longest(episodes)} min)`
+          );
+        })
+        .join('\n'),
+    );
   });
 
   test('early credential death happens, and the watchdog detects and replaces it', () => {
@@ -269,9 +308,14 @@ describe('2. role signer', () => {
   test('a task holds a dead token no longer than the detection window when one recovery rotation does it', () => {
     const problems = early.flatMap((s) => {
       const window = detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS);
-      return s.results.flatMap((r) => r.episodes
-        .filter((e) => e.attempts <= 1 && e.failedAttempts === 0 && e.recoveriesThatDied === 0 && e.to - e.from > window)
-        .map((e) => `${s.name} seed ${r.options.seed} task ${e.taskId}: dead ${((e.to - e.from) / MINUTE).toFixed(1)} min > window ${window / MINUTE} min`));
+      return s.results.flatMap((r) =>
+        r.episodes
+          .filter((e) => e.attempts <= 1 && e.failedAttempts === 0 && e.recoveriesThatDied === 0 && e.to - e.from > window)
+          .map(
+            (e) =>
+              `${s.name} seed ${r.options.seed} task ${e.taskId}: dead ${((e.to - e.from) / MINUTE).toFixed(1)} min > window ${window / MINUTE} min`,
+          ),
+      );
     });
     expect(problems).toEqual([]);
   });
@@ -281,9 +325,14 @@ describe('2. role signer', () => {
     // its rollout, or a scheduled rotation supersedes the recovery rollout.
     const problems = early.flatMap((s) => {
       const window = detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS);
-      return s.results.flatMap((r) => r.episodes
-        .filter((e) => e.to - e.from > Math.max(1, e.attempts) * window)
-        .map((e) => `${s.name} seed ${r.options.seed} task ${e.taskId}: dead ${((e.to - e.from) / MINUTE).toFixed(1)} min with ${e.attempts} attempts`));
+      return s.results.flatMap((r) =>
+        r.episodes
+          .filter((e) => e.to - e.from > Math.max(1, e.attempts) * window)
+          .map(
+            (e) =>
+              `${s.name} seed ${r.options.seed} task ${e.taskId}: dead ${((e.to - e.from) / MINUTE).toFixed(1)} min with ${e.attempts} attempts`,
+          ),
+      );
     });
     expect(problems).toEqual([]);
   });
@@ -297,7 +346,11 @@ describe('2. role signer', () => {
 
 describe('3. configurations that break the budget do produce dead tokens', () => {
   const shortLifetime = runScenarios([SHORT_LIFETIME], { signer: { kind: 'access-key' } }, ', access key');
-  const shortLifetimeNoWatchdog = runScenarios([SHORT_LIFETIME], { signer: { kind: 'access-key' }, watchdog: false }, ', access key, no watchdog');
+  const shortLifetimeNoWatchdog = runScenarios(
+    [SHORT_LIFETIME],
+    { signer: { kind: 'access-key' }, watchdog: false },
+    ', access key, no watchdog',
+  );
   const shortInterval = runScenarios([SHORT_INTERVAL], { signer: { kind: 'access-key' } }, ', access key');
   const noWatchdog = runScenarios([DEFAULT], { signer: ROLE_EARLY_DEATH, watchdog: false }, ', role creds 15m-12h, no watchdog');
   const all = [...shortLifetime, ...shortLifetimeNoWatchdog, ...shortInterval, ...noWatchdog];
@@ -328,7 +381,11 @@ describe('3. configurations that break the budget do produce dead tokens', () =>
  * Healthy schedules, as implemented (see asImplemented below; without
  * failures it behaves as the main model): shared by 4 and "as implemented".
  */
-const HEALTHY_ACCESS_KEY = runScenarios(ACCESS_KEY_CONFIGS, (c) => ({ ...asImplemented(c), failures: NO_FAILURES }), ', access key, healthy');
+const HEALTHY_ACCESS_KEY = runScenarios(
+  ACCESS_KEY_CONFIGS,
+  (c) => ({ ...asImplemented(c), failures: NO_FAILURES }),
+  ', access key, healthy',
+);
 
 describe('4. the watchdog', () => {
   const healthy = [
@@ -336,16 +393,24 @@ describe('4. the watchdog', () => {
     ...runScenarios(ROLE_CONFIGS, (c) => ({ ...asImplemented(c, roleOutliving(c)), failures: NO_FAILURES }), ', role, healthy'),
   ];
   // AWSPENDING left by failures: see "as implemented".
-  const stressed = runScenarios(ROLE_CONFIGS, { signer: ROLE_EARLY_DEATH, failures: { rate: 0.1, isolated: false, scripted: SCRIPTED_FAILURES } },
-    ', role, independent 10 % failures');
+  const stressed = runScenarios(
+    ROLE_CONFIGS,
+    { signer: ROLE_EARLY_DEATH, failures: { rate: 0.1, isolated: false, scripted: SCRIPTED_FAILURES } },
+    ', role, independent 10 % failures',
+  );
   beforeAll(() => print('4. healthy schedules (as implemented)', healthy));
 
-  test('scheduled rotations start on the tick with EventBridge Scheduler, anywhere in the window with Secrets Manager\'s schedule', () => {
+  test("scheduled rotations start on the tick with EventBridge Scheduler, anywhere in the window with Secrets Manager's schedule", () => {
     for (const s of healthy) {
-      const offsets = s.results.flatMap((r) => r.rotations.filter((rot) => rot.trigger === 'scheduled').map((rot) => startOffsetMin(rot, s.config)));
+      const offsets = s.results.flatMap((r) =>
+        r.rotations.filter((rot) => rot.trigger === 'scheduled').map((rot) => startOffsetMin(rot, s.config)),
+      );
       const window = budgetOf(s.config).scheduleWindowSeconds / MINUTE;
-      expect({ scenario: s.name, max: Math.max(...offsets) <= window, spread: window === 0 || Math.max(...offsets) > 0.9 * window })
-        .toEqual({ scenario: s.name, max: true, spread: true });
+      expect({
+        scenario: s.name,
+        max: Math.max(...offsets) <= window,
+        spread: window === 0 || Math.max(...offsets) > 0.9 * window,
+      }).toEqual({ scenario: s.name, max: true, spread: true });
       if (window > 0) expect(Math.min(...offsets)).toBeLessThan(0.1 * window);
     }
   });
@@ -359,21 +424,35 @@ describe('4. the watchdog', () => {
   // Was finding 1: the budget now counts the 1-hour window of Secrets
   // Manager's schedule (NATIVE_SCHEDULE_WINDOW_SECONDS) in the lifetime.
   test('never fires on a healthy schedule (no failures, no early death), even with the tightest lifetime and the rotation window', () => {
-    expect(offenders(healthy, (r) => r.watchdog.rotations === 0 && r.failed === 0 && r.deadTaskSeconds === 0 && r.worstMarginSeconds > 0,
-      (r) => ({ watchdogRotations: r.watchdog.rotations, failed: r.failed, ...deadAndMargin(r) }))).toEqual([]);
+    expect(
+      offenders(
+        healthy,
+        (r) => r.watchdog.rotations === 0 && r.failed === 0 && r.deadTaskSeconds === 0 && r.worstMarginSeconds > 0,
+        (r) => ({ watchdogRotations: r.watchdog.rotations, failed: r.failed, ...deadAndMargin(r) }),
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('failures beyond the budget', () => {
-  const independent = runScenarios(ACCESS_KEY_CONFIGS, {
-    signer: { kind: 'access-key' },
-    failures: { rate: 0.1, isolated: false, scripted: SCRIPTED_FAILURES },
-  }, ', independent 10 % failures');
+  const independent = runScenarios(
+    ACCESS_KEY_CONFIGS,
+    {
+      signer: { kind: 'access-key' },
+      failures: { rate: 0.1, isolated: false, scripted: SCRIPTED_FAILURES },
+    },
+    ', independent 10 % failures',
+  );
   beforeAll(() => print('consecutive failures (the budget covers one failed attempt)', independent));
 
-  test('dead tokens other than finding 4\'s appear only in runs where at least two attempts failed in a row', () => {
-    expect(offenders(independent, (r, s) => r.episodes.every((e) => causedByFollowUp(e, s.config)) || r.maxConsecutiveFailures >= 2,
-      (r) => ({ ...deadAndMargin(r), maxConsecutiveFailures: r.maxConsecutiveFailures }))).toEqual([]);
+  test("dead tokens other than finding 4's appear only in runs where at least two attempts failed in a row", () => {
+    expect(
+      offenders(
+        independent,
+        (r, s) => r.episodes.every((e) => causedByFollowUp(e, s.config)) || r.maxConsecutiveFailures >= 2,
+        (r) => ({ ...deadAndMargin(r), maxConsecutiveFailures: r.maxConsecutiveFailures }),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -400,26 +479,43 @@ function accessKeyAsImplemented(c: TimingConfig): SimOptions['signer'] {
 
 describe('as implemented (AWSPENDING left by failures and cleared when stale, deferral, key guard)', () => {
   const survives = runScenarios([DEFAULT, SUB_4H, LONG], (c) => asImplemented(c), ', access key');
-  const tight = runScenarios(ACCESS_KEY_CONFIGS.filter((c) => c.name.endsWith('tightest lifetime')), (c) => asImplemented(c), ', access key');
-  const role = runScenarios([DEFAULT], (c) => ({ ...asImplemented(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE }),
-    ', role, creds outlive lifetime, whole-allowance rollouts');
+  const tight = runScenarios(
+    ACCESS_KEY_CONFIGS.filter((c) => c.name.endsWith('tightest lifetime')),
+    (c) => asImplemented(c),
+    ', access key',
+  );
+  const role = runScenarios(
+    [DEFAULT],
+    (c) => ({ ...asImplemented(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE }),
+    ', role, creds outlive lifetime, whole-allowance rollouts',
+  );
   const minInterval = runScenarios([MIN_INTERVAL], (c) => asImplemented(c), ', access key');
   /** The same, before deferral existed: findings 3 and 4. */
   const before = {
     survives: runScenarios([DEFAULT, SUB_4H, LONG], (c) => withoutDeferral(c), ', access key, no deferral'),
-    role: runScenarios([DEFAULT], (c) => ({ ...withoutDeferral(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE }),
-      ', role, creds outlive lifetime, whole-allowance rollouts, no deferral'),
+    role: runScenarios(
+      [DEFAULT],
+      (c) => ({ ...withoutDeferral(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE }),
+      ', role, creds outlive lifetime, whole-allowance rollouts, no deferral',
+    ),
     minInterval: runScenarios([MIN_INTERVAL], (c) => withoutDeferral(c), ', access key, no deferral'),
   };
   const all = [...survives, ...tight, ...role, ...minInterval];
   beforeAll(() => {
     print('as implemented (healthy schedules: see 4)', all);
     print('as implemented before deferral', [...before.survives, ...before.role, ...before.minInterval]);
-    console.log([...survives, ...minInterval, ...role, ...before.survives, ...before.minInterval, ...before.role].map((s) => `${s.name}: `
-      + `${s.results.reduce((n, r) => n + followUps(r, s.config).length, 0)} scheduled rotations within rolloutAllowance of the last promotion, `
-      + `${s.results.reduce((n, r) => n + guardFailures(r).length, 0)} failed by the key guard, `
-      + `${s.results.reduce((n, r) => n + r.deferrals.scheduled, 0)}/${s.results.reduce((n, r) => n + r.deferrals.watchdog, 0)} `
-      + 'scheduled/watchdog rotations deferred').join('\n'));
+    console.log(
+      [...survives, ...minInterval, ...role, ...before.survives, ...before.minInterval, ...before.role]
+        .map(
+          (s) =>
+            `${s.name}: ` +
+            `${s.results.reduce((n, r) => n + followUps(r, s.config).length, 0)} scheduled rotations within rolloutAllowance of the last promotion, ` +
+            `${s.results.reduce((n, r) => n + guardFailures(r).length, 0)} failed by the key guard, ` +
+            `${s.results.reduce((n, r) => n + r.deferrals.scheduled, 0)}/${s.results.reduce((n, r) => n + r.deferrals.watchdog, 0)} ` +
+            'scheduled/watchdog rotations deferred',
+        )
+        .join('\n'),
+    );
   });
 
   test('the default, sub-4h and long configurations survive single failed rotations with access keys', () => noDead(survives));
@@ -450,7 +546,7 @@ describe('as implemented (AWSPENDING left by failures and cleared when stale, de
   // a rotation; the watchdog rotates once rolloutAllowance has passed.
   test('the role signer survives a failed rotation with the default configuration', () => noDead(role));
 
-  test('before deferral, the role signer\'s dead tokens all came from a scheduled rotation within rolloutAllowance of the rescue, within the bound above', () => {
+  test("before deferral, the role signer's dead tokens all came from a scheduled rotation within rolloutAllowance of the rescue, within the bound above", () => {
     onlyFollowUpDeaths(before.role);
     expect(before.role.reduce((n, s) => n + s.results.reduce((m, r) => m + r.episodes.length, 0), 0)).toBeGreaterThan(0);
     const bound = DEFAULT.rolloutAllowanceSeconds + MAX_ROTATION_SECONDS - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;
@@ -464,13 +560,25 @@ describe('as implemented (AWSPENDING left by failures and cleared when stale, de
   // (finding 3). createSecret now defers it, so the guard is only a second
   // line of defence.
   test('no scheduled rotation starts within rolloutAllowance of the last promotion, the key guard never fails one, deferrals happen', () => {
-    expect(offenders([...survives, ...role, ...minInterval], (r, s) => followUps(r, s.config).length === 0 && guardFailures(r).length === 0,
-      (r, s) => ({ followUps: followUps(r, s.config).length, guardFailures: guardFailures(r).length }))).toEqual([]);
-    expect([...survives, ...role, ...minInterval].filter((s) => s.config !== LONG)
-      .every((s) => s.results.some((r) => r.deferrals.scheduled > 0))).toBe(true);
+    expect(
+      offenders(
+        [...survives, ...role, ...minInterval],
+        (r, s) => followUps(r, s.config).length === 0 && guardFailures(r).length === 0,
+        (r, s) => ({ followUps: followUps(r, s.config).length, guardFailures: guardFailures(r).length }),
+      ),
+    ).toEqual([]);
+    expect(
+      [...survives, ...role, ...minInterval]
+        .filter((s) => s.config !== LONG)
+        .every((s) => s.results.some((r) => r.deferrals.scheduled > 0)),
+    ).toBe(true);
     // Before deferral they did happen.
-    expect([...before.survives, ...before.role, ...before.minInterval]
-      .reduce((n, s) => n + s.results.reduce((m, r) => m + followUps(r, s.config).length, 0), 0)).toBeGreaterThan(0);
+    expect(
+      [...before.survives, ...before.role, ...before.minInterval].reduce(
+        (n, s) => n + s.results.reduce((m, r) => m + followUps(r, s.config).length, 0),
+        0,
+      ),
+    ).toBeGreaterThan(0);
   });
 });
 
@@ -488,15 +596,23 @@ describe('idealised fix: defer scheduled rotations exactly until rolloutAllowanc
   const defer = { scheduledWithinRollout: 'defer' } as const;
   const mainModel = runScenarios([DEFAULT, SUB_4H], { signer: { kind: 'access-key' }, ...defer }, ', access key, main model, deferred');
   const implemented = runScenarios([DEFAULT, MIN_INTERVAL], (c) => ({ ...withoutDeferral(c), ...defer }), ', access key, deferred');
-  const role = runScenarios([DEFAULT], (c) => ({ ...withoutDeferral(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE, ...defer }),
-    ', role, whole-allowance rollouts, deferred');
+  const role = runScenarios(
+    [DEFAULT],
+    (c) => ({ ...withoutDeferral(c, roleOutliving(c)), rolloutFraction: WHOLE_ALLOWANCE, ...defer }),
+    ', role, whole-allowance rollouts, deferred',
+  );
   const all = [...mainModel, ...implemented, ...role];
   beforeAll(() => print('proposed fix (deferred scheduled rotations)', all));
 
   test('no task holds a dead token, no scheduled rotation starts within rolloutAllowance, the key guard never fails one', () => {
     noDead(all);
-    expect(offenders(all, (r, s) => followUps(r, s.config).length === 0 && guardFailures(r).length === 0,
-      (r, s) => ({ followUps: followUps(r, s.config).length, guardFailures: guardFailures(r).length }))).toEqual([]);
+    expect(
+      offenders(
+        all,
+        (r, s) => followUps(r, s.config).length === 0 && guardFailures(r).length === 0,
+        (r, s) => ({ followUps: followUps(r, s.config).length, guardFailures: guardFailures(r).length }),
+      ),
+    ).toEqual([]);
     // Some rotations were deferred, and the watchdog still rescued failures.
     expect(all.every((s) => s.results.some((r) => r.watchdog.rotations > 0))).toBe(true);
     expect(all.every((s) => s.results.some((r) => r.scheduled.heldWithinRollout > 0))).toBe(true);

@@ -23,28 +23,46 @@ export function answerAwsError(res: http.ServerResponse, status: number, type: s
  * pass through untouched.
  */
 export function forwardToUpstream(
-  req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, upstream: URL,
+  req: http.IncomingMessage,
+  body: Buffer,
+  res: http.ServerResponse,
+  upstream: URL,
   rewrite?: (text: string) => string | Promise<string>,
 ): void {
-  const forward = http.request({
-    host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host },
-  }, (up) => {
-    if (rewrite === undefined || up.statusCode !== 200) {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-      return;
-    }
-    const parts: Buffer[] = [];
-    up.on('data', (c: Buffer) => parts.push(c));
-    up.on('end', () => {
-      Promise.resolve().then(() => rewrite(Buffer.concat(parts).toString('utf8'))).then((text) => {
-        const headers = { ...up.headers, 'content-length': String(Buffer.byteLength(text)) };
-        delete headers['transfer-encoding'];
-        res.writeHead(200, headers);
-        res.end(text);
-      }, (err: Error) => answerAwsError(res, 500, 'InternalServiceError', `local proxy rewrite failed: ${err.message}`));
-    });
+  const forward = http.request(
+    {
+      host: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: { ...req.headers, host: upstream.host },
+    },
+    (up) => {
+      if (rewrite === undefined || up.statusCode !== 200) {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        return;
+      }
+      const parts: Buffer[] = [];
+      up.on('data', (c: Buffer) => parts.push(c));
+      up.on('end', () => {
+        Promise.resolve()
+          .then(() => rewrite(Buffer.concat(parts).toString('utf8')))
+          .then(
+            (text) => {
+              const headers = { ...up.headers, 'content-length': String(Buffer.byteLength(text)) };
+              delete headers['transfer-encoding'];
+              res.writeHead(200, headers);
+              res.end(text);
+            },
+            (err: Error) => answerAwsError(res, 500, 'InternalServiceError', `local proxy rewrite failed: ${err.message}`),
+          );
+      });
+    },
+  );
+  forward.on('error', (err) => {
+    res.writeHead(502);
+    res.end(String(err));
   });
-  forward.on('error', (err) => { res.writeHead(502); res.end(String(err)); });
   forward.end(body);
 }

@@ -55,7 +55,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       if (!rest.stall && !rest.errorType) throw new Error('inject: give an errorType or stall: true');
       faults.push({ ...rest, remaining: count });
     },
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 
   const server = http.createServer((req, res) => {
@@ -66,8 +70,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       bump(calls, operation);
       if (proxy.latencyMs > 0) await new Promise((r) => setTimeout(r, proxy.latencyMs));
       const body = Buffer.concat(chunks);
-      const fault = faults.find((f) => f.operation === operation && f.remaining > 0
-        && (f.match === undefined || body.includes(f.match)));
+      const fault = faults.find((f) => f.operation === operation && f.remaining > 0 && (f.match === undefined || body.includes(f.match)));
       if (fault) {
         fault.remaining--;
         bump(faulted, operation);

@@ -40,7 +40,10 @@ async function main() {
     return report({ ok: false, error: errorOf(e, 'Runtime.ImportModuleError') });
   }
   if (typeof handler !== 'function') {
-    return report({ ok: false, error: { name: 'Runtime.HandlerNotFound', message: `${bundle} does not export a function '${exportName}'` } });
+    return report({
+      ok: false,
+      error: { name: 'Runtime.HandlerNotFound', message: `${bundle} does not export a function '${exportName}'` },
+    });
   }
 
   const name = process.env.AWS_LAMBDA_FUNCTION_NAME || 'local-function';

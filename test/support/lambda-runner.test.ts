@@ -77,7 +77,10 @@ describe('lambda runner', () => {
 
   test('load failures and crashes are reported like the Lambda runtime does', async () => {
     const missing = await invokeHandler({ bundle: path.join(dir, 'nope.js'), env: {}, event: {} });
-    expect(missing).toMatchObject({ ok: false, error: { name: 'Runtime.ImportModuleError', message: expect.stringContaining('Cannot find module') } });
+    expect(missing).toMatchObject({
+      ok: false,
+      error: { name: 'Runtime.ImportModuleError', message: expect.stringContaining('Cannot find module') },
+    });
 
     const noHandler = await invokeHandler({ bundle: write('no-handler.js', 'exports.other = 1;'), env: {}, event: {} });
     expect(noHandler).toMatchObject({ ok: false, error: { name: 'Runtime.HandlerNotFound' } });

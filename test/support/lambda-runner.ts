@@ -10,8 +10,7 @@ import * as path from 'path';
 import { HANDLER_EXPORT } from '../../lib/contract';
 
 export type InvokeResult =
-  | { ok: true; result: unknown; logs: string }
-  | { ok: false; error: { name: string; message: string }; logs: string };
+  { ok: true; result: unknown; logs: string } | { ok: false; error: { name: string; message: string }; logs: string };
 
 export interface InvokeOptions {
   /** Path to a CommonJS file exporting the handler function. */

@@ -15,13 +15,20 @@ const REGION = 'us-east-1';
 const HOST = 'localhost';
 const ADMIN_KEY = { accessKeyId: 'AKIAADMINEXAMPLE0001', secretAccessKey: 'admin-secret/EXAMPLE+key' };
 const APP_KEY = { accessKeyId: 'AKIAAPPEXAMPLE000002', secretAccessKey: 'app-secret-EXAMPLE-key' };
-const SESSION_KEY = { accessKeyId: 'ASIASESSIONEXAMPLE03', secretAccessKey: 'session-secret', sessionToken: 'FwoGZX/session+token=EXAMPLE' };
+const SESSION_KEY = {
+  accessKeyId: 'ASIASESSIONEXAMPLE03',
+  secretAccessKey: 'session-secret',
+  sessionToken: 'FwoGZX/session+token=EXAMPLE',
+};
 
 /** Credentials the "IAM" side knows; tests add short-lived ones. */
 const known = new Map<string, SigningCredentials>([
   [ADMIN_KEY.accessKeyId, { secretAccessKey: ADMIN_KEY.secretAccessKey }],
   [APP_KEY.accessKeyId, { secretAccessKey: APP_KEY.secretAccessKey }],
-  [SESSION_KEY.accessKeyId, { secretAccessKey: SESSION_KEY.secretAccessKey, sessionToken: SESSION_KEY.sessionToken, expiresAt: new Date(Date.now() + 3_600_000) }],
+  [
+    SESSION_KEY.accessKeyId,
+    { secretAccessKey: SESSION_KEY.secretAccessKey, sessionToken: SESSION_KEY.sessionToken, expiresAt: new Date(Date.now() + 3_600_000) },
+  ],
 ]);
 const lookup = (akid: string) => known.get(akid);
 
@@ -41,8 +48,13 @@ async function token(o: { admin: boolean; key?: Key; hostname?: string; region?:
 }
 
 describe('verifyDsqlToken (pure)', () => {
-  const expectFor = (user: string, extra: Partial<Parameters<typeof verifyDsqlToken>[1]> = {}) =>
-    ({ host: HOST, region: REGION, user, credentials: lookup, ...extra });
+  const expectFor = (user: string, extra: Partial<Parameters<typeof verifyDsqlToken>[1]> = {}) => ({
+    host: HOST,
+    region: REGION,
+    user,
+    credentials: lookup,
+    ...extra,
+  });
   const reasonOf = (r: ReturnType<typeof verifyDsqlToken>) => (r.ok ? 'ok' : r.reason);
 
   test('accepts real DsqlSigner tokens: admin, custom role, session credentials', async () => {
@@ -69,18 +81,24 @@ describe('verifyDsqlToken (pure)', () => {
     expect(reasonOf(verifyDsqlToken(t, expectFor('admin', { now: later })))).toMatch(/^token expired at \d{4}-.*Z$/);
     const past = new Date(Date.now() - 10 * 60_000);
     expect(reasonOf(verifyDsqlToken(t, expectFor('admin', { now: past })))).toMatch(/signed in the future/);
-    const dying = (akid: string) => (akid === ADMIN_KEY.accessKeyId ? { secretAccessKey: ADMIN_KEY.secretAccessKey, expiresAt: new Date(Date.now() + 5_000) } : undefined);
+    const dying = (akid: string) =>
+      akid === ADMIN_KEY.accessKeyId ? { secretAccessKey: ADMIN_KEY.secretAccessKey, expiresAt: new Date(Date.now() + 5_000) } : undefined;
     expect(verifyDsqlToken(t, expectFor('admin', { credentials: dying })).ok).toBe(true);
-    expect(reasonOf(verifyDsqlToken(t, expectFor('admin', { credentials: dying, now: new Date(Date.now() + 10_000) }))))
-      .toMatch(/^signing credentials expired at /);
+    expect(reasonOf(verifyDsqlToken(t, expectFor('admin', { credentials: dying, now: new Date(Date.now() + 10_000) })))).toMatch(
+      /^signing credentials expired at /,
+    );
   });
 
   test('binding: region, host, action per user, known key', async () => {
-    expect(reasonOf(verifyDsqlToken(await token({ admin: true, region: 'us-west-2' }), expectFor('admin'))))
-      .toBe('token signed for region us-west-2, endpoint is us-east-1');
-    expect(reasonOf(verifyDsqlToken(await token({ admin: true, hostname: 'abc.dsql.us-east-1.on.aws' }), expectFor('admin'))))
-      .toMatch(/^host mismatch/);
-    expect(reasonOf(verifyDsqlToken(await token({ admin: true }), expectFor('app_rw')))).toMatch(/^wrong action DbConnectAdmin for user app_rw/);
+    expect(reasonOf(verifyDsqlToken(await token({ admin: true, region: 'us-west-2' }), expectFor('admin')))).toBe(
+      'token signed for region us-west-2, endpoint is us-east-1',
+    );
+    expect(reasonOf(verifyDsqlToken(await token({ admin: true, hostname: 'abc.dsql.us-east-1.on.aws' }), expectFor('admin')))).toMatch(
+      /^host mismatch/,
+    );
+    expect(reasonOf(verifyDsqlToken(await token({ admin: true }), expectFor('app_rw')))).toMatch(
+      /^wrong action DbConnectAdmin for user app_rw/,
+    );
     expect(reasonOf(verifyDsqlToken(await token({ admin: false }), expectFor('admin')))).toMatch(/^wrong action DbConnect for user admin/);
     const stranger = await token({ admin: true, key: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' } });
     expect(reasonOf(verifyDsqlToken(stranger, expectFor('admin')))).toBe('unknown access key AKIAUNKNOWN000000000');
@@ -88,7 +106,14 @@ describe('verifyDsqlToken (pure)', () => {
 
   test('malformed input gets a reason, never an exception', async () => {
     const t = await token({ admin: true });
-    for (const bad of ['', 'password', `https://${t}`, t.replace(/&X-Amz-Signature=[0-9a-f]+/, ''), `${t}&Action=DbConnect`, t.replace('X-Amz-Date=', 'X-Amz-Date=%E0%A4%A')]) {
+    for (const bad of [
+      '',
+      'password',
+      `https://${t}`,
+      t.replace(/&X-Amz-Signature=[0-9a-f]+/, ''),
+      `${t}&Action=DbConnect`,
+      t.replace('X-Amz-Date=', 'X-Amz-Date=%E0%A4%A'),
+    ]) {
       expect(reasonOf(verifyDsqlToken(bad, expectFor('admin')))).toMatch(/^malformed/);
     }
   });
@@ -103,10 +128,16 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
   beforeAll(async () => {
     pg = await startPostgres({ log: (l) => logLines.push(l) });
     ep = await startLocalDsqlEndpoint({
-      region: REGION, backend: pg, credentials: lookup, now: () => new Date(Date.now() + skewMs), log: (l) => logLines.push(l),
+      region: REGION,
+      backend: pg,
+      credentials: lookup,
+      now: () => new Date(Date.now() + skewMs),
+      log: (l) => logLines.push(l),
     });
   });
-  afterEach(() => { skewMs = 0; });
+  afterEach(() => {
+    skewMs = 0;
+  });
   afterAll(async () => {
     await ep?.stop();
     await pg?.stop();
@@ -115,7 +146,11 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
   /** node-postgres with full verification (CA + host name), as against real DSQL. */
   async function connect(user: string, password: string, o: { host?: string; ssl?: boolean } = {}): Promise<Client> {
     const client = new Client({
-      host: o.host ?? '127.0.0.1', port: ep.port, user, password, database: 'postgres',
+      host: o.host ?? '127.0.0.1',
+      port: ep.port,
+      user,
+      password,
+      database: 'postgres',
       ssl: o.ssl === false ? false : { ca: ep.caPem, servername: 'localhost', rejectUnauthorized: true },
     });
     client.on('error', () => undefined); // a server-side close after a failed connect must not crash jest
@@ -129,11 +164,21 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
   }
 
   /** psql (libpq) with the URL form apps use; the URL holds the token, so it is never printed. */
-  function psql(user: string, tok: string, sql: string, query = 'sslmode=require'): Promise<{ code: number; stdout: string; stderr: string }> {
+  function psql(
+    user: string,
+    tok: string,
+    sql: string,
+    query = 'sslmode=require',
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     const url = `postgres://${user}:${encodeURIComponent(tok)}@localhost:${ep.port}/postgres?${query}`;
     return new Promise((resolve) => {
-      execFile('psql', ['-X', '-At', '-d', url, '-c', sql], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 },
-        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr: stderr.split(tok).join('<token>') }));
+      execFile(
+        'psql',
+        ['-X', '-At', '-d', url, '-c', sql],
+        { env: { ...process.env, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr: stderr.split(tok).join('<token>') }),
+      );
     });
   }
 
@@ -150,7 +195,10 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
     const client = await connect('admin', await token({ admin: true }));
     try {
       expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      expect((await client.query('SELECT current_user AS u, version() AS v')).rows[0]).toMatchObject({ u: 'admin', v: expect.stringMatching(/^PostgreSQL 1\d/) });
+      expect((await client.query('SELECT current_user AS u, version() AS v')).rows[0]).toMatchObject({
+        u: 'admin',
+        v: expect.stringMatching(/^PostgreSQL 1\d/),
+      });
       await client.query('CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)');
       await client.query('INSERT INTO notes (body) VALUES ($1), ($2)', ['hello', 'world']);
       expect((await client.query('SELECT body FROM notes ORDER BY id')).rows).toEqual([{ body: 'hello' }, { body: 'world' }]);
@@ -208,7 +256,11 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
       await expectRejected('admin', tok, /^signing credentials expired at /);
     });
     test('wrong region', async () => {
-      await expectRejected('admin', await token({ admin: true, region: 'us-west-2' }), /^token signed for region us-west-2, endpoint is us-east-1$/);
+      await expectRejected(
+        'admin',
+        await token({ admin: true, region: 'us-west-2' }),
+        /^token signed for region us-west-2, endpoint is us-east-1$/,
+      );
     });
     test('wrong action both ways', async () => {
       await expectRejected('app_rw', await token({ admin: true }), /^wrong action DbConnectAdmin for user app_rw/);
@@ -218,7 +270,11 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
       await expectRejected('admin', await token({ admin: true, hostname: 'other.dsql.us-east-1.on.aws' }), /^host mismatch/);
     });
     test('unknown access key', async () => {
-      await expectRejected('admin', await token({ admin: true, key: { accessKeyId: 'AKIANOBODY0000000000', secretAccessKey: 'x' } }), /^unknown access key/);
+      await expectRejected(
+        'admin',
+        await token({ admin: true, key: { accessKeyId: 'AKIANOBODY0000000000', secretAccessKey: 'x' } }),
+        /^unknown access key/,
+      );
     });
     test('plain password and non-SSL connection', async () => {
       await expectRejected('admin', 'hunter2', /^malformed token/);
@@ -228,14 +284,16 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
 
   test('50 concurrent clients all authenticate and get their own backend session', async () => {
     const before = ep.stats.accepted;
-    const pids = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
-      const client = await connect(i % 2 ? 'app_rw' : 'admin', await token({ admin: i % 2 === 0 }));
-      try {
-        return (await client.query('SELECT pg_backend_pid() AS pid, pg_sleep(0.05)')).rows[0].pid as number;
-      } finally {
-        await client.end();
-      }
-    }));
+    const pids = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const client = await connect(i % 2 ? 'app_rw' : 'admin', await token({ admin: i % 2 === 0 }));
+        try {
+          return (await client.query('SELECT pg_backend_pid() AS pid, pg_sleep(0.05)')).rows[0].pid as number;
+        } finally {
+          await client.end();
+        }
+      }),
+    );
     expect(new Set(pids).size).toBe(50);
     expect(ep.stats.accepted).toBe(before + 50);
   });
@@ -248,7 +306,10 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
     const gss = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]); // 80877104
     const ssl = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]); // 80877103
     socket.write(gss);
-    for (const byte of ssl) { socket.write(Buffer.from([byte])); await new Promise((r) => setTimeout(r, 5)); }
+    for (const byte of ssl) {
+      socket.write(Buffer.from([byte]));
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await new Promise((r) => setTimeout(r, 100));
     expect(Buffer.concat(replies).toString()).toBe('NS');
     socket.destroy();
@@ -266,21 +327,30 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
       expect(text).not.toContain(t);
       expect(text).not.toContain(t.match(/X-Amz-Signature=([0-9a-f]+)/)![1]);
     }
-    for (const secret of [ADMIN_KEY.secretAccessKey, APP_KEY.secretAccessKey, SESSION_KEY.secretAccessKey]) expect(text).not.toContain(secret);
+    for (const secret of [ADMIN_KEY.secretAccessKey, APP_KEY.secretAccessKey, SESSION_KEY.secretAccessKey])
+      expect(text).not.toContain(secret);
   });
 
   test('stop() drops open sessions and frees the port', async () => {
     const second = await startLocalDsqlEndpoint({ region: REGION, backend: pg, credentials: lookup });
     const client = new Client({
-      host: '127.0.0.1', port: second.port, user: 'admin', password: await token({ admin: true }), database: 'postgres',
+      host: '127.0.0.1',
+      port: second.port,
+      user: 'admin',
+      password: await token({ admin: true }),
+      database: 'postgres',
       ssl: { ca: second.caPem, servername: 'localhost', rejectUnauthorized: true },
     });
     await client.connect();
-    const ended = new Promise((r) => { client.on('error', r); client.on('end', () => r(undefined)); });
+    const ended = new Promise((r) => {
+      client.on('error', r);
+      client.on('end', () => r(undefined));
+    });
     await second.stop();
     await ended;
-    await expect(new Promise((resolve, reject) => net.connect(second.port, '127.0.0.1').on('connect', resolve).on('error', reject)))
-      .rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(
+      new Promise((resolve, reject) => net.connect(second.port, '127.0.0.1').on('connect', resolve).on('error', reject)),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
 

@@ -128,8 +128,15 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
             if (buf.length) return protocolViolation('data after SSLRequest');
             return upgradeToTls();
           }
-          if (code === GSSENC_REQUEST) { sock.write('N'); continue; } // no GSSAPI; client will try SSL next
-          if (code === CANCEL_REQUEST) { phase = 'done'; sock.destroy(); return; }
+          if (code === GSSENC_REQUEST) {
+            sock.write('N');
+            continue;
+          } // no GSSAPI; client will try SSL next
+          if (code === CANCEL_REQUEST) {
+            phase = 'done';
+            sock.destroy();
+            return;
+          }
           if (code >> 16 !== 3) {
             phase = 'done';
             sock.end(errorResponse('0A000', `unsupported frontend protocol ${code >> 16}.${code & 0xffff}`));
@@ -179,7 +186,11 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
     const authenticate = (password: string) => {
       const user = params.get('user') as string;
       const result = verifyDsqlToken(password, {
-        host, region: opts.region, user, credentials: opts.credentials, now: opts.now?.(),
+        host,
+        region: opts.region,
+        user,
+        credentials: opts.credentials,
+        now: opts.now?.(),
       });
       if (!result.ok) {
         return reject(user, '28000', 'unable to accept connection, access denied', result.reason, result.reason);
@@ -226,13 +237,14 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
   log(`local DSQL endpoint for ${host} (${opts.region}) on 127.0.0.1:${port} -> postgres :${opts.backend.port}`);
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= new Promise<void>((resolve) => {
-    server.close(() => {
-      cert.remove();
-      resolve();
-    });
-    for (const s of sockets) s.destroy();
-  }));
+  const stop = () =>
+    (stopping ??= new Promise<void>((resolve) => {
+      server.close(() => {
+        cert.remove();
+        resolve();
+      });
+      for (const s of sockets) s.destroy();
+    }));
 
   return { host, port, caPem: cert.caPem, caFile: cert.caFile, stats, stop };
 }

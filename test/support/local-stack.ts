@@ -11,7 +11,12 @@ import { CreateUserCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/cl
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
-  DsqlUrlSecretValue, FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig, RotationFunctionConfig, SignerKeysValue, SignerKind,
+  DsqlUrlSecretValue,
+  FUNCTION_CONFIG_ENV,
+  InitialRotationFunctionConfig,
+  RotationFunctionConfig,
+  SignerKeysValue,
+  SignerKind,
   WatchdogFunctionConfig,
 } from '../../lib/contract';
 import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
@@ -129,7 +134,9 @@ export interface InvokeFunctionOptions extends InvokeStepOptions {
 }
 
 /** A function's environment variable carrying its configuration, e.g. for invokeFunction's `env` with `awsOnly`. */
-export function functionConfigEnv(config: RotationFunctionConfig | WatchdogFunctionConfig | InitialRotationFunctionConfig): Record<string, string> {
+export function functionConfigEnv(
+  config: RotationFunctionConfig | WatchdogFunctionConfig | InitialRotationFunctionConfig,
+): Record<string, string> {
   return { [FUNCTION_CONFIG_ENV]: JSON.stringify(config) };
 }
 
@@ -147,12 +154,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
   try {
     const [moto, postgres] = await Promise.all([startMoto(), startPostgres()]);
-    stoppers.push(() => moto.stop(), () => postgres.stop());
+    stoppers.push(
+      () => moto.stop(),
+      () => postgres.stop(),
+    );
     const proxy = await startFaultProxy(moto.endpoint);
     stoppers.push(() => proxy.stop());
     const knownCredentials = new Map<string, SigningCredentials>();
     const endpoint = await startLocalDsqlEndpoint({
-      region: REGION, backend: postgres, credentials: (id) => knownCredentials.get(id),
+      region: REGION,
+      backend: postgres,
+      credentials: (id) => knownCredentials.get(id),
     });
     stoppers.push(() => endpoint.stop());
     log(`started moto at ${moto.endpoint}, PostgreSQL on port ${postgres.port}, DSQL-style endpoint at ${endpoint.host}:${endpoint.port}`);
@@ -163,11 +175,23 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const ssm = new SSMClient(clientConfig);
     const iam = new IAMClient(clientConfig);
     const username = opts.username ?? 'admin';
-    const created = await sm.send(new CreateSecretCommand({
-      Name: `demo/database-url-${randomBytes(3).toString('hex')}`,
-      // The construct's placeholder: no token exists before the first rotation.
-      SecretString: JSON.stringify({ url: '', host: endpoint.host, port: String(endpoint.port), username, password: '', dbname: 'postgres', sslmode: 'require', issuedAt: '', expiresAt: '' }),
-    }));
+    const created = await sm.send(
+      new CreateSecretCommand({
+        Name: `demo/database-url-${randomBytes(3).toString('hex')}`,
+        // The construct's placeholder: no token exists before the first rotation.
+        SecretString: JSON.stringify({
+          url: '',
+          host: endpoint.host,
+          port: String(endpoint.port),
+          username,
+          password: '',
+          dbname: 'postgres',
+          sslmode: 'require',
+          issuedAt: '',
+          expiresAt: '',
+        }),
+      }),
+    );
     const secretArn = created.ARN!;
     const serviceArns: string[] = [];
     for (let c = 0; c < (opts.clusters ?? 1); c++) {
@@ -183,9 +207,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const userName = opts.accessKeySigner.userName ?? `dsql-token-signer-${randomBytes(3).toString('hex')}`;
       await iam.send(new CreateUserCommand({ UserName: userName }));
       // What the construct creates (lib/managed-access-key.ts): no key yet.
-      const keys = await sm.send(new CreateSecretCommand({
-        Name: `demo/signer-keys-${randomBytes(3).toString('hex')}`, SecretString: JSON.stringify({ keys: [] }),
-      }));
+      const keys = await sm.send(
+        new CreateSecretCommand({
+          Name: `demo/signer-keys-${randomBytes(3).toString('hex')}`,
+          SecretString: JSON.stringify({ keys: [] }),
+        }),
+      );
       accessKeySigner = { userName, keysSecretArn: keys.ARN!, rolloutAllowanceSeconds: opts.accessKeySigner.rolloutAllowanceSeconds ?? 0 };
       log(`created IAM user ${userName} and its keys secret: tokens are signed with its access keys`);
     }
@@ -212,7 +239,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
 
     const stack: LocalStack = {
-      moto, proxy, postgres, endpoint, sm, ecs, ssm, iam, secretArn, serviceArns, parameterName, knownCredentials,
+      moto,
+      proxy,
+      postgres,
+      endpoint,
+      sm,
+      ecs,
+      ssm,
+      iam,
+      secretArn,
+      serviceArns,
+      parameterName,
+      knownCredentials,
       accessKeySigner,
       syncSignerKeys,
       signer: newCredentials(),
@@ -256,7 +294,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         try {
           const all = stack.handlerEnv();
           const env = invokeOpts.awsOnly
-            ? { ...Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('AWS_') || k === 'NODE_EXTRA_CA_CERTS')), ...invokeOpts.env }
+            ? {
+                ...Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('AWS_') || k === 'NODE_EXTRA_CA_CERTS')),
+                ...invokeOpts.env,
+              }
             : stack.handlerEnv(invokeOpts.env, invokeOpts.config);
           const result = await invokeHandler({
             bundle: functionBundle(fn, opts.bundlesDir ?? FUNCTIONS_DIR),
@@ -272,7 +313,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         }
       },
       invokeStep: async (step, token, invokeOpts = {}) => {
-        const result = await stack.invokeFunction(FunctionBundle.ROTATION, { Step: step, SecretId: secretArn, ClientRequestToken: token }, invokeOpts);
+        const result = await stack.invokeFunction(
+          FunctionBundle.ROTATION,
+          { Step: step, SecretId: secretArn, ClientRequestToken: token },
+          invokeOpts,
+        );
         if (!result.ok) throw Object.assign(new Error(result.error.message), { name: result.error.name });
       },
       rotate: (rotateOpts = {}) => rotateSecret({ sm, secretId: secretArn, invokeStep: stack.invokeStep, ...rotateOpts }),

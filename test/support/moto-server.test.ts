@@ -47,12 +47,18 @@ describe('moto server', () => {
   });
 
   test('ECS works, and forceNewDeployment rewrites the single deployment entry', async () => {
-    const f = await createEcsFixture(ecs, { clusterName: 'c1', services: 12, secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf' });
+    const f = await createEcsFixture(ecs, {
+      clusterName: 'c1',
+      services: 12,
+      secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf',
+    });
     expect(f.serviceArns).toHaveLength(12);
     expect(f.serviceArns[0]).toBe('arn:aws:ecs:us-east-1:123456789012:service/c1/svc-0');
     const before = await deploymentsOf(ecs, f.serviceArns); // 12 services: two DescribeServices batches
     expect(before.size).toBe(12);
-    expect(before.get(f.serviceArns[11])).toEqual([{ id: expect.stringMatching(/^ecs-svc\//), createdAt: expect.any(Date), status: 'PRIMARY' }]);
+    expect(before.get(f.serviceArns[11])).toEqual([
+      { id: expect.stringMatching(/^ecs-svc\//), createdAt: expect.any(Date), status: 'PRIMARY' },
+    ]);
 
     await ecs.send(new UpdateServiceCommand({ cluster: 'c1', service: f.serviceArns[0], forceNewDeployment: true }));
     const after = await deploymentsOf(ecs, f.serviceArns);

@@ -56,9 +56,7 @@ export function findMotoPython(): string {
       // not this one
     }
   }
-  throw new Error(
-    `moto not found: pip install 'moto[server]' (tried ${candidates.join(', ')}; none could 'import moto.server')`,
-  );
+  throw new Error(`moto not found: pip install 'moto[server]' (tried ${candidates.join(', ')}; none could 'import moto.server')`);
 }
 
 export async function startMoto(opts: { log?: (line: string) => void } = {}): Promise<MotoServer> {

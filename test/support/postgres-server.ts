@@ -72,9 +72,11 @@ export async function startPostgres(opts: { log?: (line: string) => void } = {})
 
   try {
     const t0 = Date.now();
-    await promisify(execFile)(path.join(bin, 'initdb'),
+    await promisify(execFile)(
+      path.join(bin, 'initdb'),
       ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'],
-      { env, cwd: dir, ...user });
+      { env, cwd: dir, ...user },
+    );
     log(`initdb done in ${Date.now() - t0} ms`);
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -97,17 +99,41 @@ export async function startPostgres(opts: { log?: (line: string) => void } = {})
 }
 
 async function launch(a: {
-  bin: string; dir: string; dataDir: string; port: number; env: NodeJS.ProcessEnv;
-  user?: { uid: number; gid: number }; log: (line: string) => void;
+  bin: string;
+  dir: string;
+  dataDir: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  user?: { uid: number; gid: number };
+  log: (line: string) => void;
 }): Promise<PostgresServer> {
   const t0 = Date.now();
   // Spawn the postgres binary itself (uid/gid instead of `runuser`) so child.pid IS the postmaster
   // and signals reach it directly. fsync & co are off: the data is disposable.
-  const child = spawn(path.join(a.bin, 'postgres'), [
-    '-D', a.dataDir, '-p', String(a.port), '-k', a.dir,
-    '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=16MB',
-  ], { env: a.env, cwd: a.dir, stdio: ['ignore', 'pipe', 'pipe'], ...a.user });
+  const child = spawn(
+    path.join(a.bin, 'postgres'),
+    [
+      '-D',
+      a.dataDir,
+      '-p',
+      String(a.port),
+      '-k',
+      a.dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'shared_buffers=16MB',
+    ],
+    { env: a.env, cwd: a.dir, stdio: ['ignore', 'pipe', 'pipe'], ...a.user },
+  );
 
   const tail: string[] = [];
   const onOutput = (chunk: Buffer) => {
@@ -121,23 +147,35 @@ async function launch(a: {
   child.stderr?.on('data', onOutput);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let hasExited = false;
-  void exited.then(() => { hasExited = true; });
+  void exited.then(() => {
+    hasExited = true;
+  });
 
   const killNow = () => {
-    if (!hasExited && child.pid) try { process.kill(child.pid, 'SIGQUIT'); } catch { /* already gone */ }
+    if (!hasExited && child.pid)
+      try {
+        process.kill(child.pid, 'SIGQUIT');
+      } catch {
+        /* already gone */
+      }
     fs.rmSync(a.dir, { recursive: true, force: true, maxRetries: 3 });
   };
   exitCleanups.add(killNow);
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    exitCleanups.delete(killNow);
-    await terminate(child, exited, () => hasExited);
-    fs.rmSync(a.dir, { recursive: true, force: true, maxRetries: 3 });
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      exitCleanups.delete(killNow);
+      await terminate(child, exited, () => hasExited);
+      fs.rmSync(a.dir, { recursive: true, force: true, maxRetries: 3 });
+    })());
 
   try {
-    await waitReady(a.port, () => hasExited, () => tail.join('\n'));
+    await waitReady(
+      a.port,
+      () => hasExited,
+      () => tail.join('\n'),
+    );
     a.log(`postgres ready on 127.0.0.1:${a.port} after ${Date.now() - t0} ms`);
   } catch (err) {
     // Keep the temp dir (initdb output) for a retry on another port; only kill this postmaster.
@@ -150,9 +188,17 @@ async function launch(a: {
 
 /** SIGINT = fast shutdown (aborts sessions); escalate to SIGQUIT/SIGKILL if it hangs. */
 async function terminate(child: ChildProcess, exited: Promise<void>, hasExited: () => boolean): Promise<void> {
-  for (const [signal, waitMs] of [['SIGINT', 10_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
+  for (const [signal, waitMs] of [
+    ['SIGINT', 10_000],
+    ['SIGQUIT', 5_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
     if (hasExited()) return;
-    try { child.kill(signal); } catch { /* already gone */ }
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
     await Promise.race([exited, new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 }

@@ -148,7 +148,10 @@ export async function startRotateSecretInterceptor(opts: InterceptorOptions): Pr
     }
     let onStaged!: (versionId: string) => void;
     let onRefused!: (err: Error) => void;
-    const staged = new Promise<string>((resolve, reject) => { onStaged = resolve; onRefused = reject; });
+    const staged = new Promise<string>((resolve, reject) => {
+      onStaged = resolve;
+      onRefused = reject;
+    });
     const record: BackgroundRotation = {
       secretId,
       events: [],
@@ -165,8 +168,13 @@ export async function startRotateSecretInterceptor(opts: InterceptorOptions): Pr
           }
         },
       }).then(
-        (result) => { record.result = result; },
-        (err: Error) => { record.error = err; onRefused(err); }, // after staging, onRefused is a no-op
+        (result) => {
+          record.result = result;
+        },
+        (err: Error) => {
+          record.error = err;
+          onRefused(err);
+        }, // after staging, onRefused is a no-op
       ),
     };
     interceptor.rotations.push(record);
@@ -200,29 +208,45 @@ export async function startRotateSecretInterceptor(opts: InterceptorOptions): Pr
       if (isNew && elapsed < sim.durationMs) {
         const running = Math.floor((desired * elapsed) / sim.durationMs);
         Object.assign(primary, {
-          runningCount: running, pendingCount: desired - running, failedTasks: 0,
-          rolloutState: 'IN_PROGRESS', rolloutStateReason: `ECS deployment ${primary.id} in progress.`,
+          runningCount: running,
+          pendingCount: desired - running,
+          failedTasks: 0,
+          rolloutState: 'IN_PROGRESS',
+          rolloutStateReason: `ECS deployment ${primary.id} in progress.`,
         });
         const previous = previousOf.get(arn);
         if (previous) {
           deployments.push({
-            ...previous, status: 'ACTIVE', runningCount: desired - running, pendingCount: 0,
-            rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${previous.id} completed.`,
+            ...previous,
+            status: 'ACTIVE',
+            runningCount: desired - running,
+            pendingCount: 0,
+            rolloutState: 'COMPLETED',
+            rolloutStateReason: `ECS deployment ${previous.id} completed.`,
           });
         }
       } else if (failing) {
         Object.assign(primary, {
-          runningCount: 0, pendingCount: 0, failedTasks: 3, rolloutState: 'FAILED',
+          runningCount: 0,
+          pendingCount: 0,
+          failedTasks: 3,
+          rolloutState: 'FAILED',
           rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
         });
       } else {
         Object.assign(primary, {
-          runningCount: desired, pendingCount: 0, failedTasks: 0,
-          rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${primary.id} completed.`,
+          runningCount: desired,
+          pendingCount: 0,
+          failedTasks: 0,
+          rolloutState: 'COMPLETED',
+          rolloutStateReason: `ECS deployment ${primary.id} completed.`,
         });
       }
       if (sim.omitRolloutState) {
-        for (const d of deployments) { delete d.rolloutState; delete d.rolloutStateReason; }
+        for (const d of deployments) {
+          delete d.rolloutState;
+          delete d.rolloutStateReason;
+        }
       }
       service.deployments = deployments;
       service.runningCount = deployments.reduce((n, d) => n + (d.runningCount ?? 0), 0);
@@ -246,7 +270,10 @@ export async function startRotateSecretInterceptor(opts: InterceptorOptions): Pr
       forwardToUpstream(req, body, res, target, rollout === undefined ? undefined : (text) => simulateRollouts(text, rollout));
     });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   (interceptor as { endpoint: string }).endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return interceptor;

@@ -28,12 +28,26 @@ function fakeSteps(sm: SecretsManagerClient, secretId: string) {
         }
         minted++;
         const url = `postgres://admin:token-${minted}@db:5432/postgres`;
-        await sm.send(new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: JSON.stringify({ url }), VersionStages: ['AWSPENDING'] }));
+        await sm.send(
+          new PutSecretValueCommand({
+            SecretId: secretId,
+            ClientRequestToken: token,
+            SecretString: JSON.stringify({ url }),
+            VersionStages: ['AWSPENDING'],
+          }),
+        );
       } else if (step === 'finishSecret') {
         const stages = await describeStages(sm, secretId);
         const current = Object.keys(stages).find((v) => stages[v].includes('AWSCURRENT'))!;
         if (current === token) return;
-        await sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: current }));
+        await sm.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: 'AWSCURRENT',
+            MoveToVersionId: token,
+            RemoveFromVersionId: current,
+          }),
+        );
       }
     },
   };
@@ -45,7 +59,9 @@ describe('rotation service (against moto)', () => {
   let n = 0;
 
   async function newSecret(): Promise<{ id: string; initialVersion: string }> {
-    const c = await sm.send(new CreateSecretCommand({ Name: `url-secret-${++n}`, SecretString: JSON.stringify({ url: 'postgres://initial' }) }));
+    const c = await sm.send(
+      new CreateSecretCommand({ Name: `url-secret-${++n}`, SecretString: JSON.stringify({ url: 'postgres://initial' }) }),
+    );
     return { id: c.ARN!, initialVersion: c.VersionId! };
   }
   const current = async (id: string) =>
@@ -83,10 +99,14 @@ describe('rotation service (against moto)', () => {
     expect((await sm.send(new DescribeSecretCommand({ SecretId: id }))).RotationEnabled).toBe(true);
     expect(events.map((e) => e.type + ('step' in e ? `:${e.step}` : ''))).toEqual([
       'rotation-started',
-      'step-started:createSecret', 'step-succeeded:createSecret',
-      'step-started:setSecret', 'step-succeeded:setSecret',
-      'step-started:testSecret', 'step-succeeded:testSecret',
-      'step-started:finishSecret', 'step-succeeded:finishSecret',
+      'step-started:createSecret',
+      'step-succeeded:createSecret',
+      'step-started:setSecret',
+      'step-succeeded:setSecret',
+      'step-started:testSecret',
+      'step-succeeded:testSecret',
+      'step-started:finishSecret',
+      'step-succeeded:finishSecret',
       'rotation-succeeded',
     ]);
   });

@@ -86,9 +86,7 @@ export async function rotateSecret(opts: RotateSecretOptions): Promise<RotationR
     if (!failure) {
       const stages = await describeStages(sm, secretId);
       if (stages[token]?.includes('AWSPENDING')) {
-        await sm.send(
-          new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }),
-        );
+        await sm.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }));
       }
       emit({ type: 'rotation-succeeded', token, attempts: attempt });
       return { versionId: token, attempts: attempt, failures };

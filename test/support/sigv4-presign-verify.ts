@@ -89,7 +89,15 @@ export function verifyDsqlToken(token: string, expect: VerifyExpectations): Veri
   const parsed = parseToken(token);
   if (typeof parsed === 'string') return fail(parsed);
   const { host, params } = parsed;
-  for (const required of ['Action', 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']) {
+  for (const required of [
+    'Action',
+    'X-Amz-Algorithm',
+    'X-Amz-Credential',
+    'X-Amz-Date',
+    'X-Amz-Expires',
+    'X-Amz-SignedHeaders',
+    'X-Amz-Signature',
+  ]) {
     if (!params.has(required)) return fail(`malformed token: missing ${required}`);
   }
   const get = (k: string) => params.get(k) as string;
@@ -153,7 +161,9 @@ function computeSignature(input: { host: string; params: Map<string, string>; se
     .join('&');
   const canonicalRequest = ['GET', '/', canonicalQuery, `host:${input.host.trim()}`, '', 'host', EMPTY_PAYLOAD_SHA256].join('\n');
   const amzDate = input.params.get('X-Amz-Date') as string;
-  const stringToSign = [ALGORITHM, amzDate, input.scope, crypto.createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, input.scope, crypto.createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')].join(
+    '\n',
+  );
   const [date, region, service, terminator] = input.scope.split('/');
   let key: Buffer = hmac(`AWS4${input.secretAccessKey}`, date);
   for (const part of [region, service, terminator]) key = hmac(key, part);

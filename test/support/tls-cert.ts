@@ -37,25 +37,65 @@ export async function generateTlsCert(opts: { hosts?: string[] } = {}): Promise<
   };
   try {
     // `req -x509` reads its extensions from a config section, hence a minimal config file for the CA.
-    fs.writeFileSync(f('ca.cnf'), [
-      '[req]', 'distinguished_name=dn', '[dn]', '[v3_ca_local]',
-      'basicConstraints=critical,CA:TRUE',
-      'keyUsage=critical,keyCertSign,cRLSign',
-      'subjectKeyIdentifier=hash',
-    ].join('\n'));
-    fs.writeFileSync(f('server.ext'), [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      `subjectAltName=${san}`,
-      'authorityKeyIdentifier=keyid',
-    ].join('\n'));
+    fs.writeFileSync(
+      f('ca.cnf'),
+      [
+        '[req]',
+        'distinguished_name=dn',
+        '[dn]',
+        '[v3_ca_local]',
+        'basicConstraints=critical,CA:TRUE',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        'subjectKeyIdentifier=hash',
+      ].join('\n'),
+    );
+    fs.writeFileSync(
+      f('server.ext'),
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=${san}`,
+        'authorityKeyIdentifier=keyid',
+      ].join('\n'),
+    );
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-      '-subj', '/CN=local-dsql-endpoint test CA', '-extensions', 'v3_ca_local', '-config', 'ca.cnf']);
+    await openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=local-dsql-endpoint test CA',
+      '-extensions',
+      'v3_ca_local',
+      '-config',
+      'ca.cnf',
+    ]);
     await openssl(['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${names[0]}`]);
-    await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-days', '2', '-sha256', '-extfile', 'server.ext', '-out', 'server.pem']);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      'server.ext',
+      '-out',
+      'server.pem',
+    ]);
     const result = {
       caPem: fs.readFileSync(f('ca.pem'), 'utf8'),
       certPem: fs.readFileSync(f('server.pem'), 'utf8'),
