@@ -247,14 +247,17 @@ function printModel(o: Opts): void {
   say(`  DescribeServices     token bucket: burst ${o.describeBurst}, sustained ${o.describeRate}/s`);
   say('  buckets start full at every run (account idle before the rotation); other operations unthrottled');
   say(
-    `  ours                 redeployServices(concurrency ${o.concurrency}${o.stagger !== undefined ? `; +stagger run: staggerMs ${o.stagger}` : ''}), ` +
-      `ECSClient maxAttempts 1, DEFAULT_RETRY (${DEFAULT_RETRY.maxAttempts} attempts, full jitter, base ${DEFAULT_RETRY.baseDelayMs} ms, cap ${DEFAULT_RETRY.maxDelayMs} ms)`,
+    `  ours                 redeployServices(concurrency ` +
+      `${o.concurrency}${o.stagger !== undefined ? `; +stagger run: staggerMs ${o.stagger}` : ''}), ` +
+      `ECSClient maxAttempts 1, DEFAULT_RETRY (${DEFAULT_RETRY.maxAttempts} attempts, full jitter, base ${DEFAULT_RETRY.baseDelayMs} ` +
+      `ms, cap ${DEFAULT_RETRY.maxDelayMs} ms)`,
   );
   say(
     '  naive                for each service, in order: UpdateService(forceNewDeployment); ECSClient SDK defaults (standard mode, maxAttempts 3;',
   );
   say(
-    `                       the SDK's own backoff for throttling is full jitter, base 1 s); no DescribeServices; cap ${o.naiveCapS ? `${o.naiveCapS} s` : 'none'}`,
+    `                       the SDK's own backoff for throttling is full jitter, base 1 s); no DescribeServices; cap ` +
+      `${o.naiveCapS ? `${o.naiveCapS} s` : 'none'}`,
   );
   say(
     `  sdk-adaptive         redeployServices(concurrency ${o.concurrency}) with its retries off (policy maxAttempts 1: Pacer never widens); ` +

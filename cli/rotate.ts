@@ -69,7 +69,8 @@ export function rotationInProgressMessage(
   return (
     `A rotation of ${secret.name} is already in progress: ${which}. ` +
     `Follow it with \`cdk-dsql-url-secret status --secret-id ${secret.arn}\` and run rotate again once it has finished. ` +
-    `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ${logGroupOf(secret.rotationLambdaArn) ?? 'its CloudWatch logs'} ` +
+    `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ` +
+    `${logGroupOf(secret.rotationLambdaArn) ?? 'its CloudWatch logs'} ` +
     "(the construct's watchdog clears a stale AWSPENDING version)."
   );
 }
@@ -180,7 +181,9 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
     if ((err as Error).name === 'AbortError') {
       const outcome = {
         code: ExitCode.INTERRUPTED,
-        message: `Stopped watching. The rotation of ${secret.name} goes on in AWS: follow it with cdk-dsql-url-secret status --secret-id ${secret.arn}`,
+        message:
+          `Stopped watching. The rotation of ${secret.name} goes on in AWS: follow it with cdk-dsql-url-secret status ` +
+          `--secret-id ${secret.arn}`,
       };
       reporter.finish(outcome, last);
       return outcome.code;

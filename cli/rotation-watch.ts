@@ -184,7 +184,8 @@ export class RotationWatch {
       const svc =
         s.services.length === 0
           ? (s.servicesNote ?? 'no bound services')
-          : `${completed} of ${s.services.length} bound service${s.services.length === 1 ? '' : 's'} completed a new deployment${gone ? ` (${gone} gone, skipped)` : ''}`;
+          : `${completed} of ${s.services.length} bound service${s.services.length === 1 ? '' : 's'} completed a new ` +
+            `deployment${gone ? ` (${gone} gone, skipped)` : ''}`;
       return {
         code: ExitCode.OK,
         message:

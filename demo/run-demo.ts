@@ -57,7 +57,8 @@ async function main(): Promise<number> {
     out.section('Summary');
     const svc = stack!.serviceArns.length;
     out.line(
-      `  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${stack!.handlerLogs.length} handler invocations, ${tally.attempts - ROTATIONS} retries)`,
+      `  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${stack!.handlerLogs.length} handler invocations, ` +
+        `${tally.attempts - ROTATIONS} retries)`,
     );
     out.line(`  services redeployed  ${tally.redeployed} (${svc} services × ${ROTATIONS} rotations)`);
     const { accepted, rejected } = stack!.endpoint.stats;
@@ -126,7 +127,8 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   out.line(`  ${OK} ${pad('moto', 20)} ${s.moto.endpoint} ${c.dim(`(Secrets Manager, ECS, SSM; behind a fault proxy on :${proxyPort})`)}`);
   out.line(`  ${OK} ${pad(`PostgreSQL ${pgVersion}`, 20)} 127.0.0.1:${s.postgres.port} ${c.dim('(throwaway data directory)')}`);
   out.line(
-    `  ${OK} ${pad('DSQL-style endpoint', 20)} ${s.endpoint.host}:${s.endpoint.port} ${c.dim(`(TLS only, checks SigV4 IAM tokens; all up after ${servers})`)}`,
+    `  ${OK} ${pad('DSQL-style endpoint', 20)} ${s.endpoint.host}:${s.endpoint.port} ` +
+      `${c.dim(`(TLS only, checks SigV4 IAM tokens; all up after ${servers})`)}`,
   );
 
   const secretName = s.secretArn.split(':secret:')[1] ?? s.secretArn;
@@ -139,7 +141,8 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   const valueFrom = await secretReference(s);
   for (const [cluster, names] of byCluster) {
     out.line(
-      `  ${OK} ${pad('ECS cluster', 20)} ${cluster} with ${names.length} services: ${names.join(', ')} ${c.dim(`(after ${ms(Date.now() - started)})`)}`,
+      `  ${OK} ${pad('ECS cluster', 20)} ${cluster} with ${names.length} services: ${names.join(', ')} ` +
+        `${c.dim(`(after ${ms(Date.now() - started)})`)}`,
     );
   }
   out.line(`    ${c.dim('task definition: DATABASE_URL from')} ${valueFrom}`);
@@ -225,7 +228,8 @@ function progress(e: RotationEvent): void {
   switch (e.type) {
     case 'rotation-started':
       out.line(
-        `  ${c.dim('RotateSecret staged version')} ${c.cyan(shortId(e.token))} ${c.dim('as AWSPENDING; each step runs the handler bundle in a fresh process')}`,
+        `  ${c.dim('RotateSecret staged version')} ${c.cyan(shortId(e.token))} ` +
+          `${c.dim('as AWSPENDING; each step runs the handler bundle in a fresh process')}`,
       );
       break;
     case 'step-started':
@@ -252,7 +256,8 @@ async function query(label: string, client: string, run: () => Promise<QueryOutc
   const r = await run();
   if (!r.ok) throw new DemoError(`${client} could not use the AWSCURRENT URL: ${r.message}`);
   out.line(
-    `  ${pad(label, 10)} ${pad(client, 14)} ${r.row.user} | ${isoSeconds(pgTime(r.row.now))} | ${r.row.version} ${c.dim(`(${ms(Date.now() - started)})`)}`,
+    `  ${pad(label, 10)} ${pad(client, 14)} ${r.row.user} | ${isoSeconds(pgTime(r.row.now))} | ${r.row.version} ` +
+      `${c.dim(`(${ms(Date.now() - started)})`)}`,
   );
   return r.warnings;
 }

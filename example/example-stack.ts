@@ -63,7 +63,8 @@ export class ExampleStack extends Stack {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; every other statement names its resource.',
+            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; every other statement ' +
+            'names its resource.',
           appliesTo: ['Resource::*'],
         },
       ],

@@ -90,7 +90,10 @@ export function explainConnectionFailure(value: Pick<DsqlUrlSecretValue, 'host' 
     return `testSecret: DSQL rejected the new token at ${where} (${detail}). Check that the signing identity has ${action} on the cluster${grant}.`;
   }
   if (kind === 'network') {
-    return `testSecret: could not reach ${where} (${e.code ?? 'timeout'}: ${detail}). Check the function's network path to the endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups).`;
+    return (
+      `testSecret: could not reach ${where} (${e.code ?? 'timeout'}: ${detail}). Check the function's network path to the ` +
+      `endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups).`
+    );
   }
   if (kind === 'tls') {
     return `testSecret: TLS to ${where} failed (${detail}). DSQL requires TLS; check that the host name is the cluster endpoint.`;

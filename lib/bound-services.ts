@@ -36,7 +36,8 @@ export class BoundServices extends Construct {
       validate: () =>
         this.services.length > MAX_BOUND_SERVICES
           ? [
-              `redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ${this.services.length}; split them across several DsqlUrlSecret constructs`,
+              `redeployOnRotation: at most ${MAX_BOUND_SERVICES} services can be bound to one DsqlUrlSecret, got ` +
+                `${this.services.length}; split them across several DsqlUrlSecret constructs`,
             ]
           : [],
     });

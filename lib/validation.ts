@@ -63,8 +63,10 @@ export function validateTiming(t: TimingSettings): void {
     throw new Error(
       `rotationInterval must be at least ${human(minInterval)} for rolloutAllowance ${t.rolloutAllowance.toHumanString()} and ` +
         `watchdogInterval ${t.watchdogInterval.toHumanString()} (2 x rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}, ` +
-        `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ${t.rotationInterval.toHumanString()}: ` +
-        `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes before the next one starts`,
+        `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ` +
+        `${t.rotationInterval.toHumanString()}: ` +
+        `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes ` +
+        `before the next one starts`,
     );
   }
   const minLifetime = minimumTokenLifetimeSeconds(budget);
@@ -75,7 +77,8 @@ export function validateTiming(t: TimingSettings): void {
     throw new Error(
       `tokenLifetime must be at least rotationInterval${window} + rolloutAllowance + watchdogInterval + ` +
         `${human(STALE_PENDING_SECONDS)} to clear a failed rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, ` +
-        `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`,
+        `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced ` +
+        `before their token expires`,
     );
   }
 }

@@ -309,7 +309,8 @@ test('no permission to rotate: names secretsmanager:RotateSecret and lambda:Invo
   const r = await rotate(() => undefined, { wait: false });
   expect(r.error?.message).toBe(
     `Permission denied: RotateSecret was refused (AccessDeniedException: denied). Allow secretsmanager:RotateSecret on the secret ${SECRET_ARN} ` +
-      'for the AWS identity this command runs as. RotateSecret also needs lambda:InvokeFunction on the rotation function (AppStack-RotationFunction).',
+      'for the AWS identity this command runs as. RotateSecret also needs lambda:InvokeFunction on the rotation function ' +
+      '(AppStack-RotationFunction).',
   );
 });
 

@@ -425,65 +425,69 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       return { versionId, value: await keyStack.readStage('AWSCURRENT'), waited };
     }
 
-    test('two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within rolloutAllowance is deferred', async () => {
-      // The function runs with a live role session (test 1 ended the last one); it signs nothing with it.
-      useSession(keyStack, newSession());
-      const r1 = await rotateWhenAllowed();
-      const r2 = await rotateWhenAllowed();
-      const r3 = await rotateWhenAllowed();
-      // r3 deletes r1's key, which AWSPREVIOUS's token uses: allowed only once rolloutAllowance has passed since r2's promotion.
-      expect(r3.waited).toBe(true);
-      const [k1, k2, k3] = [r1, r2, r3].map((r) => keyIdOf(r.value.password));
-      expect(new Set([k1, k2, k3]).size).toBe(3);
+    test(
+      'two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within rolloutAllowance is ' +
+        'deferred',
+      async () => {
+        // The function runs with a live role session (test 1 ended the last one); it signs nothing with it.
+        useSession(keyStack, newSession());
+        const r1 = await rotateWhenAllowed();
+        const r2 = await rotateWhenAllowed();
+        const r3 = await rotateWhenAllowed();
+        // r3 deletes r1's key, which AWSPREVIOUS's token uses: allowed only once rolloutAllowance has passed since r2's promotion.
+        expect(r3.waited).toBe(true);
+        const [k1, k2, k3] = [r1, r2, r3].map((r) => keyIdOf(r.value.password));
+        expect(new Set([k1, k2, k3]).size).toBe(3);
 
-      const stages = await stagesOf(keyStack);
-      expect(stages[r3.versionId]).toEqual(['AWSCURRENT']);
-      expect(stages[r2.versionId]).toEqual(['AWSPREVIOUS']);
-      expect(await probe(keyStack, r1.value.url)).toEqual({ ok: false, reasons: [`unknown access key ${k1}`] });
-      expect(await probe(keyStack, r2.value.url)).toEqual({ ok: true });
-      expect(await probe(keyStack, r3.value.url)).toEqual({ ok: true });
+        const stages = await stagesOf(keyStack);
+        expect(stages[r3.versionId]).toEqual(['AWSCURRENT']);
+        expect(stages[r2.versionId]).toEqual(['AWSPREVIOUS']);
+        expect(await probe(keyStack, r1.value.url)).toEqual({ ok: false, reasons: [`unknown access key ${k1}`] });
+        expect(await probe(keyStack, r2.value.url)).toEqual({ ok: true });
+        expect(await probe(keyStack, r3.value.url)).toEqual({ ok: true });
 
-      expect(await userKeys()).toEqual([k2, k3].sort());
-      const stored = await storedKeys();
-      expect(
-        stored
-          .map((k) => ({ accessKeyId: k.accessKeyId, versionId: k.versionId }))
-          .sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
-      ).toEqual(
-        [
-          { accessKeyId: k2, versionId: r2.versionId },
-          { accessKeyId: k3, versionId: r3.versionId },
-        ].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
-      );
+        expect(await userKeys()).toEqual([k2, k3].sort());
+        const stored = await storedKeys();
+        expect(
+          stored
+            .map((k) => ({ accessKeyId: k.accessKeyId, versionId: k.versionId }))
+            .sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
+        ).toEqual(
+          [
+            { accessKeyId: k2, versionId: r2.versionId },
+            { accessKeyId: k3, versionId: r3.versionId },
+          ].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
+        );
 
-      // Right away again: within rolloutAllowance of r3's promotion. Rotating for real would delete k2, which
-      // tasks not yet replaced still use: the rotation is deferred instead, a no-op that keeps r3's URL and
-      // every key, redeploys nothing, and tags when the watchdog may rotate.
-      const r3PromotedAt = await promotedAt();
-      const deferredUntil = new Date(r3PromotedAt + ROLLOUT_ALLOWANCE_SECONDS * 1000);
-      const logsBefore = keyStack.handlerLogs.length;
-      const noOp = await rotate(keyStack, 1);
-      expect(Date.now()).toBeLessThan(deferredUntil.getTime()); // else this run was too slow to test the deferral
-      const after = await stagesOf(keyStack);
-      expect(after[noOp.versionId]).toContain('AWSCURRENT');
-      expect(after[r3.versionId]).toEqual(['AWSPREVIOUS']);
-      expect(blockingPending(after)).toEqual([]);
-      const current = await keyStack.readStage('AWSCURRENT');
-      expect(current.password === r3.value.password).toBe(true);
-      expect(await userKeys()).toEqual([k2, k3].sort());
-      expect(await storedKeys()).toEqual(stored);
-      const tags = Object.fromEntries(
-        ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? []).map((t) => [t.Key, t.Value]),
-      );
-      expect(tags[DeferredTag.key]).toBe(`${noOp.versionId} ${deferredUntil.toISOString()}`);
-      expect(tags[PromotedTag.key]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
-      const newLogs = keyStack.handlerLogs.slice(logsBefore).join('\n');
-      expect(newLogs).toContain('createSecret: rotation deferred');
-      expect(newLogs).toContain('finishSecret: deferred rotation (same URL as the previous version): no redeploy');
-      expect(await probe(keyStack, current.url)).toEqual({ ok: true });
-      expect(await probe(keyStack, r2.value.url)).toEqual({ ok: true });
+        // Right away again: within rolloutAllowance of r3's promotion. Rotating for real would delete k2, which
+        // tasks not yet replaced still use: the rotation is deferred instead, a no-op that keeps r3's URL and
+        // every key, redeploys nothing, and tags when the watchdog may rotate.
+        const r3PromotedAt = await promotedAt();
+        const deferredUntil = new Date(r3PromotedAt + ROLLOUT_ALLOWANCE_SECONDS * 1000);
+        const logsBefore = keyStack.handlerLogs.length;
+        const noOp = await rotate(keyStack, 1);
+        expect(Date.now()).toBeLessThan(deferredUntil.getTime()); // else this run was too slow to test the deferral
+        const after = await stagesOf(keyStack);
+        expect(after[noOp.versionId]).toContain('AWSCURRENT');
+        expect(after[r3.versionId]).toEqual(['AWSPREVIOUS']);
+        expect(blockingPending(after)).toEqual([]);
+        const current = await keyStack.readStage('AWSCURRENT');
+        expect(current.password === r3.value.password).toBe(true);
+        expect(await userKeys()).toEqual([k2, k3].sort());
+        expect(await storedKeys()).toEqual(stored);
+        const tags = Object.fromEntries(
+          ((await keyStack.sm.send(new DescribeSecretCommand({ SecretId: keyStack.secretArn }))).Tags ?? []).map((t) => [t.Key, t.Value]),
+        );
+        expect(tags[DeferredTag.key]).toBe(`${noOp.versionId} ${deferredUntil.toISOString()}`);
+        expect(tags[PromotedTag.key]).toBe(`${r3.versionId} ${new Date(r3PromotedAt).toISOString()}`);
+        const newLogs = keyStack.handlerLogs.slice(logsBefore).join('\n');
+        expect(newLogs).toContain('createSecret: rotation deferred');
+        expect(newLogs).toContain('finishSecret: deferred rotation (same URL as the previous version): no redeploy');
+        expect(await probe(keyStack, current.url)).toEqual({ ok: true });
+        expect(await probe(keyStack, r2.value.url)).toEqual({ ok: true });
 
-      await expectNoLeaks(keyStack);
-    });
+        await expectNoLeaks(keyStack);
+      },
+    );
   });
 });

@@ -291,7 +291,8 @@ describe('2. role signer', () => {
           const longest = (es: typeof episodes) => (Math.max(0, ...es.map((e) => e.to - e.from)) / MINUTE).toFixed(1);
           return (
             `${s.name}: ${episodes.length} dead episodes, ${clean.length} with one clean recovery (longest ${longest(clean)} min, ` +
-            `window ${detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS) / MINUTE} min), ${episodes.length - clean.length} compound (longest ${longest(episodes)} min)`
+            `window ${detectionWindowSeconds(s.config, MAX_ROTATION_SECONDS) / MINUTE} min), ${episodes.length - clean.length} ` +
+            `compound (longest ${longest(episodes)} min)`
           );
         })
         .join('\n'),
@@ -509,7 +510,8 @@ describe('as implemented (AWSPENDING left by failures and cleared when stale, de
         .map(
           (s) =>
             `${s.name}: ` +
-            `${s.results.reduce((n, r) => n + followUps(r, s.config).length, 0)} scheduled rotations within rolloutAllowance of the last promotion, ` +
+            `${s.results.reduce((n, r) => n + followUps(r, s.config).length, 0)} scheduled rotations within rolloutAllowance of the ` +
+            `last promotion, ` +
             `${s.results.reduce((n, r) => n + guardFailures(r).length, 0)} failed by the key guard, ` +
             `${s.results.reduce((n, r) => n + r.deferrals.scheduled, 0)}/${s.results.reduce((n, r) => n + r.deferrals.watchdog, 0)} ` +
             'scheduled/watchdog rotations deferred',
@@ -546,12 +548,16 @@ describe('as implemented (AWSPENDING left by failures and cleared when stale, de
   // a rotation; the watchdog rotates once rolloutAllowance has passed.
   test('the role signer survives a failed rotation with the default configuration', () => noDead(role));
 
-  test("before deferral, the role signer's dead tokens all came from a scheduled rotation within rolloutAllowance of the rescue, within the bound above", () => {
-    onlyFollowUpDeaths(before.role);
-    expect(before.role.reduce((n, s) => n + s.results.reduce((m, r) => m + r.episodes.length, 0), 0)).toBeGreaterThan(0);
-    const bound = DEFAULT.rolloutAllowanceSeconds + MAX_ROTATION_SECONDS - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;
-    expect(offenders(before.role, (r) => r.maxDeadEpisodeSeconds <= bound, deadAndMargin)).toEqual([]);
-  });
+  test(
+    "before deferral, the role signer's dead tokens all came from a scheduled rotation within rolloutAllowance of the rescue, " +
+      'within the bound above',
+    () => {
+      onlyFollowUpDeaths(before.role);
+      expect(before.role.reduce((n, s) => n + s.results.reduce((m, r) => m + r.episodes.length, 0), 0)).toBeGreaterThan(0);
+      const bound = DEFAULT.rolloutAllowanceSeconds + MAX_ROTATION_SECONDS - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;
+      expect(offenders(before.role, (r) => r.maxDeadEpisodeSeconds <= bound, deadAndMargin)).toEqual([]);
+    },
+  );
 
   // Was finding 4: nothing held back a scheduled rotation due within
   // rolloutAllowance of the last promotion (a watchdog rescue's). The

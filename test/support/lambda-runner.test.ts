@@ -65,7 +65,9 @@ describe('lambda runner', () => {
   test('timeout kills the child: TimeoutError', async () => {
     const bundle = write(
       'hang.js',
-      `exports.handler = async () => { console.log('started'); require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'hang.pid'))}, String(process.pid)); await new Promise(() => setInterval(() => {}, 1000)); };`,
+      `exports.handler = async () => { console.log('started'); ` +
+        `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'hang.pid'))}, String(process.pid)); await new Promise(() => ` +
+        `setInterval(() => {}, 1000)); };`,
     );
     const started = Date.now();
     const out = await invokeHandler({ bundle, env: {}, event: {}, timeoutMs: 1_000 });
