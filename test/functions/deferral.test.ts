@@ -298,3 +298,32 @@ describe('decideWatchdogAction with a deferral', () => {
     });
   });
 });
+
+describe('a deferral that an earlier attempt tagged but never stored', () => {
+  test('a retry that no longer defers removes the tag first, so the new token is promoted and redeployed', async () => {
+    // GIVEN an attempt that wrote the deferral tag for TOKEN and failed before PutSecretValue; the allowance has passed since
+    const { sm } = await givenSecret(ALLOWANCE + 60);
+    sm.tags.set(DeferredTag.key, `${TOKEN} ${new Date(Date.now() - 60_000).toISOString()}`);
+
+    // WHEN the rotation is retried
+    await handler(event('createSecret'));
+
+    // THEN it rotates for real, and no tag says its new token is a copy
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
+    await handler(event('finishSecret'));
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { service: SERVICE, forceNewDeployment: true });
+    expect(sm.tags.get(PromotedTag.key)!.startsWith(`${TOKEN} `)).toBe(true);
+  });
+
+  test('the deferral tag is written before the copy, so a failed write never leaves an untagged copy', async () => {
+    await givenSecret(600);
+    smMock.on(PutSecretValueCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+
+    await expect(handler(event('createSecret'))).rejects.toThrow('throttled');
+
+    const tagged = smMock.commandCalls(TagResourceCommand).filter((c) => c.args[0].input.Tags?.some((t) => t.Key === DeferredTag.key));
+    expect(tagged).toHaveLength(1);
+    expect(tagged[0].args[0].input.Tags![0].Value).toMatch(new RegExp(`^${TOKEN} `));
+  });
+});
