@@ -115,13 +115,11 @@ function arrange(state: SecretState): void {
     VersionIdsToStages: stages,
     Tags: Object.entries(state.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
   });
-  smMock
-    .on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' })
-    .resolves({
-      ARN: SECRET_ARN,
-      VersionId: OLD_VERSION,
-      SecretString: typeof state.current === 'string' ? state.current : JSON.stringify(state.current),
-    });
+  smMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' }).resolves({
+    ARN: SECRET_ARN,
+    VersionId: OLD_VERSION,
+    SecretString: typeof state.current === 'string' ? state.current : JSON.stringify(state.current),
+  });
   smMock.on(ListSecretVersionIdsCommand).resolves({
     Versions: Object.entries(state.created ?? {}).map(([VersionId, CreatedDate]) => ({
       VersionId,
