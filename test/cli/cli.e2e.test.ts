@@ -298,12 +298,13 @@ test('no rolloutState from ECS: completed once running = desired and no other de
 test('plain moto (no rollout simulation): its deployments stay IN_PROGRESS 0/1, so --wait times out with exit 3', async () => {
   s.interceptor.rollout = undefined;
   try {
-    const r = await cli(['rotate', '--secret-id', secretId(), '--wait', '--timeout', '8s', ...FAST]);
+    // Long enough for the rotation itself on a loaded machine; the rollouts never finish here.
+    const r = await cli(['rotate', '--secret-id', secretId(), '--wait', '--timeout', '20s', ...FAST]);
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('AWSPENDING → AWSCURRENT');
     expect(r.stderr).toMatch(
       new RegExp(
-        `Timed out after 8s: version \\w{8} is AWSCURRENT, but ${CLUSTERS * SERVICES_PER_CLUSTER} still rolling out \\(` +
+        `Timed out after 20s: version \\w{8} is AWSCURRENT, but ${CLUSTERS * SERVICES_PER_CLUSTER} still rolling out \\(` +
           `${label(s.stack.serviceArns[0])} 0/1, `,
       ),
     );
