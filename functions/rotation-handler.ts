@@ -2,6 +2,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
 import { FunctionBundle } from '../lib/contract';
 import { readFunctionConfig } from './config';
 import { log } from './log';
@@ -35,14 +36,29 @@ const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecre
  */
 export async function handler(event: RotationEvent): Promise<void> {
   const { Step: step, SecretId: secretId, ClientRequestToken: versionId } = event ?? {};
-  // Own keys only: 'toString' or '__proto__' must not pass for a step.
-  const run = Object.hasOwn(STEPS, step) ? STEPS[step] : undefined;
-  if (run === undefined) throw new Error(`Unknown rotation step '${step}': expected createSecret, setSecret, testSecret or finishSecret`);
-  if (!secretId || !versionId) throw new Error('The rotation event must carry SecretId and ClientRequestToken');
+  // A string and an own key only: ['createSecret'] or an object whose toString names a step would pass a
+  // key lookup (keys are converted to strings), and 'toString' or '__proto__' are inherited names.
+  const run = typeof step === 'string' && Object.hasOwn(STEPS, step) ? STEPS[step] : undefined;
+  if (run === undefined) throw new Error(`Unknown rotation step ${describeStep(step)}: expected ${Object.keys(STEPS).join(', ')}`);
+  if (!isNonEmptyString(secretId) || !isNonEmptyString(versionId)) {
+    throw new Error('The rotation event must carry SecretId and ClientRequestToken as non-empty strings');
+  }
 
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: secretId }));
   const secretArn = metadata.ARN ?? secretId;
   const fields = { step, secretArn, versionId };
+  const deletedDate = scheduledDeletionOf(metadata);
+  if (deletedDate !== undefined) {
+    // Before every other guard: finishSecret of a version already AWSCURRENT would redeploy without touching the secret.
+    const message = scheduledDeletionMessage(
+      `Rotation step ${step}`,
+      secretArn,
+      deletedDate,
+      'nothing was written, promoted or redeployed',
+    );
+    log.error('rotation stopped: the secret is scheduled for deletion', { ...fields, deletedDate: deletedDate.toISOString() });
+    throw new Error(message);
+  }
   if (!metadata.RotationEnabled) throw new Error(`Secret ${secretArn} does not have rotation enabled`);
   const stages = metadata.VersionIdsToStages?.[versionId];
   if (stages === undefined) throw new Error(`Secret version ${versionId} has no stage for rotation of secret ${secretArn}`);
@@ -62,4 +78,22 @@ export async function handler(event: RotationEvent): Promise<void> {
   log.info('step started', fields);
   await run(ctx);
   log.info('step finished', fields);
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** A step as the error shows it: a string quoted, anything else as JSON with its type (never through its own toString). */
+function describeStep(step: unknown): string {
+  if (typeof step === 'string') return `'${step}'`;
+  if (step === undefined) return '(missing)';
+  const kind = step === null ? 'null' : Array.isArray(step) ? 'an array' : typeof step === 'object' ? 'an object' : `a ${typeof step}`;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(step);
+  } catch {
+    // BigInt or a cycle: the type says enough.
+  }
+  return `${(json ?? '').slice(0, 100)} (${kind}, not a string)`.trimStart();
 }
