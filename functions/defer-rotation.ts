@@ -1,5 +1,6 @@
 import { PutSecretValueCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { currentTokenPromotedAt, lastPromotionAt, RotationState, rotationStateOf } from '../core/rotation-state';
+import { valueMatchesSettings } from '../core/url-settings';
 import { DsqlUrlSecretValue } from '../lib/contract';
 import { DeferredTag } from '../lib/secret-tags';
 import { checkConnection } from './connection-check';
@@ -37,11 +38,8 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
     promotedAt: currentTokenPromotedAt(state),
     rolloutAllowanceSeconds: allowance,
     currentExpiresAt: value?.url && !Number.isNaN(expiresMs) ? new Date(expiresMs) : undefined,
-    currentMatchesConfig:
-      value?.host === ctx.config.host &&
-      Number(value?.port) === ctx.config.port &&
-      value?.username === ctx.config.username &&
-      value?.dbname === ctx.config.database,
+    // The whole URL, query included: keeping a URL made under another configuration would keep it stale.
+    currentMatchesConfig: valueMatchesSettings(value, ctx.config),
   });
   if (!decision.defer) {
     log.info('createSecret: not deferring this rotation', { ...fields, reason: decision.reason });

@@ -11,7 +11,7 @@
  *
  * Never deferred: a rotation whose current token does not authenticate or
  * would not outlive the deferred rotation's own rollout (a rescue must run at
- * once), or whose current value is not for the configured endpoint and role.
+ * once), or whose current value is not the configured endpoint, role, database and URL parameters.
  */
 import { SAFETY_MARGIN_SECONDS } from '../lib/timing';
 
@@ -23,7 +23,7 @@ export interface DeferralObservation {
   readonly rolloutAllowanceSeconds: number;
   /** AWSCURRENT's expiresAt; undefined when it holds no token (the placeholder). */
   readonly currentExpiresAt: Date | undefined;
-  /** AWSCURRENT's host, port, role and database are the configured ones. */
+  /** AWSCURRENT's URL is exactly what the configuration makes: host, port, role, database and query (core/url-settings.ts). */
   readonly currentMatchesConfig: boolean;
 }
 
@@ -41,7 +41,8 @@ export function decideDeferral(o: DeferralObservation): DeferralDecision {
   if (o.now.getTime() >= until.getTime())
     return { defer: false, reason: `rolloutAllowance since the last promotion passed at ${until.toISOString()}` };
   if (o.currentExpiresAt === undefined) return { defer: false, reason: 'the current value holds no token' };
-  if (!o.currentMatchesConfig) return { defer: false, reason: 'the current URL is not for the configured endpoint, role and database' };
+  if (!o.currentMatchesConfig)
+    return { defer: false, reason: 'the current URL is not for the configured endpoint, role, database and URL parameters' };
   // The deferred rotation runs at `until` (plus one watchdog interval) and its rollout takes up to rolloutAllowance.
   const needed = until.getTime() + (o.rolloutAllowanceSeconds + SAFETY_MARGIN_SECONDS) * 1000;
   if (o.currentExpiresAt.getTime() <= needed) {

@@ -1,5 +1,6 @@
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { connectionUrl } from '../core/url-settings';
 import { ADMIN_ROLE_NAME, DsqlUrlSecretValue } from '../lib/contract';
 import { HandlerConfig } from './config';
 
@@ -45,13 +46,8 @@ export async function mintSecretValue(
 
 export function buildSecretValue(config: HandlerConfig, token: string, issuedAt: Date, expiresAt: Date): DsqlUrlSecretValue {
   const query = new URLSearchParams(config.urlQuery);
-  const suffix = config.urlQuery === '' ? '' : `?${config.urlQuery}`;
-  // libpq and Prisma need the token percent-encoded: it contains / ? & = %.
-  const url =
-    `postgres://${encodeURIComponent(config.username)}:${encodeURIComponent(token)}` +
-    `@${config.host}:${config.port}/${encodeURIComponent(config.database)}${suffix}`;
   return {
-    url,
+    url: connectionUrl(config, token),
     host: config.host,
     port: config.port,
     username: config.username,

@@ -169,6 +169,23 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
   });
+
+  test.each([
+    ['URL parameters', { urlQuery: 'sslmode=verify-full&application_name=api' }],
+    ['no URL parameters', { urlQuery: '' }],
+    ['database', { database: 'orders' }],
+  ])('a current URL made before a change of %s is replaced at once, with the new settings', async (_what, change) => {
+    setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE, ...change }));
+    const { sm } = await givenSecret(60);
+    await handler(event('createSecret'));
+    const pending = JSON.parse(valueOf(sm, TOKEN)!) as DsqlUrlSecretValue;
+    expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.has(DeferredTag.key)).toBe(false);
+    if ('urlQuery' in change) expect(pending.url.endsWith(change.urlQuery === '' ? '/postgres' : `?${change.urlQuery}`)).toBe(true);
+    if ('database' in change) expect(pending.dbname).toBe(change.database);
+    const skipped = logRecords().find((r) => r.message === 'createSecret: not deferring this rotation');
+    expect(String(skipped?.reason)).toContain('not for the configured endpoint, role, database and URL parameters');
+  });
 });
 
 describe('finishSecret', () => {
