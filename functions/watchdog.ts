@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { RotationState, rotationStateOf } from '../core/rotation-state';
+import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
 import { versionCreationDates } from '../core/version-dates';
 import { DsqlUrlSecretValue, FunctionBundle, MetricName, WatchdogFunctionConfig } from '../lib/contract';
 import { readFunctionConfig } from './config';
@@ -54,7 +55,8 @@ export async function watchdogHandler(): Promise<WatchdogResult> {
  * rotation plus a rollout; starts a rotation when not. Clears the AWSPENDING
  * label of a failed rotation, which would otherwise block every later one.
  * Emits TokenCheckFailed, TokenSecondsLeft and WatchdogRotationStarted, and
- * logs one line with the decision. Never logs the URL or the token.
+ * logs one line with the decision. Never logs the URL or the token. Fails,
+ * changing nothing, while the secret is scheduled for deletion.
  */
 export async function runWatchdog(options: WatchdogOptions = {}): Promise<WatchdogResult> {
   const config = readWatchdogConfig(options.env ?? process.env);
@@ -64,6 +66,8 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
   const secretArn = metadata.ARN ?? config.secretArn;
   const dimension = config.metricDimension;
+  const deletedDate = scheduledDeletionOf(metadata);
+  if (deletedDate !== undefined) stopForScheduledDeletion(secretArn, dimension, deletedDate, now);
   const state = rotationStateOf(metadata);
 
   const { rotationInProgress, cleared } = await clearStalePending(sm, state, secretArn, config.stalePendingSeconds, now);
@@ -150,6 +154,26 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
     rotationStarted,
     clearedPendingVersions: cleared,
   };
+}
+
+/**
+ * A secret scheduled for deletion has no URL to serve new tasks (AWS refuses
+ * GetSecretValue) and refuses rotation, so neither rotating nor clearing a
+ * pending version can help: the watchdog changes nothing and fails, every
+ * interval, so that it never looks healthy. TokenCheckFailed is 1 (the token
+ * check alarm fires) and the invocation's error counts for the watchdog alarm.
+ */
+function stopForScheduledDeletion(secretArn: string, dimension: string, deletedDate: Date, now: Date): never {
+  emitMetrics(
+    dimension,
+    [
+      { name: MetricName.TOKEN_CHECK_FAILED, value: 1, unit: 'Count' },
+      { name: MetricName.WATCHDOG_ROTATION_STARTED, value: 0, unit: 'Count' },
+    ],
+    now,
+  );
+  log.error('watchdog: the secret is scheduled for deletion', { secretArn, deletedDate: deletedDate.toISOString() });
+  throw new Error(scheduledDeletionMessage('watchdog', secretArn, deletedDate, 'no rotation was started and no stage was changed'));
 }
 
 /**
