@@ -43,9 +43,9 @@ describe('DatabaseRole.custom options', () => {
   });
 
   test('a refused grant names the prop, the grant, why, and the form to write', () => {
-    expect(() => DatabaseRole.custom('app_rw', { grants: ['USAGE ON SCHEMA app', 'SELECT ON app.t; DROP ROLE admin'] })).toThrow(
-      /^DatabaseRole\.custom\('app_rw', \{ grants \}\): grant 2 'SELECT ON app\.t; DROP ROLE admin' is refused: it contains a semicolon.*Write it as '<privileges> ON <object>', e\.g\. 'USAGE ON SCHEMA app'/,
-    );
+    const refused = () => DatabaseRole.custom('app_rw', { grants: ['USAGE ON SCHEMA app', 'SELECT ON app.t; DROP ROLE admin'] });
+    expect(refused).toThrow(/^DatabaseRole\.custom\('app_rw', \{ grants \}\): grant 2 'SELECT ON app\.t; DROP ROLE admin' is refused: /);
+    expect(refused).toThrow(/: it contains a semicolon.*Write it as '<privileges> ON <object>', e\.g\. 'USAGE ON SCHEMA app'/);
     expect(() => DatabaseRole.custom('app_rw', { grants: [Token.asString({ Ref: 'Grant' })] })).toThrow(
       /grant 1 must be a literal string known at synth/,
     );
@@ -53,7 +53,7 @@ describe('DatabaseRole.custom options', () => {
 
   test('grants without the bootstrap are refused: nothing would run them', () => {
     expect(() => DatabaseRole.custom('app_rw', { bootstrap: false, grants: ['USAGE ON SCHEMA app'] })).toThrow(
-      /bootstrap: false, grants \}\): grants are run by the bootstrap: remove bootstrap: false, or remove grants and run the GRANT statements yourself/,
+      /bootstrap: false, grants \}\): grants are run by the bootstrap: remove bootstrap: false, or remove grants and run the GRANT /,
     );
   });
 });
