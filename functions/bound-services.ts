@@ -1,6 +1,13 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { readBoundServices } from '../core/bound-services';
+import { describeInvalidEntry, InvalidBoundEntry, readBoundServices } from '../core/bound-services';
 import { log } from './log';
+
+export interface LoadedBoundServices {
+  /** The entries that are strings, de-duplicated, in binding order. */
+  readonly arns: string[];
+  /** Entries that are not strings (see core/bound-services.ts): the step fails naming them, after redeploying the others. */
+  readonly invalid: InvalidBoundEntry[];
+}
 
 /**
  * Reads the ARNs of the services bound with `redeployOnRotation()` from the
@@ -10,8 +17,8 @@ import { log } from './log';
  * after the first rotation; during that first rotation they do not exist yet
  * and no service can hold an old token, so "not found" means "none".
  */
-export async function loadBoundServices(ssm: SSMClient, baseName: string, count = 1): Promise<string[]> {
-  const read = await readBoundServices(baseName, (name) => getParameter(ssm, name), count);
+export async function loadBoundServices(ssm: SSMClient, baseName: string, count = 1): Promise<LoadedBoundServices> {
+  const read = await readBoundServices(baseName, (name) => getParameter(ssm, name), count, { invalid: 'collect' });
   if (read.missing !== undefined) {
     log.warn(
       read.parametersRead === 0
@@ -20,7 +27,14 @@ export async function loadBoundServices(ssm: SSMClient, baseName: string, count 
       { parameter: read.missing },
     );
   }
-  return read.arns;
+  for (const entry of read.invalid) {
+    log.error('bound services parameter holds an entry that is not a service ARN; redeploying the others', {
+      parameter: entry.parameter,
+      index: entry.index,
+      entry: describeInvalidEntry(entry),
+    });
+  }
+  return { arns: read.arns, invalid: read.invalid };
 }
 
 async function getParameter(ssm: SSMClient, name: string): Promise<string | undefined> {

@@ -1,12 +1,13 @@
 import { TagResourceCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { describeInvalidEntry } from '../core/bound-services';
 import { isDeferredCopy, promotionTimeOf, rotationStateOf } from '../core/rotation-state';
 import { MetricName } from '../lib/contract';
 import { PromotedTag } from '../lib/secret-tags';
-import { loadBoundServices } from './bound-services';
+import { LoadedBoundServices, loadBoundServices } from './bound-services';
 import { clearDeferral } from './defer-rotation';
 import { log } from './log';
 import { emitMetrics } from './metrics';
-import { redeployServices } from './redeploy';
+import { homeOf, RedeployReport, redeployServices } from './redeploy';
 import { readVersionValue } from './secret-values';
 import { metricDimension, StepContext } from './step-context';
 
@@ -48,6 +49,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     emitMetrics(metricDimension(ctx), [
       { name: MetricName.ROTATION_SUCCEEDED, value: 1, unit: 'Count' },
       { name: MetricName.SERVICES_REDEPLOYED, value: 0, unit: 'Count' },
+      { name: MetricName.SERVICES_NOT_FOUND, value: 0, unit: 'Count' },
       { name: MetricName.REDEPLOY_FAILURES, value: 0, unit: 'Count' },
       { name: MetricName.THROTTLE_RETRIES, value: 0, unit: 'Count' },
       {
@@ -60,29 +62,36 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   }
   const promotedAt = await promotionTime(ctx);
   await clearDeferral(ctx);
-  const services = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
-  const report = await redeployServices(ctx.ecs, services, {
+  const bound = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
+  const report = await redeployServices(ctx.ecs, bound.arns, {
     promotedAt,
     concurrency: ctx.config.redeployConcurrency,
     staggerMs: ctx.config.redeployStaggerMs,
     retry: ctx.retry,
+    // The secret is in the function's own region and account: a service elsewhere fails once the others are done.
+    home: homeOf(ctx.secretArn),
   });
+  // Entries that are not service ARNs count as failures: the step fails naming them once the others are redeployed.
+  const failures = report.failed.length + bound.invalid.length;
   log.info('finishSecret: redeploy summary', {
     secretArn: ctx.secretArn,
     versionId: ctx.versionId,
-    services: services.length,
+    services: bound.arns.length,
     redeployed: report.redeployed.length,
     alreadyCurrent: report.alreadyCurrent.length,
     gone: report.gone.length,
+    notFound: report.notFound.length,
     failed: report.failed.length,
+    invalidEntries: bound.invalid.length,
     throttleRetries: report.throttleRetries,
   });
   const now = Date.now();
   emitMetrics(metricDimension(ctx), [
-    { name: MetricName.ROTATION_SUCCEEDED, value: report.failed.length === 0 ? 1 : 0, unit: 'Count' },
+    { name: MetricName.ROTATION_SUCCEEDED, value: failures === 0 ? 1 : 0, unit: 'Count' },
     { name: MetricName.ROTATION_DURATION, value: value ? (now - Date.parse(value.issuedAt)) / 1000 : NaN, unit: 'Seconds' },
     { name: MetricName.SERVICES_REDEPLOYED, value: report.redeployed.length, unit: 'Count' },
-    { name: MetricName.REDEPLOY_FAILURES, value: report.failed.length, unit: 'Count' },
+    { name: MetricName.SERVICES_NOT_FOUND, value: report.notFound.length, unit: 'Count' },
+    { name: MetricName.REDEPLOY_FAILURES, value: failures, unit: 'Count' },
     { name: MetricName.THROTTLE_RETRIES, value: report.throttleRetries, unit: 'Count' },
     {
       name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION,
@@ -90,13 +99,27 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
       unit: 'Seconds',
     },
   ]);
+  if (failures > 0) throw new Error(redeployFailure(report, bound));
+}
+
+/** Names every service that failed and every entry that is not a service ARN; the others were redeployed. */
+function redeployFailure(report: RedeployReport, bound: LoadedBoundServices): string {
+  const sentences: string[] = [];
   if (report.failed.length > 0) {
     const list = report.failed.map((f) => `${f.serviceArn} (${f.message})`).join('; ');
-    throw new Error(
-      `finishSecret: the new URL is AWSCURRENT but ${report.failed.length} of ${services.length} services ` +
-        `could not be redeployed: ${list}. A retry redeploys only these.`,
+    sentences.push(
+      `but ${report.failed.length} of ${bound.arns.length} services could not be redeployed: ${list}. A retry redeploys only these.`,
     );
   }
+  if (bound.invalid.length > 0) {
+    const list = bound.invalid.map(describeInvalidEntry).join('; ');
+    sentences.push(
+      `${report.failed.length > 0 ? 'Also' : 'but'} ${bound.invalid.length} bound-services ` +
+        `${bound.invalid.length === 1 ? 'entry is' : 'entries are'} not a service ARN: ${list}; the other services were redeployed. ` +
+        'Was the parameter changed by hand? Deploy the stack again to restore it.',
+    );
+  }
+  return `finishSecret: the new URL is AWSCURRENT ${sentences.join(' ')}`;
 }
 
 /**

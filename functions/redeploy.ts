@@ -1,5 +1,5 @@
 import { DescribeServicesCommand, ECSClient, Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { clusterOf, describeBatches, LONG_ARN_FORMAT, startedAfterPromotion } from '../core/ecs-services';
+import { clusterOf, describeBatches, LONG_ARN_FORMAT, parseServiceArn, startedAfterPromotion } from '../core/ecs-services';
 import { forEachLimited } from './for-each-limited';
 import { log } from './log';
 import { Pacer } from './pacer';
@@ -14,6 +14,17 @@ export interface RedeployOptions {
   readonly retry?: RetryPolicy;
   /** The clock the stagger reads (tests pass a fixed one). */
   readonly now?: () => number;
+  /**
+   * The function's own region and account. A service elsewhere cannot be
+   * redeployed by it (ECS would answer "not found"): it fails, named, without
+   * an ECS call. Undefined: no check.
+   */
+  readonly home?: ServiceHome;
+}
+
+export interface ServiceHome {
+  readonly region: string;
+  readonly account: string;
 }
 
 export interface RedeployReport {
@@ -21,13 +32,19 @@ export interface RedeployReport {
   readonly redeployed: string[];
   /** Already had a deployment started after promotion (an earlier attempt, or someone else). */
   readonly alreadyCurrent: string[];
-  /** Deleted or inactive: no task can hold the old token, nothing to do. */
+  /** Inactive or draining (deleted, still listed by ECS): no task can hold the old token, nothing to do. */
   readonly gone: string[];
+  /**
+   * ECS does not know the service or its cluster: deleted over an hour ago, or
+   * a wrong ARN. Logged by name and counted, not failed: no redeploy can help.
+   */
+  readonly notFound: string[];
   readonly failed: Array<{ serviceArn: string; message: string }>;
   readonly throttleRetries: number;
 }
 
-const GONE_ERRORS = new Set(['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException']);
+const GONE_ERRORS = new Set(['ServiceNotActiveException']);
+const NOT_FOUND_ERRORS = new Set(['ServiceNotFoundException', 'ClusterNotFoundException']);
 
 /**
  * Forces a new deployment of every service that has not had one since
@@ -36,18 +53,20 @@ const GONE_ERRORS = new Set(['ServiceNotFoundException', 'ServiceNotActiveExcept
  */
 export async function redeployServices(ecs: ECSClient, serviceArns: readonly string[], options: RedeployOptions): Promise<RedeployReport> {
   const retry = options.retry ?? DEFAULT_RETRY;
-  const report: RedeployReport = { redeployed: [], alreadyCurrent: [], gone: [], failed: [], throttleRetries: 0 };
+  const report: RedeployReport = { redeployed: [], alreadyCurrent: [], gone: [], notFound: [], failed: [], throttleRetries: 0 };
   const countRetry = () => {
     (report as { throttleRetries: number }).throttleRetries++;
   };
 
-  const described = await describeAll(ecs, serviceArns, retry, countRetry, report);
+  const local = options.home === undefined ? serviceArns : serviceArns.filter((arn) => !isForeign(report, arn, options.home!));
+  const described = await describeAll(ecs, local, retry, countRetry, report);
   const toDeploy: string[] = [];
-  for (const arn of serviceArns) {
+  for (const arn of local) {
     const service = described.get(arn);
-    if (service === undefined) continue; // already classified as gone or failed
+    if (service === undefined) continue; // already classified as not found or failed
     if (service.status !== 'ACTIVE') {
       report.gone.push(arn);
+      log.info('service is not active (deleted), skipped', { service: arn, status: service.status });
     } else if ((service.deployments ?? []).some((d) => startedAfterPromotion(d.createdAt, options.promotedAt))) {
       report.alreadyCurrent.push(arn);
     } else {
@@ -105,7 +124,10 @@ async function describeAll(
         if (service.serviceArn) found.set(service.serviceArn, service);
       }
       for (const arn of batch) {
-        if (!found.has(arn)) report.gone.push(arn); // DescribeServices lists it under failures: MISSING
+        if (found.has(arn)) continue;
+        // DescribeServices lists it under failures (MISSING): ECS keeps a deleted service as INACTIVE for a while only.
+        const reason = out.failures?.find((f) => f.arn === arn)?.reason ?? 'absent from the answer';
+        notFound(report, arn, reason);
       }
     } catch (err) {
       for (const arn of batch) classifyFailure(report, arn, err);
@@ -114,11 +136,44 @@ async function describeAll(
   return found;
 }
 
+/** The region and account of an ARN (the secret's: the function's own); undefined when it is not an ARN. */
+export function homeOf(arn: string): ServiceHome | undefined {
+  const fields = arn.split(':');
+  return fields[0] === 'arn' && fields.length >= 6 && fields[3] && fields[4] ? { region: fields[3], account: fields[4] } : undefined;
+}
+
+/** A service in another region or account: failed, named, so the step fails once the others are done. */
+function isForeign(report: RedeployReport, arn: string, home: ServiceHome): boolean {
+  const parts = parseServiceArn(arn);
+  if (parts === undefined || (parts.region === home.region && parts.account === home.account)) return false;
+  const message =
+    `service is in region ${parts.region}, account ${parts.account}, but this function redeploys services in region ` +
+    `${home.region}, account ${home.account} only; bind it to a DsqlUrlSecret in its own region and account`;
+  report.failed.push({ serviceArn: arn, message });
+  log.error('cannot redeploy a service in another region or account', { service: arn, region: parts.region, account: parts.account });
+  return true;
+}
+
+function notFound(report: RedeployReport, arn: string, reason: string): void {
+  report.notFound.push(arn);
+  const parts = parseServiceArn(arn);
+  log.warn('service not found, skipped (deleted over an hour ago, or a wrong ARN)', {
+    service: arn,
+    cluster: parts?.cluster,
+    name: parts?.name,
+    reason,
+  });
+}
+
 function classifyFailure(report: RedeployReport, arn: string, err: unknown): void {
   const e = err as { name?: string; message?: string };
+  if (NOT_FOUND_ERRORS.has(e.name ?? '')) {
+    notFound(report, arn, e.name!);
+    return;
+  }
   if (GONE_ERRORS.has(e.name ?? '')) {
     report.gone.push(arn);
-    log.warn('service no longer exists, skipped', { service: arn, error: e.name });
+    log.warn('service is not active (deleted), skipped', { service: arn, error: e.name });
     return;
   }
   report.failed.push({ serviceArn: arn, message: `${e.name ?? 'Error'}: ${e.message ?? String(err)}` });

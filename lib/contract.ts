@@ -177,7 +177,9 @@ export const MetricName = {
   ROTATION_DURATION: 'RotationDuration',
   /** finishSecret: services that got a new deployment. */
   SERVICES_REDEPLOYED: 'ServicesRedeployed',
-  /** finishSecret: services whose redeploy failed. */
+  /** finishSecret: bound services ECS does not know (deleted over an hour ago, or a wrong ARN): skipped, logged by name. */
+  SERVICES_NOT_FOUND: 'ServicesNotFound',
+  /** finishSecret: services whose redeploy failed (and bound-services entries that are not service ARNs). */
   REDEPLOY_FAILURES: 'RedeployFailures',
   /** finishSecret: ECS calls retried after throttling. */
   THROTTLE_RETRIES: 'ThrottleRetries',

@@ -1,4 +1,4 @@
-import { parseBoundServices, readBoundServices } from '../../core/bound-services';
+import { describeInvalidEntry, parseBoundServiceEntries, parseBoundServices, readBoundServices } from '../../core/bound-services';
 import { boundServicesParameterName } from '../../lib/contract';
 
 const BASE = '/cdk-dsql-url-secret/app/bound-services';
@@ -29,6 +29,7 @@ describe('readBoundServices', () => {
       arns: [arn(1), arn(2), arn(3)],
       parametersRead: 2,
       missing: `${BASE}-3`,
+      invalid: [],
     });
     expect(s.asked).toEqual([BASE, `${BASE}-2`, `${BASE}-3`]);
   });
@@ -36,12 +37,31 @@ describe('readBoundServices', () => {
   test('reads no more than count parameters', async () => {
     const s = store({ [BASE]: JSON.stringify([arn(1)]), [`${BASE}-2`]: JSON.stringify([arn(2)]) });
 
-    await expect(readBoundServices(BASE, s.read, 1)).resolves.toEqual({ arns: [arn(1)], parametersRead: 1 });
+    await expect(readBoundServices(BASE, s.read, 1)).resolves.toEqual({ arns: [arn(1)], parametersRead: 1, invalid: [] });
     expect(s.asked).toEqual([BASE]);
   });
 
+  test('by default (the CLI) a malformed value is an error naming its parameter', async () => {
+    const s = store({ [BASE]: JSON.stringify([arn(1), null]) });
+
+    await expect(readBoundServices(BASE, s.read)).rejects.toThrow(`SSM parameter ${BASE} must hold a JSON array of ECS service ARNs`);
+  });
+
+  test("with invalid: 'collect' (the function) bad entries are listed and reading goes on", async () => {
+    const s = store({ [BASE]: JSON.stringify([arn(1), null]), [`${BASE}-2`]: 'not json', [`${BASE}-3`]: JSON.stringify([arn(3)]) });
+
+    await expect(readBoundServices(BASE, s.read, 3, { invalid: 'collect' })).resolves.toEqual({
+      arns: [arn(1), arn(3)],
+      parametersRead: 3,
+      invalid: [
+        { parameter: BASE, index: 1, entry: 'null' },
+        { parameter: `${BASE}-2`, entry: 'not json' },
+      ],
+    });
+  });
+
   test('none yet: the first parameter is missing', async () => {
-    await expect(readBoundServices(BASE, store({}).read)).resolves.toEqual({ arns: [], parametersRead: 0, missing: BASE });
+    await expect(readBoundServices(BASE, store({}).read)).resolves.toEqual({ arns: [], parametersRead: 0, missing: BASE, invalid: [] });
   });
 });
 
@@ -51,5 +71,23 @@ describe('parseBoundServices', () => {
       `SSM parameter ${BASE} must hold a JSON array of ECS service ARNs; ` +
         'was it changed by hand? Deploy the stack again to restore it.',
     );
+  });
+});
+
+describe('parseBoundServiceEntries', () => {
+  test('keeps the strings, names every other entry by position, shortens long ones', () => {
+    const long = { junk: 'x'.repeat(200) };
+    const parsed = parseBoundServiceEntries(JSON.stringify([arn(1), null, 7, long, arn(2)]), BASE);
+
+    expect(parsed.arns).toEqual([arn(1), arn(2)]);
+    expect(parsed.invalid.map(describeInvalidEntry)).toEqual([
+      `entry 1 of ${BASE} (null)`,
+      `entry 2 of ${BASE} (7)`,
+      `entry 3 of ${BASE} (${JSON.stringify(long).slice(0, 80)}...)`,
+    ]);
+  });
+
+  test('a value that is not an array is one entry without a position', () => {
+    expect(parseBoundServiceEntries('{"a":1}', BASE).invalid.map(describeInvalidEntry)).toEqual([`${BASE} ({"a":1}: not a JSON array)`]);
   });
 });

@@ -10,7 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { Pacer } from '../../functions/pacer';
 import { clusterOf } from '../../core/ecs-services';
-import { redeployServices } from '../../functions/redeploy';
+import { homeOf, redeployServices } from '../../functions/redeploy';
 import { awsError, recordingRetry, serviceArn, throttling } from './fixtures';
 import { activeService, FakeEcs } from './fixtures-ecs';
 
@@ -31,6 +31,15 @@ beforeEach(() => {
 afterEach(() => jest.restoreAllMocks());
 afterAll(() => ecsMock.restore());
 
+/** The JSON log records written while the test runs. */
+function captureLogs(): () => Array<Record<string, unknown>> {
+  const lines: string[] = [];
+  jest.spyOn(console, 'log').mockImplementation((line: string) => {
+    lines.push(line);
+  });
+  return () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 const updatedServices = () => ecsMock.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.service);
 
 describe('redeployServices', () => {
@@ -40,7 +49,7 @@ describe('redeployServices', () => {
     const report = await redeployServices(ecs, [A, B, C], options());
 
     expect(report.redeployed.sort()).toEqual([A, B, C].sort());
-    expect(report).toMatchObject({ alreadyCurrent: [], gone: [], failed: [], throttleRetries: 0 });
+    expect(report).toMatchObject({ alreadyCurrent: [], gone: [], notFound: [], failed: [], throttleRetries: 0 });
     expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 3);
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'main', service: A, forceNewDeployment: true });
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'main', service: B, forceNewDeployment: true });
@@ -69,7 +78,7 @@ describe('redeployServices', () => {
   test('no services: no ECS call at all', async () => {
     const report = await redeployServices(ecs, [], options());
 
-    expect(report).toEqual({ redeployed: [], alreadyCurrent: [], gone: [], failed: [], throttleRetries: 0 });
+    expect(report).toEqual({ redeployed: [], alreadyCurrent: [], gone: [], notFound: [], failed: [], throttleRetries: 0 });
     expect(ecsMock).not.toHaveReceivedAnyCommand();
   });
 
@@ -116,17 +125,24 @@ describe('redeployServices', () => {
     expect(updatedServices()).toEqual([A]);
   });
 
-  describe('services that no longer exist are skipped, not failed', () => {
-    test('listed under failures (MISSING) or absent from the DescribeServices answer', async () => {
+  describe('services that no longer exist are skipped, not failed; "not found" is counted apart from "inactive"', () => {
+    test('listed under failures (MISSING) or absent from the DescribeServices answer: not found, logged by name', async () => {
       ecsMock.on(DescribeServicesCommand).resolves({ services: [activeService(A)], failures: [{ arn: B, reason: 'MISSING' }] });
       ecsMock.on(UpdateServiceCommand).resolves({});
+      const lines = captureLogs();
 
       const report = await redeployServices(ecs, [A, B, serviceArn('main', 'absent')], options());
 
       expect(report.redeployed).toEqual([A]);
-      expect(report.gone.sort()).toEqual([B, serviceArn('main', 'absent')].sort());
+      expect(report.notFound.sort()).toEqual([B, serviceArn('main', 'absent')].sort());
+      expect(report.gone).toEqual([]);
       expect(report.failed).toEqual([]);
       expect(updatedServices()).toEqual([A]);
+      const warnings = lines().filter((r) => String(r.message).startsWith('service not found'));
+      expect(warnings).toEqual([
+        expect.objectContaining({ level: 'WARN', service: B, cluster: 'main', name: 'b', reason: 'MISSING' }),
+        expect.objectContaining({ service: serviceArn('main', 'absent'), name: 'absent', reason: 'absent from the answer' }),
+      ]);
     });
 
     test.each(['INACTIVE', 'DRAINING'])('status %s', async (status) => {
@@ -140,26 +156,71 @@ describe('redeployServices', () => {
     });
 
     test.each([
-      ['ServiceNotFoundException', () => new ServiceNotFoundException({ message: 'Service not found.', $metadata: {} })],
-      ['ServiceNotActiveException', () => new ServiceNotActiveException({ message: 'Service was not ACTIVE.', $metadata: {} })],
-    ])('UpdateService throws %s (deleted between describe and update)', async (_name, error) => {
+      ['ServiceNotFoundException', 'notFound', () => new ServiceNotFoundException({ message: 'Service not found.', $metadata: {} })],
+      ['ServiceNotActiveException', 'gone', () => new ServiceNotActiveException({ message: 'Service was not ACTIVE.', $metadata: {} })],
+    ])('UpdateService throws %s (deleted between describe and update): %s', async (_name, list, error) => {
       const fake = new FakeEcs().add(A, B);
       fake.failUpdate = (arn) => (arn === B ? error() : undefined);
       fake.install(ecsMock);
 
       const report = await redeployServices(ecs, [A, B], options());
 
-      expect(report).toMatchObject({ redeployed: [A], gone: [B], failed: [] });
+      expect(report).toMatchObject({ redeployed: [A], failed: [] });
+      expect(report.gone).toEqual(list === 'gone' ? [B] : []);
+      expect(report.notFound).toEqual(list === 'notFound' ? [B] : []);
     });
 
-    test('the whole cluster is gone (ClusterNotFoundException)', async () => {
+    test('the whole cluster is not found (ClusterNotFoundException): its services are not found', async () => {
       ecsMock.on(DescribeServicesCommand, { cluster: 'other' }).rejects(awsError('ClusterNotFoundException', 'Cluster not found.'));
       ecsMock.on(DescribeServicesCommand, { cluster: 'main' }).resolves({ services: [activeService(A)] });
       ecsMock.on(UpdateServiceCommand).resolves({});
 
       const report = await redeployServices(ecs, [A, C], options());
 
-      expect(report).toMatchObject({ redeployed: [A], gone: [C], failed: [] });
+      expect(report).toMatchObject({ redeployed: [A], gone: [], notFound: [C], failed: [] });
+    });
+  });
+
+  describe('a service in another region or account', () => {
+    const HOME = { region: 'us-east-1', account: '123456789012' };
+    const OTHER_REGION = 'arn:aws:ecs:eu-west-1:123456789012:service/main/far';
+    const OTHER_ACCOUNT = 'arn:aws:ecs:us-east-1:210987654321:service/main/theirs';
+
+    test('fails, named with its region and account, without an ECS call; the others are redeployed', async () => {
+      new FakeEcs().add(A, C).install(ecsMock);
+
+      const report = await redeployServices(ecs, [OTHER_REGION, A, OTHER_ACCOUNT, C], options({ home: HOME }));
+
+      expect(report.redeployed.sort()).toEqual([A, C].sort());
+      expect(report.notFound).toEqual([]);
+      expect(report.failed).toEqual([
+        {
+          serviceArn: OTHER_REGION,
+          message:
+            'service is in region eu-west-1, account 123456789012, but this function redeploys services in region us-east-1, ' +
+            'account 123456789012 only; bind it to a DsqlUrlSecret in its own region and account',
+        },
+        { serviceArn: OTHER_ACCOUNT, message: expect.stringContaining('region us-east-1, account 210987654321, but') },
+      ]);
+      const described = ecsMock.commandCalls(DescribeServicesCommand).flatMap((c) => c.args[0].input.services ?? []);
+      expect(described.sort()).toEqual([A, C].sort());
+      expect(updatedServices().sort()).toEqual([A, C].sort());
+    });
+
+    test('without a home (unknown), no check: ECS answers for it', async () => {
+      new FakeEcs().add(A).install(ecsMock);
+
+      const report = await redeployServices(ecs, [A, OTHER_REGION], options());
+
+      expect(report).toMatchObject({ redeployed: [A], notFound: [OTHER_REGION], failed: [] });
+    });
+
+    test('homeOf reads the region and account of the secret ARN', () => {
+      expect(homeOf('arn:aws:secretsmanager:eu-central-1:111122223333:secret:app/db-AbCdEf')).toEqual({
+        region: 'eu-central-1',
+        account: '111122223333',
+      });
+      expect(homeOf('app/db')).toBeUndefined();
     });
   });
 
