@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig } from './contract';
 import { BoundServices } from './bound-services';
+import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
@@ -96,18 +97,9 @@ export class DsqlUrlSecret extends Construct {
       secretName: props.secretName,
       encryptionKey: props.encryptionKey,
       description: `Aurora DSQL connection URL for ${this.host} as ${this.databaseRole.name}, rotated by cdk-dsql-url-secret`,
-      // No token exists before the first rotation, which InitialRotation runs during deployment.
-      secretObjectValue: {
-        url: SecretValue.unsafePlainText(''),
-        host: SecretValue.unsafePlainText(this.host),
-        port: SecretValue.unsafePlainText(String(DSQL_PORT)),
-        username: SecretValue.unsafePlainText(this.databaseRole.name),
-        password: SecretValue.unsafePlainText(''),
-        dbname: SecretValue.unsafePlainText(database),
-        sslmode: SecretValue.unsafePlainText(urlParameters.sslmode),
-        issuedAt: SecretValue.unsafePlainText(''),
-        expiresAt: SecretValue.unsafePlainText(''),
-      },
+      // No token exists before the first rotation, which InitialRotation runs during deployment. The same
+      // value whatever the props: a change to it would make CloudFormation write an empty AWSCURRENT.
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify(PLACEHOLDER_SECRET_VALUE)),
     });
 
     const metricDimension = Names.uniqueResourceName(this, { maxLength: 200 });
@@ -193,9 +185,19 @@ export class DsqlUrlSecret extends Construct {
       secret: this.secret,
       rotationFunction: this.function,
       signer: boundSigner.firstRotation,
+      urlSettings: {
+        Host: config.host,
+        Port: String(config.port),
+        Database: config.database,
+        Username: config.username,
+        UrlQuery: config.urlQuery,
+      },
+      signerArn: this.signerArn,
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);
+    // After a configuration change, the rotation it runs must see the function's new configuration and permissions.
+    this.initialRotation.resource.node.addDependency(this.function);
 
     const watchdog = new Watchdog(this, 'Watchdog', {
       secret: this.secret,

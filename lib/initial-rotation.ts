@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { InitialRotationProperties, UrlSettingsProperties } from './configuration-change';
 import { FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig } from './contract';
 import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
@@ -13,13 +14,19 @@ export interface InitialRotationProps {
   readonly rotationFunction: lambda.IFunction;
   /** The signer's part: the IAM user whose Lambda-created access keys must go before CloudFormation deletes it, if any. */
   readonly signer: FirstRotationSigner;
+  /** What the URL is made of: a change sends the custom resource an Update, which rotates with the new settings. */
+  readonly urlSettings: UrlSettingsProperties;
+  /** The IAM identity that signs the tokens. */
+  readonly signerArn: string;
 }
 
 /**
  * Runs one complete rotation during the first deployment and waits for it,
  * failing the deployment with a clear message if it cannot. Bound services
- * depend on it, so no task ever starts with the placeholder. On later stack
- * updates the secret already holds a URL and nothing happens.
+ * depend on it, so no task ever starts with the placeholder. On a later stack
+ * update that changes the URL's settings or the signer (its properties), it
+ * rotates again and waits for an AWSCURRENT that carries the new settings,
+ * before any bound service updates; other updates do nothing.
  */
 export class InitialRotation extends Construct {
   public readonly resource: CustomResource;
@@ -46,7 +53,11 @@ export class InitialRotation extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::DsqlUrlSecretInitialRotation',
-      properties: { SecretArn: props.secret.secretArn },
+      properties: {
+        SecretArn: props.secret.secretArn,
+        UrlSettings: props.urlSettings,
+        SignerArn: props.signerArn,
+      } satisfies InitialRotationProperties,
     });
     props.signer.grantCleanup(fn, this.resource);
   }

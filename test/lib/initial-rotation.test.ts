@@ -42,7 +42,7 @@ describe('first rotation during deployment', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotateImmediatelyOnUpdate: false });
   });
 
-  test('its only inputs are stable, so stack updates neither rerun it nor touch services', () => {
+  test('its only inputs are the secret and what shapes the URL, so other stack updates neither rerun it nor touch services', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster });
     Template.fromStack(stack).hasResourceProperties('Custom::DsqlUrlSecretInitialRotation', {
@@ -50,6 +50,7 @@ describe('first rotation during deployment', () => {
       SecretArn: { Ref: Match.stringLikeRegexp('DbSecret') },
     });
     const custom = Object.values(Template.fromStack(stack).findResources('Custom::DsqlUrlSecretInitialRotation'))[0];
-    expect(Object.keys(custom.Properties).sort()).toEqual(['SecretArn', 'ServiceToken']);
+    // UrlSettings and SignerArn change only with the configuration (see configuration-change.test.ts).
+    expect(Object.keys(custom.Properties).sort()).toEqual(['SecretArn', 'ServiceToken', 'SignerArn', 'UrlSettings']);
   });
 });
