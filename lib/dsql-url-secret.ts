@@ -24,6 +24,7 @@ import {
   timingBudget,
   validateConcurrency,
   validateDatabaseName,
+  validateRedeployStagger,
   validateSecretName,
   validateTiming,
   validateUrlParameters,
@@ -58,6 +59,13 @@ export class DsqlUrlSecret extends Construct {
   public readonly watchdogFunction: lambda.IFunction;
   /** Fires when the current URL fails to authenticate in consecutive watchdog checks. */
   public readonly tokenCheckAlarm: cloudwatch.Alarm;
+  /**
+   * Fires when the watchdog itself fails (its invocations error) or stops
+   * running (no invocation), in 2 of 3 consecutive watchdogIntervals. While
+   * it fires, nothing checks the URL or rescues a failed rotation. Missing
+   * data counts as breaching: silence means the watchdog is not running.
+   */
+  public readonly watchdogFailedAlarm: cloudwatch.Alarm;
   /** Fires when a rotation step fails (Secrets Manager then retries the rotation). */
   public readonly rotationFailedAlarm: cloudwatch.Alarm;
   /** Fires when no rotation succeeded within 1.5 x rotationInterval. */
@@ -87,6 +95,8 @@ export class DsqlUrlSecret extends Construct {
     validateSecretName(props.secretName);
     validateUrlParameters(urlParameters);
     validateConcurrency(redeployConcurrency);
+    const redeployStagger = props.redeployStagger ?? Duration.seconds(0);
+    validateRedeployStagger(redeployStagger);
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
     const region = props.cluster.env.region;
@@ -146,7 +156,7 @@ export class DsqlUrlSecret extends Construct {
       // A lazy number: known at synth only, once every service is bound.
       boundServicesParameterCount: this.boundServices.count,
       redeployConcurrency,
-      redeployStaggerMs: (props.redeployStagger ?? Duration.seconds(0)).toMilliseconds(),
+      redeployStaggerMs: redeployStagger.toMilliseconds(),
       metricDimension,
       connectTimeoutSeconds: CONNECT_TIMEOUT.toSeconds(),
       signer: boundSigner.rotationFunctionConfig,
@@ -213,6 +223,7 @@ export class DsqlUrlSecret extends Construct {
     });
     this.watchdogFunction = watchdog.function;
     this.tokenCheckAlarm = watchdog.alarm;
+    this.watchdogFailedAlarm = watchdog.failedAlarm;
     const alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.function, rotationInterval, metricDimension });
     this.rotationFailedAlarm = alarms.rotationFailed;
     this.rotationOverdueAlarm = alarms.rotationOverdue;

@@ -45,6 +45,7 @@ const human = (seconds: number) => Duration.seconds(seconds).toHumanString();
  * step in before that token expires: see lib/timing.ts for the budget.
  */
 export function validateTiming(t: TimingSettings): void {
+  validateDurationUnits(t);
   const budget = timingBudget(t);
   const lifetime = t.tokenLifetime.toSeconds();
   if (lifetime > MAX_TOKEN_LIFETIME.toSeconds()) {
@@ -54,9 +55,6 @@ export function validateTiming(t: TimingSettings): void {
     throw new Error(
       `rolloutAllowance must be positive, got ${t.rolloutAllowance.toHumanString()}: set it to how long a redeploy of your services may take`,
     );
-  }
-  if (budget.watchdogIntervalSeconds < 60 || budget.watchdogIntervalSeconds > 3600) {
-    throw new Error(`watchdogInterval must be from 1 minute to 1 hour, got ${t.watchdogInterval.toHumanString()}`);
   }
   const minInterval = minimumRotationIntervalSeconds(budget);
   if (budget.rotationIntervalSeconds < minInterval) {
@@ -81,6 +79,75 @@ export function validateTiming(t: TimingSettings): void {
         `before their token expires`,
     );
   }
+}
+
+/**
+ * Each timing prop is used at a fixed resolution; a finer value (or a token)
+ * would make aws-cdk-lib throw a conversion error that names no prop. The
+ * watchdog's range is checked first: 30 seconds is out of range, not merely
+ * not whole minutes.
+ */
+function validateDurationUnits(t: TimingSettings): void {
+  requireLiteral('watchdogInterval', t.watchdogInterval);
+  requireLiteral('rotationInterval', t.rotationInterval);
+  requireLiteral('tokenLifetime', t.tokenLifetime);
+  requireLiteral('rolloutAllowance', t.rolloutAllowance);
+  const watchdogSeconds = t.watchdogInterval.toSeconds({ integral: false });
+  if (watchdogSeconds < 60 || watchdogSeconds > 3600) {
+    throw new Error(`watchdogInterval must be from 1 minute to 1 hour, got ${exactly(t.watchdogInterval)}`);
+  }
+  requireWhole(
+    'watchdogInterval',
+    t.watchdogInterval,
+    'minutes',
+    'EventBridge runs the watchdog at rate(N minutes) and its alarm counts minutes',
+  );
+  requireWhole(
+    'rotationInterval',
+    t.rotationInterval,
+    'minutes',
+    'its schedule is rate(N hours) or, through EventBridge Scheduler, rate(N minutes)',
+  );
+  requireWhole('tokenLifetime', t.tokenLifetime, 'seconds', "DSQL's token lifetime (expiresIn) is in seconds");
+  requireWhole('rolloutAllowance', t.rolloutAllowance, 'seconds', 'the rotation function counts it in seconds');
+}
+
+/** redeployStagger is passed to the rotation function in milliseconds. */
+export function validateRedeployStagger(stagger: Duration): void {
+  requireLiteral('redeployStagger', stagger);
+  requireWhole('redeployStagger', stagger, 'millis', 'the rotation function waits whole milliseconds');
+}
+
+function requireLiteral(prop: string, d: Duration): void {
+  if (d.isUnresolved()) {
+    throw new Error(
+      `${prop} must be a literal Duration, got a token (${d.unitLabel()}): the timing props are checked against each other at synth, ` +
+        `so pass a number, e.g. Duration.minutes(30)`,
+    );
+  }
+}
+
+const UNIT_FACTORY = { minutes: 'Duration.minutes', seconds: 'Duration.seconds', millis: 'Duration.millis' } as const;
+
+function requireWhole(prop: string, d: Duration, unit: keyof typeof UNIT_FACTORY, why: string): void {
+  // The same arithmetic aws-cdk-lib's integral conversions check.
+  const amount =
+    unit === 'minutes'
+      ? d.toMinutes({ integral: false })
+      : unit === 'seconds'
+        ? d.toSeconds({ integral: false })
+        : d.toMilliseconds({ integral: false });
+  if (Number.isInteger(amount)) return;
+  const nearest = Math.max(1, Math.round(amount));
+  throw new Error(
+    `${prop} must be a whole number of ${unit} (${why}), got ${exactly(d)}: use ${UNIT_FACTORY[unit]}(n), e.g. ${UNIT_FACTORY[unit]}(${nearest})`,
+  );
+}
+
+/** A duration as given, down to the millisecond (toHumanString shows at most two units). */
+function exactly(d: Duration): string {
+  const ms = d.toMilliseconds({ integral: false });
+  return Number.isInteger(ms / 1000) ? d.toHumanString() : `${ms} ms`;
 }
 
 /** Secrets Manager's own schedule takes whole hours from 4 hours up; anything else needs EventBridge Scheduler. */

@@ -25,14 +25,21 @@ export interface WatchdogProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
 }
 
+/** The watchdog alarm's window, in intervals, and how many of them must fail. */
+const FAILED_WINDOW_INTERVALS = 3;
+const FAILED_INTERVALS_TO_ALARM = 2;
+
 /**
  * Every `interval`, connects with the current URL. If it does not
  * authenticate, or expires sooner than a rotation and rollout take, starts a
- * rotation. An alarm fires when checks fail repeatedly.
+ * rotation. One alarm fires when checks fail repeatedly, another when the
+ * watchdog itself fails or stops running.
  */
 export class Watchdog extends Construct {
   public readonly function: lambda.Function;
   public readonly alarm: cloudwatch.Alarm;
+  /** The watchdog's invocations errored, or there were none, in 2 of 3 intervals. */
+  public readonly failedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: WatchdogProps) {
     super(scope, id);
@@ -84,6 +91,37 @@ export class Watchdog extends Construct {
       evaluationPeriods: 2,
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failedAlarm = this.newFailedAlarm(props.interval);
+  }
+
+  /**
+   * The token-check alarm cannot see a watchdog that crashes before its
+   * metrics or is not invoked at all (a disabled rule, a deleted target, a
+   * throttled account): Lambda's own metrics can. An interval fails when an
+   * invocation errored or none ran; with no data at all (the function never
+   * ran) the alarm also breaches. Two of three intervals, because the
+   * schedule's jitter can move one invocation into the next period.
+   */
+  private newFailedAlarm(interval: Duration): cloudwatch.Alarm {
+    const errors = this.function.metricErrors({ period: interval, statistic: 'Sum' });
+    const invocations = this.function.metricInvocations({ period: interval, statistic: 'Sum' });
+    return new cloudwatch.MathExpression({
+      // Arithmetic, not a logical OR: each term is 0 in a healthy interval.
+      expression: 'FILL(errors, 0) + IF(FILL(invocations, 0) < 1, 1, 0)',
+      usingMetrics: { errors, invocations },
+      period: interval,
+      label: 'Watchdog errors plus intervals without an invocation',
+    }).createAlarm(this, 'FailedAlarm', {
+      alarmDescription:
+        'The Aurora DSQL URL watchdog failed or did not run: nothing checks the URL or rescues a failed rotation; ' +
+        "see the watchdog function's logs and its schedule",
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: FAILED_WINDOW_INTERVALS,
+      datapointsToAlarm: FAILED_INTERVALS_TO_ALARM,
+      // Lambda publishes nothing for a function that is not invoked: silence means it is not running.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
   }
 }

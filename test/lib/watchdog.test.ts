@@ -1,3 +1,4 @@
+import * as cdk from 'aws-cdk-lib';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FunctionBundle, METRICS_NAMESPACE } from '../../lib/contract';
@@ -64,5 +65,59 @@ describe('watchdog', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
     expect(db.tokenCheckAlarm.alarmArn).toBeDefined();
+  });
+
+  describe('the watchdog-failed alarm', () => {
+    function failedAlarm(interval?: Duration) {
+      const { stack, cluster } = givenStack();
+      const db = new DsqlUrlSecret(stack, 'Db', { cluster, watchdogInterval: interval });
+      const t = Template.fromStack(stack);
+      const alarms = t.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { Metrics: Match.arrayWith([Match.objectLike({ Id: 'invocations' })]) },
+      });
+      expect(Object.keys(alarms)).toHaveLength(1);
+      return { db, stack, id: Object.keys(alarms)[0], alarm: Object.values(alarms)[0].Properties };
+    }
+
+    test('fires on errors or no invocation in 2 of 3 watchdog intervals; missing data is breaching', () => {
+      const { db, stack, alarm } = failedAlarm(Duration.minutes(7));
+      const watchdog = { Ref: functionId(stack, 'DbWatchdogFunction') };
+      expect(alarm).toMatchObject({
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'breaching',
+      });
+      const byId = Object.fromEntries(alarm.Metrics.map((m: { Id: string }) => [m.Id, m]));
+      expect(Object.keys(byId).sort()).toEqual(['errors', 'expr_1', 'invocations']);
+      expect(byId.expr_1).toMatchObject({ Expression: 'FILL(errors, 0) + IF(FILL(invocations, 0) < 1, 1, 0)', ReturnData: true });
+      for (const [id, name] of [
+        ['errors', 'Errors'],
+        ['invocations', 'Invocations'],
+      ]) {
+        expect(byId[id]).toMatchObject({
+          ReturnData: false,
+          MetricStat: {
+            Metric: { Namespace: 'AWS/Lambda', MetricName: name, Dimensions: [{ Name: 'FunctionName', Value: watchdog }] },
+            Period: 7 * 60,
+            Stat: 'Sum',
+          },
+        });
+      }
+      expect(db.watchdogFailedAlarm.alarmArn).toBeDefined();
+    });
+
+    test('watches the watchdog function only, not the rotation function, and has no actions of its own', () => {
+      const { stack, alarm } = failedAlarm();
+      expect(JSON.stringify(alarm)).not.toContain(functionId(stack, 'DbRotationFunction'));
+      expect(alarm.AlarmActions).toBeUndefined();
+      expect(alarm.AlarmDescription).toMatch(/watchdog failed or did not run/);
+    });
+
+    test('is the construct member, so users can add actions', () => {
+      const { db, stack, id } = failedAlarm();
+      expect(stack.getLogicalId(db.watchdogFailedAlarm.node.defaultChild as cdk.CfnElement)).toBe(id);
+    });
   });
 });
