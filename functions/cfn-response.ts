@@ -23,6 +23,8 @@ export interface CustomResourceEvent {
   readonly PhysicalResourceId?: string;
   readonly ResourceType?: string;
   readonly ResourceProperties?: Record<string, unknown>;
+  /** Update only: the properties before the change. */
+  readonly OldResourceProperties?: Record<string, unknown>;
 }
 
 /** The body PUT to the ResponseURL. */
