@@ -4,6 +4,7 @@ import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
 import { FunctionBundle } from '../lib/contract';
+import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clients';
 import { readFunctionConfig } from './config';
 import { log } from './log';
 import { finishSecret } from './finish-secret';
@@ -18,13 +19,14 @@ export interface RotationEvent {
   readonly RotationToken?: string;
 }
 
-// Created once per container and reused across invocations.
-const sm = new SecretsManagerClient({});
+// Created once per container and reused across invocations. Short network timeouts: in a VPC without a path to
+// a service, a call fails in seconds naming the endpoint, not when the function times out (see aws-clients.ts).
+const sm = explainUnreachable(new SecretsManagerClient(AWS_CLIENT_OPTIONS), AwsServices.SECRETS_MANAGER);
 // Our own jittered retry handles throttling, so it can count and bound it.
-const ecs = new ECSClient({ maxAttempts: 1 });
-const ssm = new SSMClient({});
+const ecs = explainUnreachable(new ECSClient({ ...AWS_CLIENT_OPTIONS, maxAttempts: 1 }), AwsServices.ECS);
+const ssm = explainUnreachable(new SSMClient(AWS_CLIENT_OPTIONS), AwsServices.SSM);
 // Used only by the access-key signer; creating a client makes no call.
-const iam = new IAMClient({});
+const iam = explainUnreachable(new IAMClient(AWS_CLIENT_OPTIONS), AwsServices.IAM);
 
 const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecret, setSecret, testSecret, finishSecret };
 

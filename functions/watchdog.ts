@@ -10,6 +10,7 @@ import { RotationState, rotationStateOf } from '../core/rotation-state';
 import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
 import { versionCreationDates } from '../core/version-dates';
 import { DsqlUrlSecretValue, FunctionBundle, MetricName, WatchdogFunctionConfig } from '../lib/contract';
+import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clients';
 import { readFunctionConfig } from './config';
 import { checkConnection } from './connection-check';
 import { log } from './log';
@@ -60,7 +61,9 @@ export async function watchdogHandler(): Promise<WatchdogResult> {
  */
 export async function runWatchdog(options: WatchdogOptions = {}): Promise<WatchdogResult> {
   const config = readWatchdogConfig(options.env ?? process.env);
-  const sm = options.sm ?? (defaultClient ??= new SecretsManagerClient({}));
+  // Short network timeouts: without a path to Secrets Manager the check fails in seconds, naming the endpoint.
+  const sm =
+    options.sm ?? (defaultClient ??= explainUnreachable(new SecretsManagerClient(AWS_CLIENT_OPTIONS), AwsServices.SECRETS_MANAGER));
   const now = options.now?.() ?? new Date();
 
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
