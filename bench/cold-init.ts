@@ -36,6 +36,8 @@ const MINIMAL: Record<FunctionBundleName, { clients: Array<keyof typeof CLIENT>;
   [FunctionBundle.ROTATION]: { clients: ['sm', 'ecs', 'ssm', 'iam'], signer: true, pg: true },
   [FunctionBundle.WATCHDOG]: { clients: ['sm'], signer: false, pg: true },
   [FunctionBundle.INITIAL_ROTATION]: { clients: ['sm', 'iam'], signer: false, pg: false },
+  // Signs its own admin token and connects: no AWS client at all.
+  [FunctionBundle.ROLE_BOOTSTRAP]: { clients: [], signer: true, pg: true },
 };
 
 function minimalEntry(name: FunctionBundleName): string {

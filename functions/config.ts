@@ -3,6 +3,7 @@ import {
   FunctionBundle,
   FunctionBundleName,
   InitialRotationFunctionConfig,
+  RoleBootstrapFunctionConfig,
   RotationFunctionConfig,
   SignerConfig,
   SignerKind,
@@ -18,6 +19,7 @@ export interface FunctionConfigs {
   [FunctionBundle.ROTATION]: RotationFunctionConfig;
   [FunctionBundle.WATCHDOG]: WatchdogFunctionConfig;
   [FunctionBundle.INITIAL_ROTATION]: InitialRotationFunctionConfig;
+  [FunctionBundle.ROLE_BOOTSTRAP]: RoleBootstrapFunctionConfig;
 }
 
 const DEPLOYED_BY = 'the function must be deployed by the DsqlUrlSecret construct';
@@ -76,6 +78,17 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     timeoutSeconds: f.integer('timeoutSeconds', 1),
     signerUserName: f.string('signerUserName', { allowNull: true }),
   }),
+  [FunctionBundle.ROLE_BOOTSTRAP]: (f) => ({
+    host: f.string('host'),
+    port: f.integer('port', 1),
+    region: f.string('region'),
+    database: f.string('database'),
+    roleName: f.string('roleName'),
+    signerArn: f.string('signerArn'),
+    // [] is a role without SQL grants; each entry is parsed again by the function.
+    grants: f.strings('grants'),
+    connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
+  }),
 };
 
 function readSigner(f: Fields): SignerConfig {
@@ -122,6 +135,15 @@ class Fields {
       this.fail(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
     }
     return value as T;
+  }
+
+  /** An array of non-empty strings (it may be empty). */
+  strings(name: string): string[] {
+    const value = this.get(name);
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
+      this.fail(name, 'an array of non-empty strings', value);
+    }
+    return value as string[];
   }
 
   object(name: string): Fields {

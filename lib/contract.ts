@@ -7,7 +7,7 @@
  */
 
 /**
- * The three Lambda functions. Each is bundled on its own from
+ * The four Lambda functions. Each is bundled on its own from
  * `functions/entry/<name>.ts` into `assets/functions/<name>/index.js`, with
  * only the clients it calls.
  */
@@ -15,6 +15,7 @@ export const FunctionBundle = {
   ROTATION: 'rotation',
   WATCHDOG: 'watchdog',
   INITIAL_ROTATION: 'initial-rotation',
+  ROLE_BOOTSTRAP: 'role-bootstrap',
 } as const;
 export type FunctionBundleName = (typeof FunctionBundle)[keyof typeof FunctionBundle];
 
@@ -23,8 +24,8 @@ export const HANDLER_EXPORT = 'handler';
 
 /**
  * The one environment variable that carries a function's configuration: the
- * JSON of its RotationFunctionConfig, WatchdogFunctionConfig or
- * InitialRotationFunctionConfig, written by the construct and read by
+ * JSON of its RotationFunctionConfig, WatchdogFunctionConfig,
+ * InitialRotationFunctionConfig or RoleBootstrapFunctionConfig, written by the construct and read by
  * functions/config.ts. Every field is always written: a function restates no
  * default.
  */
@@ -113,6 +114,28 @@ export interface InitialRotationFunctionConfig {
    * rotation function's role signs (there is no user).
    */
   readonly signerUserName: string | null;
+}
+
+/**
+ * The role-bootstrap function's configuration (lib/role-bootstrap.ts writes
+ * it, functions/role-bootstrap.ts reads it). It connects as admin to create
+ * the custom role and grant it to the signer before the first rotation.
+ */
+export interface RoleBootstrapFunctionConfig {
+  /** Host name the admin token is signed for and the function connects to. */
+  readonly host: string;
+  readonly port: number;
+  readonly region: string;
+  /** The database the URL names: SQL grants apply there. */
+  readonly database: string;
+  /** The custom database role to create if missing (never `admin`). */
+  readonly roleName: string;
+  /** The IAM identity that signs the URL's tokens: `AWS IAM GRANT <roleName> TO '<signerArn>'`. */
+  readonly signerArn: string;
+  /** SQL grants for the role, each `<privileges> ON <object>` as lib/role-grants.ts accepts it. */
+  readonly grants: string[];
+  /** Seconds the connection and each statement may take. */
+  readonly connectTimeoutSeconds: number;
 }
 
 /**

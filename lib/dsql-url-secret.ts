@@ -13,6 +13,7 @@ import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
+import { setUpDatabaseRole } from './role-bootstrap';
 import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
 import { SecretTag } from './secret-tags';
@@ -208,6 +209,21 @@ export class DsqlUrlSecret extends Construct {
     this.initialRotation.resource.node.addDependency(rotationSchedule);
     // After a configuration change, the rotation it runs must see the function's new configuration and permissions.
     this.initialRotation.resource.node.addDependency(this.function);
+    // A custom role exists and is granted to the signer before the first rotation (opted out: the signer's ARN is an output).
+    setUpDatabaseRole(
+      this,
+      {
+        clusterArn,
+        host: this.host,
+        port: DSQL_PORT,
+        region,
+        database,
+        role: this.databaseRole,
+        signerArn: this.signerArn,
+        statementTimeout: CONNECT_TIMEOUT,
+      },
+      this.initialRotation.resource,
+    );
 
     const watchdog = new Watchdog(this, 'Watchdog', {
       secret: this.secret,

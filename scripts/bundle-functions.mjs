@@ -13,7 +13,7 @@ import { writeAtomically, writeNotices } from './third-party-notices.mjs';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const options = JSON.parse(fs.readFileSync(path.join(root, 'scripts', 'function-build-options.json'), 'utf8'));
 // The names are FunctionBundle in lib/contract.ts; the entries must exist for each.
-const FUNCTIONS = ['rotation', 'watchdog', 'initial-rotation'];
+const FUNCTIONS = ['rotation', 'watchdog', 'initial-rotation', 'role-bootstrap'];
 
 for (const name of FUNCTIONS) {
   const outDir = path.join(root, 'assets', 'functions', name);

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FunctionBundle, FunctionBundleName, HANDLER_EXPORT } from '../../lib/contract';
 import * as initialRotationEntry from '../../functions/entry/initial-rotation';
+import * as roleBootstrapEntry from '../../functions/entry/role-bootstrap';
 import * as rotationEntry from '../../functions/entry/rotation';
 import * as watchdogEntry from '../../functions/entry/watchdog';
 
@@ -36,6 +37,7 @@ const EXPECTED: Record<FunctionBundleName, Client[]> = {
   [FunctionBundle.ROTATION]: ['secrets-manager', 'ecs', 'ssm', 'iam', 'pg'],
   [FunctionBundle.WATCHDOG]: ['secrets-manager', 'pg'],
   [FunctionBundle.INITIAL_ROTATION]: ['secrets-manager', 'iam'],
+  [FunctionBundle.ROLE_BOOTSTRAP]: ['pg'],
 };
 
 describe('function entries (sources)', () => {
@@ -43,6 +45,7 @@ describe('function entries (sources)', () => {
     ['rotation', rotationEntry],
     ['watchdog', watchdogEntry],
     ['initial-rotation', initialRotationEntry],
+    ['role-bootstrap', roleBootstrapEntry],
   ])('functions/entry/%s.ts exports only the handler, a function', (_name, entry) => {
     expect(Object.keys(entry)).toEqual([HANDLER_EXPORT]);
     expect(typeof (entry as Record<string, unknown>)[HANDLER_EXPORT]).toBe('function');
@@ -73,7 +76,10 @@ describe('built function bundles', () => {
     const notices = fs.readFileSync(path.join(ASSETS, name, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
     const version = (pkg: string) =>
       (JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
-    expect(notices).toContain(`@aws-sdk/client-secrets-manager ${version('@aws-sdk/client-secrets-manager')}\nLicense: Apache-2.0`);
+    const sm = `@aws-sdk/client-secrets-manager ${version('@aws-sdk/client-secrets-manager')}\nLicense: Apache-2.0`;
+    // The role bootstrap calls no AWS API: it only signs a token (@aws-sdk/dsql-signer) and connects.
+    if (EXPECTED[name].includes('secrets-manager')) expect(notices).toContain(sm);
+    else expect(notices).toContain(`@aws-sdk/dsql-signer ${version('@aws-sdk/dsql-signer')}\nLicense: Apache-2.0`);
     expect(notices).toContain('Apache License');
     const pg = `\npg ${version('pg')}\nLicense: MIT`;
     if (EXPECTED[name].includes('pg')) expect(notices).toContain(pg);

@@ -262,7 +262,8 @@ describe('redeployOnRotation', () => {
 
   test('custom role: dsql:DbConnect, not DbConnectAdmin', () => {
     const { stack, cluster } = givenStack();
-    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw') });
+    // Without the role bootstrap, whose own DbConnectAdmin is tested in role-bootstrap.test.ts.
+    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw', { bootstrap: false }) });
     const actions = statements(stack)
       .flatMap(actionsOf)
       .filter((a) => a.startsWith('dsql:'));

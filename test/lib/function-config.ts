@@ -1,6 +1,12 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { FUNCTION_CONFIG_ENV, InitialRotationFunctionConfig, RotationFunctionConfig, WatchdogFunctionConfig } from '../../lib/contract';
+import {
+  FUNCTION_CONFIG_ENV,
+  InitialRotationFunctionConfig,
+  RoleBootstrapFunctionConfig,
+  RotationFunctionConfig,
+  WatchdogFunctionConfig,
+} from '../../lib/contract';
 
 // Each interface's fields, checked by tsc both ways: a field added to or removed from the interface breaks these.
 const ROTATION_FIELDS: Record<keyof RotationFunctionConfig, true> = {
@@ -32,12 +38,23 @@ const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true>
   timeoutSeconds: true,
   signerUserName: true,
 };
+const ROLE_BOOTSTRAP_FIELDS: Record<keyof RoleBootstrapFunctionConfig, true> = {
+  host: true,
+  port: true,
+  region: true,
+  database: true,
+  roleName: true,
+  signerArn: true,
+  grants: true,
+  connectTimeoutSeconds: true,
+};
 
 /** The field names of each function's configuration interface, sorted. */
 export const CONFIG_FIELDS = {
   rotation: Object.keys(ROTATION_FIELDS).sort(),
   watchdog: Object.keys(WATCHDOG_FIELDS).sort(),
   initialRotation: Object.keys(INITIAL_ROTATION_FIELDS).sort(),
+  roleBootstrap: Object.keys(ROLE_BOOTSTRAP_FIELDS).sort(),
 };
 
 const marker = (i: number) => `@@TOKEN${i}@@`;
