@@ -36,7 +36,19 @@ export interface FaultProxy {
   latencyMs: number;
   /** Called with the operation and request body of every call forwarded to moto (not faulted ones). */
   onForward?: (operation: string, body: string) => void;
+  /**
+   * Where moto is more lenient than AWS: an answer to give instead of forwarding (checked after the
+   * injected faults), or undefined to forward. See deleted-secret-guard.ts.
+   */
+  guard?: (operation: string, body: string) => Promise<AwsRefusal | undefined>;
   stop(): Promise<void>;
+}
+
+/** An AWS-shaped error answer. */
+export interface AwsRefusal {
+  readonly errorType: string;
+  readonly message: string;
+  readonly status?: number;
 }
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
@@ -76,6 +88,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         bump(faulted, operation);
         if (fault.stall) return; // the socket closes when the caller goes away (or on stop())
         answerAwsError(res, fault.status ?? 400, fault.errorType as string, `injected ${fault.errorType}`);
+        return;
+      }
+      const refusal = await proxy.guard?.(operation, body.toString('utf8'));
+      if (refusal) {
+        answerAwsError(res, refusal.status ?? 400, refusal.errorType, refusal.message);
         return;
       }
       proxy.onForward?.(operation, body.toString('utf8'));

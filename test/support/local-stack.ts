@@ -20,6 +20,7 @@ import {
   WatchdogFunctionConfig,
 } from '../../lib/contract';
 import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
+import { refuseWritesToDeletedSecrets } from './deleted-secret-guard';
 import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
 import { functionBundle, FUNCTIONS_DIR } from './function-bundles';
@@ -160,6 +161,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     );
     const proxy = await startFaultProxy(moto.endpoint);
     stoppers.push(() => proxy.stop());
+    // AWS refuses writes to a secret scheduled for deletion; moto lets two of them through.
+    proxy.guard = refuseWritesToDeletedSecrets(new SecretsManagerClient(moto.clientConfig()));
     const knownCredentials = new Map<string, SigningCredentials>();
     const endpoint = await startLocalDsqlEndpoint({
       region: REGION,
