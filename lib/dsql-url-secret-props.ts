@@ -34,7 +34,7 @@ export interface DsqlUrlSecretProps {
    * How often a new token is minted and the bound services are redeployed.
    * Whole hours from 4 hours up use Secrets Manager's own schedule; anything
    * shorter (down to rolloutAllowance + 5 minutes, and 15 minutes) uses an
-   * EventBridge Scheduler schedule that calls RotateSecret.
+   * EventBridge Scheduler schedule that calls RotateSecret. Whole minutes.
    * @default Duration.hours(4)
    */
   readonly rotationInterval?: Duration;
@@ -53,7 +53,9 @@ export interface DsqlUrlSecretProps {
   /**
    * How often the watchdog connects with the current URL. It starts a
    * rotation when the URL no longer authenticates or expires sooner than
-   * rolloutAllowance + watchdogInterval + 5 minutes.
+   * rolloutAllowance + watchdogInterval + 5 minutes. Whole minutes, from 1
+   * minute to 1 hour. `watchdogFailedAlarm` fires when it errors or does
+   * not run in 2 of 3 intervals.
    * @default Duration.minutes(5)
    */
   readonly watchdogInterval?: Duration;
