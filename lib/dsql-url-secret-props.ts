@@ -103,15 +103,45 @@ export interface DsqlUrlSecretProps {
   readonly redeployStagger?: Duration;
 
   /**
-   * The VPC to run the rotation function in; it must reach the DSQL endpoint
-   * (NAT or a DSQL VPC endpoint).
-   * @default - the function runs outside a VPC, with internet access
+   * The VPC to run the rotation function and the watchdog in. Besides the
+   * DSQL endpoint, they call Secrets Manager, SSM and ECS (and IAM with the
+   * access-key signer): the subnets need NAT, or interface endpoints for
+   * those services (see createVpcEndpoints; IAM has one only in us-east-1).
+   * A call that cannot connect fails within seconds, naming the endpoint.
+   * The first-rotation function always runs outside any VPC.
+   * @default - the functions run outside a VPC, with internet access
    */
   readonly vpc?: ec2.IVpc;
 
   /**
-   * Where in the VPC to place the rotation function.
+   * Where in the VPC to place the rotation function and the watchdog (and
+   * the interface endpoints createVpcEndpoints creates).
    * @default - private subnets with egress
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Create interface VPC endpoints, with private DNS, for the AWS APIs the
+   * functions call: Secrets Manager, SSM and ECS, in vpcSubnets (one per
+   * Availability Zone), reachable on port 443 from the VPC's CIDR. Leave
+   * unset when the VPC already has endpoints for those services with
+   * private DNS (a second one for the same service fails to deploy), or
+   * when the subnets have NAT. Not created: IAM's (only in us-east-1) and
+   * the cluster's PrivateLink connection endpoint (see endpointHost).
+   * Interface endpoints are billed per hour and Availability Zone.
+   * @default false
+   */
+  readonly createVpcEndpoints?: boolean;
+
+  /**
+   * The host name put in the URL, signed into every token and used by the
+   * connection checks, instead of the cluster's public endpoint: the
+   * private DNS name of the cluster's PrivateLink connection endpoint,
+   * `<cluster-id>.<service-identifier>.<region>.on.aws`
+   * (DsqlPrivateLink.hostName(cluster) builds it). It resolves only in that
+   * endpoint's VPC, so every client of the URL must run there. Requires vpc.
+   * @default - the public endpoint, `<cluster-id>.dsql.<region>.on.aws`
+   * @see https://docs.aws.amazon.com/aurora-dsql/latest/userguide/privatelink-managing-clusters.html
+   */
+  readonly endpointHost?: string;
 }

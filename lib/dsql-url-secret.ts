@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig } from './contract';
+import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SignerKind } from './contract';
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
 import { DatabaseRole } from './database-role';
@@ -30,6 +30,7 @@ import {
   validateTiming,
   validateUrlParameters,
 } from './validation';
+import { setUpFunctionNetwork } from './vpc-endpoints';
 import { Watchdog } from './watchdog';
 
 /** The fields of the secret's JSON value. */
@@ -101,8 +102,19 @@ export class DsqlUrlSecret extends Construct {
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
     const region = props.cluster.env.region;
-    this.host = `${props.cluster.clusterRef.identifier}.dsql.${region}.on.aws`;
+    const publicHost = `${props.cluster.clusterRef.identifier}.dsql.${region}.on.aws`;
+    // A PrivateLink host name, when set, is what clients connect to and what tokens are signed for (DSQL PrivateLink guide).
+    this.host = props.endpointHost ?? publicHost;
     const clusterArn = dsql.CfnCluster.arnForCluster(props.cluster);
+    const vpcEndpoints = setUpFunctionNetwork(this, {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      createVpcEndpoints: props.createVpcEndpoints ?? false,
+      endpointHost: props.endpointHost,
+      publicHost,
+      clusterIdentifier: props.cluster.clusterRef.identifier,
+      accessKeySigner: signer.kind === SignerKind.ACCESS_KEY,
+    });
 
     this.secret = new secretsmanager.Secret(this, 'Secret', {
       secretName: props.secretName,
@@ -207,6 +219,8 @@ export class DsqlUrlSecret extends Construct {
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);
+    // The first rotation runs in the VPC: the endpoints it calls must exist first.
+    this.initialRotation.resource.node.addDependency(...vpcEndpoints);
     // After a configuration change, the rotation it runs must see the function's new configuration and permissions.
     this.initialRotation.resource.node.addDependency(this.function);
     // A custom role exists and is granted to the signer before the first rotation (opted out: the signer's ARN is an output).
@@ -214,7 +228,8 @@ export class DsqlUrlSecret extends Construct {
       this,
       {
         clusterArn,
-        host: this.host,
+        // Its function runs outside any VPC, where only the public endpoint resolves.
+        host: publicHost,
         port: DSQL_PORT,
         region,
         database,

@@ -1,4 +1,5 @@
 export * from './database-role';
+export * from './dsql-private-link';
 export * from './dsql-url-secret';
 export * from './dsql-url-secret-props';
 export * from './token-signer';
