@@ -1,5 +1,6 @@
 /** `status`: what the secret and its bound services look like now. */
 import { parseServiceArn } from '../core/ecs-services';
+import { rotatesByScheduler } from '../lib/rotation-schedule-kind';
 import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
@@ -107,7 +108,9 @@ export function buildStatus(i: StatusInputs): StatusReport {
   else if (value.expiresAt) tokenState = value.expiresAt.getTime() > now ? 'valid' : 'expired';
 
   let nextRotation: StatusReport['rotation']['nextRotation'] = null;
-  if (secret.nextRotationDate) {
+  // Under EventBridge Scheduler, Secrets Manager reports the parked native rule's date, 1,000 days out: not the next rotation.
+  const scheduled = secret.rotationIntervalSeconds !== undefined && rotatesByScheduler(secret.rotationIntervalSeconds);
+  if (secret.nextRotationDate && !scheduled) {
     nextRotation = { source: 'secrets-manager', at: secret.nextRotationDate.toISOString() };
   } else if (secret.rotationIntervalSeconds) {
     nextRotation = {

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SignerKind } from './contract';
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
+import { PARKED_AUTOMATICALLY_AFTER_DAYS } from './rotation-schedule-kind';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
@@ -187,15 +188,16 @@ export class DsqlUrlSecret extends Construct {
     const scheduled = needsScheduler(rotationInterval);
     const rotationSchedule = this.secret.addRotationSchedule('RotationSchedule', {
       rotationLambda: this.function,
-      // Zero configures rotation without Secrets Manager's own schedule.
-      automaticallyAfter: scheduled ? Duration.days(0) : rotationInterval,
+      // Under EventBridge Scheduler, a native rule that never comes due rather than none: CloudFormation keeps the
+      // previous rules when RotationRules is removed (aws-cdk#27460), so both schedules would rotate (rotation-schedule-kind.ts).
+      automaticallyAfter: scheduled ? Duration.days(PARKED_AUTOMATICALLY_AFTER_DAYS) : rotationInterval,
       // The first rotation is run, and waited for, by InitialRotation.
       rotateImmediatelyOnUpdate: false,
     });
-    if (!scheduled) {
-      // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
-      (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
-    } else {
+    // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
+    // Set in both shapes, so a move across the 4-hour line changes only the expression.
+    (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
+    if (scheduled) {
       const trigger = new RotationTrigger(this, 'RotationTrigger', {
         secret: this.secret,
         rotationFunction: this.function,

@@ -8,6 +8,7 @@ import {
   STALE_PENDING_SECONDS,
   TimingBudget,
 } from './timing';
+import { rotatesByScheduler } from './rotation-schedule-kind';
 
 /** DSQL tokens can be requested for at most one week. */
 export const MAX_TOKEN_LIFETIME = Duration.days(7);
@@ -152,8 +153,8 @@ function exactly(d: Duration): string {
 
 /** Secrets Manager's own schedule takes whole hours from 4 hours up; anything else needs EventBridge Scheduler. */
 export function needsScheduler(rotationInterval: Duration): boolean {
-  const seconds = rotationInterval.toSeconds();
-  return seconds < MIN_NATIVE_ROTATION_INTERVAL.toSeconds() || seconds % 3600 !== 0;
+  // One rule for the construct and the CLI.
+  return rotatesByScheduler(rotationInterval.toSeconds());
 }
 
 export function validateDatabaseName(name: string): void {

@@ -219,3 +219,16 @@ describe('errors', () => {
     ]);
   });
 });
+
+test("under EventBridge Scheduler, the parked native rule's date (1,000 days out) is not shown as the next rotation", async () => {
+  aws.state.tags = { ...aws.state.tags, [SecretTag.ROTATION_INTERVAL_SECONDS]: String(3600) };
+  aws.state.nextRotationDate = new Date(T0 + 1000 * 86400_000);
+  const { report, text } = await status();
+  expect(report.rotation.nextRotation).toEqual({ source: 'eventbridge-scheduler', everySeconds: 3600, every: '1h' });
+  expect(text).toContain('Next rotation:    every 1h via EventBridge Scheduler');
+
+  // At 6 hours Secrets Manager's own schedule rotates, and its date is the next rotation.
+  aws.state.tags = { ...aws.state.tags, [SecretTag.ROTATION_INTERVAL_SECONDS]: String(6 * 3600) };
+  aws.state.nextRotationDate = new Date(T0 + 3 * 3600_000);
+  expect((await status()).report.rotation.nextRotation).toEqual({ source: 'secrets-manager', at: '2030-06-01T15:00:00.000Z' });
+});
