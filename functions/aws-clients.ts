@@ -4,9 +4,9 @@
  *
  * Without them the SDK waits for the operating system to give up on a
  * connection that never completes (a function in a VPC with no NAT and no
- * VPC endpoint), so a rotation step hangs until the function's own timeout,
- * 15 minutes, and says only "Task timed out". With them a missing path fails
- * in seconds, naming the endpoint and the fix.
+ * VPC endpoint), minutes per attempt, so a step or the watchdog runs into the
+ * function's timeout and the log says only "Task timed out". With them a
+ * missing path fails in seconds, naming the endpoint and the fix.
  *
  * Constants, not configuration: they bound how long a call may wait for the
  * network, which is the same for every deployment; no prop chooses them, so
