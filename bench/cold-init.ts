@@ -29,13 +29,15 @@ const CLIENT = {
   ecs: { from: '@aws-sdk/client-ecs', name: 'ECSClient' },
   ssm: { from: '@aws-sdk/client-ssm', name: 'SSMClient' },
   iam: { from: '@aws-sdk/client-iam', name: 'IAMClient' },
+  dsql: { from: '@aws-sdk/client-dsql', name: 'DSQLClient' },
 };
 
 /** The clients each function must load: anything more in its bundle is a cost it need not pay. */
 const MINIMAL: Record<FunctionBundleName, { clients: Array<keyof typeof CLIENT>; signer: boolean; pg: boolean }> = {
   [FunctionBundle.ROTATION]: { clients: ['sm', 'ecs', 'ssm', 'iam'], signer: true, pg: true },
   [FunctionBundle.WATCHDOG]: { clients: ['sm'], signer: false, pg: true },
-  [FunctionBundle.INITIAL_ROTATION]: { clients: ['sm', 'iam'], signer: false, pg: false },
+  // DSQL: the cluster's status (GetCluster) before the first rotation.
+  [FunctionBundle.INITIAL_ROTATION]: { clients: ['sm', 'iam', 'dsql'], signer: false, pg: false },
   // Signs its own admin token and connects: no AWS client at all.
   [FunctionBundle.ROLE_BOOTSTRAP]: { clients: [], signer: true, pg: true },
 };

@@ -77,6 +77,10 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     secretArn: f.string('secretArn'),
     timeoutSeconds: f.integer('timeoutSeconds', 1),
     signerUserName: f.string('signerUserName', { allowNull: true }),
+    clusterIdentifier: f.string('clusterIdentifier'),
+    clusterRegion: f.string('clusterRegion'),
+    redriveAfterSeconds: f.integer('redriveAfterSeconds', 1),
+    maxRotationAttempts: f.integer('maxRotationAttempts', 1),
   }),
   [FunctionBundle.ROLE_BOOTSTRAP]: (f) => ({
     host: f.string('host'),

@@ -114,6 +114,19 @@ export interface InitialRotationFunctionConfig {
    * rotation function's role signs (there is no user).
    */
   readonly signerUserName: string | null;
+  /** The cluster's identifier: Create and Update read its status (dsql:GetCluster) before rotating. */
+  readonly clusterIdentifier: string;
+  /** The cluster's region (its control-plane endpoint). */
+  readonly clusterRegion: string;
+  /**
+   * A rotation this function started whose version is still AWSPENDING this
+   * long after it started has failed (Secrets Manager leaves the label on
+   * whether it is still retrying or has given up): its pending version is
+   * cleared and the rotation started again.
+   */
+  readonly redriveAfterSeconds: number;
+  /** At most this many rotations are started (the first one and its re-drives). */
+  readonly maxRotationAttempts: number;
 }
 
 /**

@@ -14,6 +14,7 @@ import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
+import { refuseReplicaRegions } from './replica-regions';
 import { setUpDatabaseRole } from './role-bootstrap';
 import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
@@ -132,6 +133,8 @@ export class DsqlUrlSecret extends Construct {
     // the first rotation (see redeployOnRotation).
     const boundServicesParameterName = `/cdk-dsql-url-secret/${Names.uniqueResourceName(this, { maxLength: 160, separator: '-' })}/bound-services`;
 
+    refuseReplicaRegions(this, this.secret, region);
+
     // Lets tools such as the CLI find the bound services and the schedule from the secret alone.
     Tags.of(this.secret).add(SecretTag.MANAGED_BY, this.node.path.slice(0, 256));
     Tags.of(this.secret).add(SecretTag.BOUND_SERVICES_PARAMETER, boundServicesParameterName);
@@ -208,6 +211,7 @@ export class DsqlUrlSecret extends Construct {
 
     this.initialRotation = new InitialRotation(this, 'InitialRotation', {
       secret: this.secret,
+      cluster: { identifier: props.cluster.clusterRef.identifier, region, arn: clusterArn },
       rotationFunction: this.function,
       signer: boundSigner.firstRotation,
       urlSettings: {

@@ -9,8 +9,25 @@ import { FunctionBundle } from './contract';
 import { newHandlerFunction } from './handler-function';
 import { FirstRotationSigner } from './token-signer-binding';
 
+/** The cluster the URL points at: the first rotation waits until it accepts connections. */
+export interface InitialRotationCluster {
+  readonly identifier: string;
+  readonly region: string;
+  readonly arn: string;
+}
+
+/**
+ * A first rotation still AWSPENDING this long after it started has failed and
+ * is started again: with no bound service to redeploy yet, a healthy one takes
+ * well under a minute, retries of a new access key included (about 80 s at worst).
+ */
+const REDRIVE_AFTER = Duration.minutes(3);
+/** Within the 10-minute wait: the first rotation and two re-drives. */
+const MAX_ROTATION_ATTEMPTS = 3;
+
 export interface InitialRotationProps {
   readonly secret: secretsmanager.ISecret;
+  readonly cluster: InitialRotationCluster;
   readonly rotationFunction: lambda.IFunction;
   /** The signer's part: the IAM user whose Lambda-created access keys must go before CloudFormation deletes it, if any. */
   readonly signer: FirstRotationSigner;
@@ -38,21 +55,37 @@ export class InitialRotation extends Construct {
       secretArn: props.secret.secretArn,
       timeoutSeconds: timeout.toSeconds(),
       signerUserName: props.signer.userName,
+      clusterIdentifier: props.cluster.identifier,
+      clusterRegion: props.cluster.region,
+      redriveAfterSeconds: REDRIVE_AFTER.toSeconds(),
+      maxRotationAttempts: MAX_ROTATION_ATTEMPTS,
     };
+    const functionTimeout = timeout.plus(Duration.minutes(1));
     const fn = newHandlerFunction(this, 'Function', {
       bundle: FunctionBundle.INITIAL_ROTATION,
       description: 'Runs the first rotation of the Aurora DSQL URL secret during deployment',
-      timeout: timeout.plus(Duration.minutes(1)),
+      timeout: functionTimeout,
       // Outside any VPC on purpose: it never connects to DSQL, but must reach
       // CloudFormation's S3 response URL, which a VPC without NAT would block for an hour.
       environment: { [FUNCTION_CONFIG_ENV]: Stack.of(this).toJsonString(config) },
     });
     props.secret.grantRead(fn);
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:RotateSecret'], resources: [props.secret.secretArn] }));
+    // UpdateSecretVersionStage clears a failed rotation's AWSPENDING (re-drive); CancelRotateSecret stops rotation before Delete removes keys.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:CancelRotateSecret'],
+        resources: [props.secret.secretArn],
+      }),
+    );
+    // The cluster's status, so a peered cluster waiting for its peer (PENDING_SETUP) is named as such.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dsql:GetCluster'], resources: [props.cluster.arn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }));
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::DsqlUrlSecretInitialRotation',
+      // Without it CloudFormation waits an hour for an answer a crashed function never sends. CloudFormation invokes the
+      // function asynchronously and Lambda retries a crash after about a minute: time for one retry to answer, no more.
+      serviceTimeout: functionTimeout.plus(functionTimeout).plus(Duration.minutes(2)),
       properties: {
         SecretArn: props.secret.secretArn,
         UrlSettings: props.urlSettings,

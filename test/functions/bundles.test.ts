@@ -21,14 +21,16 @@ function bundleFile(name: FunctionBundleName): string {
 }
 
 /**
- * A string only the given package's code contains (its Smithy shape ids, pg's SASL mechanism). The
- * rotation bundle has them all: that is checked below, so an absence elsewhere means something.
+ * A string only the given package's code contains (its Smithy shape ids or namespace, pg's SASL
+ * mechanism). The rotation bundle has them all but DSQL's control plane, which only the first rotation
+ * calls: that is checked below, so an absence elsewhere means something.
  */
 const MARKERS = {
   'secrets-manager': 'com.amazonaws.secretsmanager#',
   ecs: 'com.amazonaws.ecs#',
   ssm: 'com.amazonaws.ssm#',
   iam: 'com.amazonaws.iam#',
+  dsql: '"com.amazonaws.dsql"',
   pg: 'SCRAM-SHA-256',
 } as const;
 type Client = keyof typeof MARKERS;
@@ -36,7 +38,7 @@ type Client = keyof typeof MARKERS;
 const EXPECTED: Record<FunctionBundleName, Client[]> = {
   [FunctionBundle.ROTATION]: ['secrets-manager', 'ecs', 'ssm', 'iam', 'pg'],
   [FunctionBundle.WATCHDOG]: ['secrets-manager', 'pg'],
-  [FunctionBundle.INITIAL_ROTATION]: ['secrets-manager', 'iam'],
+  [FunctionBundle.INITIAL_ROTATION]: ['secrets-manager', 'iam', 'dsql'],
   [FunctionBundle.ROLE_BOOTSTRAP]: ['pg'],
 };
 
@@ -67,7 +69,9 @@ describe('built function bundles', () => {
   test('the watchdog leaves out ECS, IAM and SSM; the first rotation leaves out ECS, SSM and pg', () => {
     const has = (name: FunctionBundleName, client: Client) => fs.readFileSync(bundleFile(name), 'utf8').includes(MARKERS[client]);
     // The markers are real: the rotation bundle, which calls every client, contains each of them.
-    for (const client of Object.keys(MARKERS) as Client[]) expect(has(FunctionBundle.ROTATION, client)).toBe(true);
+    for (const client of Object.keys(MARKERS) as Client[]) {
+      expect(has(client === 'dsql' ? FunctionBundle.INITIAL_ROTATION : FunctionBundle.ROTATION, client)).toBe(true);
+    }
     for (const client of ['ecs', 'iam', 'ssm'] as const) expect(has(FunctionBundle.WATCHDOG, client)).toBe(false);
     for (const client of ['ecs', 'ssm', 'pg'] as const) expect(has(FunctionBundle.INITIAL_ROTATION, client)).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { FUNCTION_CONFIG_ENV, FunctionBundle } from '../../lib/contract';
 import { readFunctionConfig } from '../../functions/config';
-import { HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
+import { CLUSTER_ID, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 import {
   accessKeySignerConfig,
   config,
@@ -225,9 +225,17 @@ describe('readFunctionConfig: the watchdog function', () => {
 });
 
 describe('readFunctionConfig: the first-rotation function', () => {
-  test('reads the secret, the timeout and the signer user (null with the role signer)', () => {
+  test('reads the secret, the timeout, the signer user (null with the role signer), the cluster and the re-drive limits', () => {
     const read = (over = {}) => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(initialRotationConfig(over)));
-    expect(read()).toEqual({ secretArn: SECRET_ARN, timeoutSeconds: 600, signerUserName: null });
+    expect(read()).toEqual({
+      secretArn: SECRET_ARN,
+      timeoutSeconds: 600,
+      signerUserName: null,
+      clusterIdentifier: CLUSTER_ID,
+      clusterRegion: REGION,
+      redriveAfterSeconds: 180,
+      maxRotationAttempts: 3,
+    });
     expect(read({ signerUserName: SIGNER_USER }).signerUserName).toBe(SIGNER_USER);
   });
 
@@ -245,6 +253,10 @@ describe('readFunctionConfig: the first-rotation function', () => {
     ['signerUserName', 5, 'must be a non-empty string or null, got a number'],
     ['timeoutSeconds', -600, 'must be a positive integer, got a negative number'],
     ['secretArn', null, 'must be a non-empty string, got null'],
+    ['clusterIdentifier', '', 'must be a non-empty string, got an empty string'],
+    ['clusterRegion', 3, 'must be a non-empty string, got a number'],
+    ['redriveAfterSeconds', 0, 'must be a positive integer, got zero'],
+    ['maxRotationAttempts', 1.5, 'must be a positive integer, got a non-integer number'],
   ])('%s=%p is rejected', (field, value, expected) => {
     expect(() => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv({ ...initialRotationConfig(), [field]: value }))).toThrow(
       `${V}.${field} ${expected}`,

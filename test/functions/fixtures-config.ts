@@ -14,7 +14,7 @@ import {
   SignerKind,
   WatchdogFunctionConfig,
 } from '../../lib/contract';
-import { BOUND_SERVICES_PARAMETER, FAKE_CREDENTIALS, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
+import { BOUND_SERVICES_PARAMETER, CLUSTER_ID, FAKE_CREDENTIALS, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 
 /** The `Secret` dimension the construct gives the functions' metrics. */
 export const METRIC_DIMENSION = 'app-db-url';
@@ -63,7 +63,16 @@ export function watchdogConfig(overrides: Partial<WatchdogFunctionConfig> = {}):
 
 /** The first-rotation function's configuration as the construct writes it (role signer: no user). */
 export function initialRotationConfig(overrides: Partial<InitialRotationFunctionConfig> = {}): InitialRotationFunctionConfig {
-  return { secretArn: SECRET_ARN, timeoutSeconds: 600, signerUserName: null, ...overrides };
+  return {
+    secretArn: SECRET_ARN,
+    timeoutSeconds: 600,
+    signerUserName: null,
+    clusterIdentifier: CLUSTER_ID,
+    clusterRegion: REGION,
+    redriveAfterSeconds: 180,
+    maxRotationAttempts: 3,
+    ...overrides,
+  };
 }
 
 /** The one variable that carries a function's configuration; a string is set as is (to test malformed JSON). */

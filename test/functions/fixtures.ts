@@ -9,6 +9,8 @@ import { RetryPolicy } from '../../functions/retry';
 
 export const REGION = 'us-east-1';
 export const HOST = 'abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws';
+/** The cluster HOST belongs to. */
+export const CLUSTER_ID = 'abcdefghijklmnopqrstuvwxyz';
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-url-AbCdEf';
 /** The version being rotated in (ClientRequestToken). */
 export const TOKEN = '11111111-2222-4333-8444-555555555555';

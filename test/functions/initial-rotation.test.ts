@@ -1,8 +1,10 @@
 import 'aws-sdk-client-mock-jest';
 import { createServer, IncomingMessage, Server } from 'http';
 import { AddressInfo } from 'net';
+import { DSQLClient, GetClusterCommand } from '@aws-sdk/client-dsql';
 import { DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import {
+  CancelRotateSecretCommand,
   DescribeSecretCommand,
   DescribeSecretCommandOutput,
   GetSecretValueCommand,
@@ -22,6 +24,7 @@ import { valueSignedWith } from './fixtures-tokens';
 
 const smMock = mockClient(SecretsManagerClient);
 const iamMock = mockClient(IAMClient);
+const dsqlMock = mockClient(DSQLClient);
 
 const ROTATION_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:app-DbUrlRotationFunction-AbC123';
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/app/1a2b3c4d';
@@ -61,6 +64,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
   smMock.restore();
   iamMock.restore();
+  dsqlMock.restore();
 });
 
 let restoreEnv: () => void;
@@ -68,6 +72,9 @@ let logSpy: jest.SpyInstance;
 beforeEach(() => {
   smMock.reset();
   iamMock.reset();
+  dsqlMock.reset();
+  // The cluster accepts connections (first-rotation.test.ts covers the others).
+  dsqlMock.on(GetClusterCommand).resolves({ status: 'ACTIVE' });
   received = [];
   failNextResponses = 0;
   restoreEnv = setEnv(configEnv(initialRotationConfig({ timeoutSeconds: 60 })));
@@ -332,7 +339,8 @@ describe('initial rotation custom resource', () => {
     expect(iam.keys.size).toBe(0);
     expect(iamMock).toHaveReceivedCommandWith(ListAccessKeysCommand, { UserName: SIGNER_USER });
     expect(iamMock).toHaveReceivedCommandTimes(DeleteAccessKeyCommand, 2);
-    expect(smMock).not.toHaveReceivedAnyCommand();
+    // Rotation is stopped first, so that no rotation creates a key after the listing (signer-keys-cleanup.test.ts).
+    expect(smMock).toHaveReceivedCommandWith(CancelRotateSecretCommand, { SecretId: SECRET_ARN });
     for (const line of logSpy.mock.calls.map((a) => String(a[0]))) {
       expect(line).not.toContain(k1.accessKeyId);
       expect(line).not.toContain(k1.secretAccessKey);

@@ -37,6 +37,10 @@ const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true>
   secretArn: true,
   timeoutSeconds: true,
   signerUserName: true,
+  clusterIdentifier: true,
+  clusterRegion: true,
+  redriveAfterSeconds: true,
+  maxRotationAttempts: true,
 };
 const ROLE_BOOTSTRAP_FIELDS: Record<keyof RoleBootstrapFunctionConfig, true> = {
   host: true,

@@ -27,7 +27,15 @@ describe('first rotation during deployment', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster });
     const cfg = functionConfig(stack, 'DbInitialRotationFunction');
     expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.initialRotation);
-    expect(cfg).toEqual({ secretArn: { Ref: expect.stringMatching(/^DbSecret/) }, timeoutSeconds: 600, signerUserName: null });
+    expect(cfg).toEqual({
+      secretArn: { Ref: expect.stringMatching(/^DbSecret/) },
+      timeoutSeconds: 600,
+      signerUserName: null,
+      clusterIdentifier: { Ref: expect.stringMatching(/^Cluster/) },
+      clusterRegion: 'eu-west-1',
+      redriveAfterSeconds: 180,
+      maxRotationAttempts: 3,
+    });
 
     const withKey = givenStack();
     new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster, signer: TokenSigner.managedAccessKey() });
@@ -51,6 +59,7 @@ describe('first rotation during deployment', () => {
     });
     const custom = Object.values(Template.fromStack(stack).findResources('Custom::DsqlUrlSecretInitialRotation'))[0];
     // UrlSettings and SignerArn change only with the configuration (see configuration-change.test.ts).
-    expect(Object.keys(custom.Properties).sort()).toEqual(['SecretArn', 'ServiceToken', 'SignerArn', 'UrlSettings']);
+    // ServiceTimeout is CloudFormation's own (how long it waits for an answer), not an input of the handler.
+    expect(Object.keys(custom.Properties).sort()).toEqual(['SecretArn', 'ServiceTimeout', 'ServiceToken', 'SignerArn', 'UrlSettings']);
   });
 });
