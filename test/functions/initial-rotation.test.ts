@@ -18,6 +18,7 @@ import { CustomResourceEvent, CustomResourceResponse, sendResponse } from '../..
 import { InitialRotationOptions, runInitialRotation } from '../../functions/initial-rotation';
 import { awsError, OLD_VERSION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
 import { configEnv, initialRotationConfig, setEnv } from './fixtures-config';
+import { customResourceProperties } from './fixtures-custom-resource';
 import { FakeIam, newFakeAccessKey } from './fixtures-iam';
 import { placeholderValue } from './fixtures-secrets-manager';
 import { valueSignedWith } from './fixtures-tokens';
@@ -93,7 +94,7 @@ function event(RequestType: CustomResourceEvent['RequestType'], overrides: Parti
     RequestId: 'req-1',
     LogicalResourceId: 'DbUrlInitialRotation',
     ResourceType: 'Custom::DsqlUrlSecretInitialRotation',
-    ResourceProperties: { SecretArn: SECRET_ARN },
+    ResourceProperties: customResourceProperties(),
     ...(RequestType === 'Create' ? {} : { PhysicalResourceId: SECRET_ARN }),
     ...overrides,
   };
