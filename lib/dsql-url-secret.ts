@@ -16,6 +16,7 @@ import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
 import { refuseReplicaRegions } from './replica-regions';
 import { setUpDatabaseRole } from './role-bootstrap';
+import { validateServiceLayout } from './service-layout';
 import { RotationAlarms } from './rotation-alarms';
 import { RotationTrigger } from './rotation-trigger';
 import { SecretTag } from './secret-tags';
@@ -284,8 +285,15 @@ export class DsqlUrlSecret extends Construct {
    * tasks restart with the new URL before the old token expires. The service
    * is created after the first rotation has completed, so no task starts
    * without a valid URL. Call once per service.
+   *
+   * The service must be in this construct's stack or in a NestedStack of it,
+   * in the same region and account: another top-level stack would make a
+   * dependency cycle, and the rotation function redeploys in its own region
+   * and account only. A service stack can hold its own DsqlUrlSecret instead
+   * (the cluster may stay in a data stack).
    */
   public redeployOnRotation(service: ecs.IBaseService): void {
+    validateServiceLayout(this, service);
     this.boundServices.add(service);
     // Created with the first service: a policy needs at least one resource.
     this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!, this.boundServices.services);

@@ -222,35 +222,6 @@ describe('redeployOnRotation', () => {
     expect(() => db.redeployOnRotation(a)).toThrow(/already bound/);
   });
 
-  test('services are spread over parameters of 30, each readable by the function by exact ARN; more than 500 is an error', () => {
-    const { stack, cluster, ecsCluster } = givenStack();
-    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
-    for (let i = 0; i < 61; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
-    const t = Template.fromStack(stack);
-    const parameters = Object.values(t.findResources('AWS::SSM::Parameter'));
-    expect(parameters.map((p) => p.Properties.Name)).toEqual([
-      expect.stringMatching(/\/bound-services$/),
-      expect.stringMatching(/\/bound-services-2$/),
-      expect.stringMatching(/\/bound-services-3$/),
-    ]);
-    const sizes = parameters.map((p) => JSON.stringify(stack.resolve(p.Properties.Value)).match(/"Ref/g)!.length);
-    expect(sizes).toEqual([30, 30, 1]);
-    expect(parameters.every((p) => p.Properties.Tier === undefined || p.Properties.Tier === 'Standard')).toBe(true);
-    // Known only once every service is bound: written lazily, a number in the JSON.
-    expect(functionConfig(stack, 'DbRotationFunction').boundServicesParameterCount).toBe(3);
-    const reads = statements(stack).filter((s) => actionsOf(s).includes('ssm:GetParameter'));
-    expect(reads.map((s) => JSON.stringify(s.Resource))).toEqual([
-      expect.stringMatching(/parameter\/cdk-dsql-url-secret\/.*\/bound-services"/),
-      expect.stringMatching(/bound-services-2"/),
-      expect.stringMatching(/bound-services-3"/),
-    ]);
-
-    const second = givenStack();
-    const db2 = new DsqlUrlSecret(second.stack, 'Db', { cluster: second.cluster });
-    for (let i = 0; i < 501; i++) db2.redeployOnRotation(givenService(second.stack, second.ecsCluster, `S${i}`));
-    expect(() => Template.fromStack(second.stack)).toThrow(/at most 500 services can be bound to one DsqlUrlSecret, got 501/);
-  });
-
   test('admin role: dsql:DbConnectAdmin on this cluster only', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster });
