@@ -21,6 +21,14 @@ const SESSION_KEY = {
   sessionToken: 'FwoGZX/session+token=EXAMPLE',
 };
 
+/** The IAM identity (role or user ARN) each access key belongs to: DbConnect needs the role granted to it. */
+const ARNS = new Map<string, string>([
+  [ADMIN_KEY.accessKeyId, 'arn:aws:iam::123456789012:role/admin-ops'],
+  [APP_KEY.accessKeyId, 'arn:aws:iam::123456789012:user/app-signer'],
+  [SESSION_KEY.accessKeyId, 'arn:aws:iam::123456789012:role/app-task-role'],
+]);
+const identities = (akid: string) => ARNS.get(akid);
+
 /** Credentials the "IAM" side knows; tests add short-lived ones. */
 const known = new Map<string, SigningCredentials>([
   [ADMIN_KEY.accessKeyId, { secretAccessKey: ADMIN_KEY.secretAccessKey }],
@@ -131,9 +139,14 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
       region: REGION,
       backend: pg,
       credentials: lookup,
+      identities,
       now: () => new Date(Date.now() + skewMs),
       log: (l) => logLines.push(l),
     });
+    // What an admin does once for the custom role the tests below use (the grants themselves are tested further down).
+    const admin = await connect('admin', await token({ admin: true }));
+    for (const key of [APP_KEY, SESSION_KEY]) await admin.query(`AWS IAM GRANT app_rw TO '${ARNS.get(key.accessKeyId)}'`);
+    await admin.end();
   });
   afterEach(() => {
     skewMs = 0;
@@ -282,6 +295,94 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
     });
   });
 
+  describe('IAM role grants: a DbConnect token is accepted only for a role granted to its signer', () => {
+    const ROLE_KEY = { accessKeyId: 'AKIAROLEKEYEXAMPLE05', secretAccessKey: 'role-key-secret' };
+    const ROLE_ARN = 'arn:aws:iam::123456789012:role/reporting-signer';
+    let admin: Client;
+    beforeAll(async () => {
+      known.set(ROLE_KEY.accessKeyId, { secretAccessKey: ROLE_KEY.secretAccessKey });
+      ARNS.set(ROLE_KEY.accessKeyId, ROLE_ARN);
+      admin = await connect('admin', await token({ admin: true }));
+      await admin.query('CREATE ROLE reporting WITH LOGIN');
+    });
+    afterAll(async () => {
+      await admin?.end();
+    });
+    const reportingToken = (key: Key = ROLE_KEY) => token({ admin: false, key });
+    const sqlError = (code: string, message: string | RegExp) => expect.objectContaining({ code, message: expect.stringMatching(message) });
+
+    test('no grant: refused, and the reason names the role, the identity and the grant to run', async () => {
+      await expectRejected(
+        'reporting',
+        await reportingToken(),
+        new RegExp(`^role reporting is not granted to ${ROLE_ARN} \\(as admin: AWS IAM GRANT reporting TO '${ROLE_ARN}'\\)$`),
+      );
+    });
+
+    test('admin grants it (AWS IAM GRANT, answered by the endpoint): that identity logs in, another still does not', async () => {
+      const out = await admin.query(`AWS IAM GRANT reporting TO '${ROLE_ARN}'`);
+      expect(out.command).toBe('AWS');
+      const client = await connect('reporting', await reportingToken());
+      expect((await client.query('SELECT current_user AS u')).rows).toEqual([{ u: 'reporting' }]);
+      await client.end();
+      // app_rw's identity signed a valid DbConnect token for reporting: not granted to it.
+      await expectRejected(
+        'reporting',
+        await reportingToken(APP_KEY),
+        /^role reporting is not granted to arn:aws:iam::123456789012:user\/app-signer/,
+      );
+      // The session goes on after an intercepted statement: the backend's and the endpoint's replies stay in order.
+      expect((await admin.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    });
+
+    test('sys.iam_pg_role_mappings shows the pairs with DSQL columns, to admin and to the role', async () => {
+      const sql = "SELECT arn, pg_role_name, grantor_pg_role_name FROM sys.iam_pg_role_mappings WHERE pg_role_name = 'reporting'";
+      const expected = [{ arn: ROLE_ARN, pg_role_name: 'reporting', grantor_pg_role_name: 'admin' }];
+      expect((await admin.query(sql)).rows).toEqual(expected);
+      const client = await connect('reporting', await reportingToken());
+      expect((await client.query(sql)).rows).toEqual(expected);
+      await client.end();
+      expect(await ep.iamMappings()).toEqual(expect.arrayContaining([{ role: 'reporting', arn: ROLE_ARN }]));
+    });
+
+    test('only admin can grant or revoke; the refused session goes on', async () => {
+      const client = await connect('reporting', await reportingToken());
+      await expect(client.query(`AWS IAM GRANT app_rw TO '${ROLE_ARN}'`)).rejects.toEqual(
+        sqlError('42501', /^permission denied: only admin can run AWS IAM GRANT$/),
+      );
+      await expect(client.query(`AWS IAM REVOKE reporting FROM '${ROLE_ARN}'`)).rejects.toEqual(sqlError('42501', /only admin/));
+      expect((await client.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+      await client.end();
+      expect(await ep.iamMappings()).not.toContainEqual({ role: 'app_rw', arn: ROLE_ARN });
+    });
+
+    test('errors DSQL-like code must handle: a grant that exists, an unknown role, bad syntax, inside a transaction', async () => {
+      await expect(admin.query(`AWS IAM GRANT reporting TO '${ROLE_ARN}'`)).rejects.toEqual(sqlError('42710', /already granted/));
+      await expect(admin.query(`AWS IAM GRANT nobody TO '${ROLE_ARN}'`)).rejects.toEqual(sqlError('42704', /role "nobody" does not exist/));
+      await expect(admin.query(`AWS IAM GRANT reporting '${ROLE_ARN}'`)).rejects.toEqual(sqlError('42601', /syntax error/));
+      await expect(admin.query("AWS IAM GRANT reporting TO 'arn:aws:sts::123456789012:assumed-role/x/y'")).rejects.toEqual(
+        sqlError('22023', /invalid IAM ARN/),
+      );
+      await admin.query('BEGIN');
+      await expect(admin.query(`AWS IAM REVOKE reporting FROM '${ROLE_ARN}'`)).rejects.toEqual(sqlError('25001', /transaction block/));
+      await admin.query('ROLLBACK');
+      expect(await ep.iamMappings()).toContainEqual({ role: 'reporting', arn: ROLE_ARN });
+    });
+
+    test('psql (libpq) runs AWS IAM REVOKE too; the identity is refused again, and a second REVOKE fails', async () => {
+      const revoke = await psql('admin', await token({ admin: true }), `AWS IAM REVOKE reporting FROM '${ROLE_ARN}'`);
+      expect(revoke).toEqual({ code: 0, stdout: 'AWS IAM REVOKE\n', stderr: '' });
+      await expectRejected('reporting', await reportingToken(), /^role reporting is not granted to/);
+      await expect(admin.query(`AWS IAM REVOKE reporting FROM '${ROLE_ARN}'`)).rejects.toEqual(sqlError('42704', /is not granted/));
+    });
+
+    test('a key with no known IAM identity is refused for a custom role', async () => {
+      const orphan = { accessKeyId: 'AKIAORPHANEXAMPLE006', secretAccessKey: 'orphan-secret' };
+      known.set(orphan.accessKeyId, { secretAccessKey: orphan.secretAccessKey });
+      await expectRejected('reporting', await reportingToken(orphan), /^no IAM identity is known for access key AKIAORPHANEXAMPLE006$/);
+    });
+  });
+
   test('50 concurrent clients all authenticate and get their own backend session', async () => {
     const before = ep.stats.accepted;
     const pids = await Promise.all(
@@ -332,7 +433,7 @@ describe('local DSQL endpoint (real PostgreSQL, real clients)', () => {
   });
 
   test('stop() drops open sessions and frees the port', async () => {
-    const second = await startLocalDsqlEndpoint({ region: REGION, backend: pg, credentials: lookup });
+    const second = await startLocalDsqlEndpoint({ region: REGION, backend: pg, credentials: lookup, identities });
     const client = new Client({
       host: '127.0.0.1',
       port: second.port,

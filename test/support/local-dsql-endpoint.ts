@@ -1,5 +1,7 @@
 import * as net from 'net';
 import * as tls from 'tls';
+import { IamRoleMappings } from './local-dsql-iam-mappings';
+import { relay } from './local-dsql-relay';
 import type { PostgresServer } from './postgres-server';
 import { SigningCredentials, verifyDsqlToken } from './sigv4-presign-verify';
 import { generateTlsCert } from './tls-cert';
@@ -8,6 +10,10 @@ import { generateTlsCert } from './tls-cert';
  * A local stand-in for Aurora DSQL's front door: a PostgreSQL wire-protocol server that insists on
  * TLS, asks for a cleartext password, checks it as a DSQL IAM token (SigV4 presigned URL), and then
  * relays bytes to a real PostgreSQL (trust auth) so real SQL runs. Tokens are never logged.
+ *
+ * Like DSQL, a token for a custom role (DbConnect) is accepted only when an admin granted that role to
+ * the IAM identity that signed it (`AWS IAM GRANT r TO 'arn'`, which the endpoint runs itself: see
+ * local-dsql-relay.ts and local-dsql-iam-mappings.ts); an admin token (DbConnectAdmin) needs no grant.
  *
  * Protocol reference: https://www.postgresql.org/docs/current/protocol-message-formats.html
  */
@@ -19,6 +25,8 @@ export interface LocalDsqlEndpoint {
   /** CA certificate path, e.g. for NODE_EXTRA_CA_CERTS or PGSSLROOTCERT in a child process. */
   caFile: string;
   stats: { accepted: number; rejected: number; rejections: Array<{ user: string; reason: string }> };
+  /** The role-to-identity mappings (sys.iam_pg_role_mappings), sorted by role and ARN. */
+  iamMappings(): Promise<Array<{ role: string; arn: string }>>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +35,8 @@ export interface LocalDsqlEndpointOptions {
   region: string;
   backend: PostgresServer;
   credentials: (accessKeyId: string) => SigningCredentials | undefined;
+  /** The IAM ARN (role or user) whose credentials include this access key; undefined = unknown. */
+  identities: (accessKeyId: string) => string | undefined;
   /** Clock used for token / credential expiry (tests move it forward). */
   now?: () => Date;
   log?: (line: string) => void;
@@ -78,6 +88,7 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
   const cert = await generateTlsCert({ hosts: [...new Set([host, 'localhost', '127.0.0.1'])] });
   const secureContext = tls.createSecureContext({ cert: cert.certPem, key: cert.keyPem });
   const stats: LocalDsqlEndpoint['stats'] = { accepted: 0, rejected: 0, rejections: [] };
+  const mappings = await IamRoleMappings.open(opts.backend.port);
   const sockets = new Set<net.Socket>(); // client (raw + TLS) and backend sockets, destroyed on stop()
   const track = <S extends net.Socket>(s: S): S => {
     sockets.add(s);
@@ -162,7 +173,8 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
           const payload = buf.subarray(5, len + 1);
           buf = buf.subarray(len + 1);
           const nul = payload.indexOf(0);
-          return authenticate(payload.subarray(0, nul < 0 ? payload.length : nul).toString('utf8'));
+          void authenticate(payload.subarray(0, nul < 0 ? payload.length : nul).toString('utf8'));
+          return;
         }
       }
     };
@@ -183,7 +195,7 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
       });
     };
 
-    const authenticate = (password: string) => {
+    const authenticate = async (password: string) => {
       const user = params.get('user') as string;
       const result = verifyDsqlToken(password, {
         host,
@@ -196,13 +208,25 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
         return reject(user, '28000', 'unable to accept connection, access denied', result.reason, result.reason);
       }
       phase = 'done';
+      if (user !== 'admin') {
+        // DbConnect: the role must have been granted to the identity that signed the token.
+        const arn = opts.identities(result.accessKeyId);
+        const granted = arn !== undefined && (await mappings.isGranted(user, arn).catch(() => false));
+        if (!granted) {
+          const reason =
+            arn === undefined
+              ? `no IAM identity is known for access key ${result.accessKeyId}`
+              : `role ${user} is not granted to ${arn} (as admin: AWS IAM GRANT ${user} TO '${arn}')`;
+          return reject(user, '28000', 'unable to accept connection, access denied', reason, reason);
+        }
+      }
       stats.accepted++;
       log(`accepted user ${JSON.stringify(user)} signed by ${result.accessKeyId}`);
-      proxyToBackend(buf);
+      proxyToBackend(buf, user);
     };
 
-    /** After auth: relay bytes both ways; the backend's AuthenticationOk etc. go straight to the client. */
-    const proxyToBackend = (pending: Buffer) => {
+    /** After auth: relay messages both ways (the backend's AuthenticationOk etc. go straight to the client). */
+    const proxyToBackend = (pending: Buffer, user: string) => {
       clearTimeout(timer);
       const client = sock;
       client.removeListener('data', onData);
@@ -212,10 +236,8 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
       let piped = false;
       backend.once('connect', () => {
         backend.write(startupMessage(params));
-        if (pending.length) backend.write(pending);
         piped = true;
-        client.pipe(backend);
-        backend.pipe(client);
+        relay({ client, backend, user, mappings, pending, log });
       });
       backend.on('error', (err) => {
         log(`backend connection error: ${err.message}`);
@@ -241,12 +263,12 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
     (stopping ??= new Promise<void>((resolve) => {
       server.close(() => {
         cert.remove();
-        resolve();
+        void mappings.close().then(() => resolve());
       });
       for (const s of sockets) s.destroy();
     }));
 
-  return { host, port, caPem: cert.caPem, caFile: cert.caFile, stats, stop };
+  return { host, port, caPem: cert.caPem, caFile: cert.caFile, stats, iamMappings: () => mappings.list(), stop };
 }
 
 /** StartupMessage payload: NUL-terminated key/value pairs, ended by an empty key. */

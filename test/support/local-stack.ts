@@ -11,9 +11,11 @@ import { CreateUserCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/cl
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
+  ADMIN_ROLE_NAME,
   DsqlUrlSecretValue,
   FUNCTION_CONFIG_ENV,
   InitialRotationFunctionConfig,
+  RoleBootstrapFunctionConfig,
   RotationFunctionConfig,
   SignerKeysValue,
   SignerKind,
@@ -25,6 +27,7 @@ import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
 import { functionBundle, FUNCTIONS_DIR } from './function-bundles';
 import { invokeHandler, InvokeResult } from './lambda-runner';
+import { grantRoleTo } from './local-admin-sql';
 import { LocalDsqlEndpoint, startLocalDsqlEndpoint } from './local-dsql-endpoint';
 import { MotoServer, startMoto } from './moto-server';
 import { PostgresServer, startPostgres } from './postgres-server';
@@ -40,6 +43,12 @@ export interface LocalStackOptions {
   readonly clusters?: number;
   /** Database role (default admin). */
   readonly username?: string;
+  /**
+   * For a custom `username`: create the role if missing and grant it to the signer (`signerArn`) at start,
+   * as an admin would before a deploy (default true). false: the endpoint refuses the signer's tokens for
+   * the role until something grants it (the role bootstrap, see roleBootstrapConfig).
+   */
+  readonly grantRoleToSigner?: boolean;
   readonly tokenLifetimeSeconds?: number;
   readonly log?: (line: string) => void;
   /**
@@ -93,6 +102,16 @@ export interface LocalStack {
   signer: LocalCredentials;
   /** Credentials the endpoint accepts, by access key id (delete one to revoke it). */
   readonly knownCredentials: Map<string, SigningCredentials>;
+  /**
+   * The IAM identity (role or user ARN) of access keys other than the signer's, e.g. the role bootstrap's
+   * own role. The endpoint maps a custom role's tokens to their signer through it: a key not listed is the
+   * signer user's (access-key signer) or else a session of the rotation function's role (ROTATION_ROLE_ARN).
+   */
+  readonly identityArns: Map<string, string>;
+  /** The identity that signs the URL's tokens: the signer user's ARN, or ROTATION_ROLE_ARN. */
+  readonly signerArn: string;
+  /** The role bootstrap's configuration, as the construct would write it for this stack, with `overrides`. */
+  roleBootstrapConfig(overrides?: Partial<RoleBootstrapFunctionConfig>): RoleBootstrapFunctionConfig;
   /** Set when started with `accessKeySigner`. */
   readonly accessKeySigner?: LocalAccessKeySigner;
   /**
@@ -136,10 +155,13 @@ export interface InvokeFunctionOptions extends InvokeStepOptions {
 
 /** A function's environment variable carrying its configuration, e.g. for invokeFunction's `env` with `awsOnly`. */
 export function functionConfigEnv(
-  config: RotationFunctionConfig | WatchdogFunctionConfig | InitialRotationFunctionConfig,
+  config: RotationFunctionConfig | WatchdogFunctionConfig | InitialRotationFunctionConfig | RoleBootstrapFunctionConfig,
 ): Record<string, string> {
   return { [FUNCTION_CONFIG_ENV]: JSON.stringify(config) };
 }
+
+/** The IAM role whose sessions (the handler's credentials, `signer`) sign with the role signer. */
+export const ROTATION_ROLE_ARN = 'arn:aws:iam::123456789012:role/local-rotation-function-role';
 
 export function newCredentials(): LocalCredentials {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -164,10 +186,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // AWS refuses writes to a secret scheduled for deletion; moto lets two of them through.
     proxy.guard = refuseWritesToDeletedSecrets(new SecretsManagerClient(moto.clientConfig()));
     const knownCredentials = new Map<string, SigningCredentials>();
+    const identityArns = new Map<string, string>();
+    let signerUserArn: string | undefined;
     const endpoint = await startLocalDsqlEndpoint({
       region: REGION,
       backend: postgres,
       credentials: (id) => knownCredentials.get(id),
+      identities: (id) =>
+        identityArns.get(id) ?? (syncedKeyIds.has(id) ? signerUserArn : knownCredentials.has(id) ? ROTATION_ROLE_ARN : undefined),
     });
     stoppers.push(() => endpoint.stop());
     log(`started moto at ${moto.endpoint}, PostgreSQL on port ${postgres.port}, DSQL-style endpoint at ${endpoint.host}:${endpoint.port}`);
@@ -208,7 +234,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let accessKeySigner: LocalAccessKeySigner | undefined;
     if (opts.accessKeySigner !== undefined) {
       const userName = opts.accessKeySigner.userName ?? `dsql-token-signer-${randomBytes(3).toString('hex')}`;
-      await iam.send(new CreateUserCommand({ UserName: userName }));
+      signerUserArn = (await iam.send(new CreateUserCommand({ UserName: userName }))).User!.Arn!;
       // What the construct creates (lib/managed-access-key.ts): no key yet.
       const keys = await sm.send(
         new CreateSecretCommand({
@@ -254,6 +280,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       serviceArns,
       parameterName,
       knownCredentials,
+      identityArns,
+      signerArn: signerUserArn ?? ROTATION_ROLE_ARN,
+      roleBootstrapConfig: (overrides = {}) => ({
+        host: endpoint.host,
+        port: endpoint.port,
+        region: REGION,
+        database: 'postgres',
+        roleName: username,
+        signerArn: signerUserArn ?? ROTATION_ROLE_ARN,
+        grants: [],
+        connectTimeoutSeconds: 5,
+        ...overrides,
+      }),
       accessKeySigner,
       syncSignerKeys,
       signer: newCredentials(),
@@ -331,6 +370,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       stop,
     };
     knownCredentials.set(stack.signer.accessKeyId, stack.signer);
+    if (username !== ADMIN_ROLE_NAME && opts.grantRoleToSigner !== false) {
+      await grantRoleTo({ endpoint, region: REGION, knownCredentials, identityArns }, username, stack.signerArn);
+      log(`granted role ${username} to ${stack.signerArn}, as an admin would before a deploy`);
+    }
     return stack;
   } catch (err) {
     await stop();
