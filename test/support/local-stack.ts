@@ -22,6 +22,7 @@ import {
   WatchdogFunctionConfig,
 } from '../../lib/contract';
 import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
+import { PLACEHOLDER_SECRET_VALUE } from '../../lib/configuration-change';
 import { refuseWritesToDeletedSecrets } from './deleted-secret-guard';
 import { createEcsFixture } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
@@ -207,18 +208,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const created = await sm.send(
       new CreateSecretCommand({
         Name: `demo/database-url-${randomBytes(3).toString('hex')}`,
-        // The construct's placeholder: no token exists before the first rotation.
-        SecretString: JSON.stringify({
-          url: '',
-          host: endpoint.host,
-          port: String(endpoint.port),
-          username,
-          password: '',
-          dbname: 'postgres',
-          sslmode: 'require',
-          issuedAt: '',
-          expiresAt: '',
-        }),
+        // The construct's placeholder: no token exists before the first rotation (the same whatever the configuration).
+        SecretString: JSON.stringify(PLACEHOLDER_SECRET_VALUE),
       }),
     );
     const secretArn = created.ARN!;
