@@ -14,12 +14,15 @@ import { InitialRotationProperties, UrlSettingsProperties } from '../../lib/conf
 import { FunctionBundle, InitialRotationFunctionConfig, RotationFunctionConfig } from '../../lib/contract';
 import { CustomResourceResponse } from '../../functions/cfn-response';
 import { functionConfigEnv, LocalStack } from '../support/local-stack';
+import { grantRoleTo } from '../support/local-admin-sql';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { withPg } from './clients';
 import { captureOutput, changed, deploymentIds, findLeaks, stagesOf, startStack } from './harness';
 
 const NEW_DATABASE = 'orders';
 const NEW_QUERY = 'sslmode=require&application_name=orders-api';
+/** A custom role the local PostgreSQL has (postgres-server.ts). */
+const NEW_ROLE = 'app_rw';
 
 describe('a configuration change on a live stack (2 services)', () => {
   let stack: LocalStack;
@@ -144,6 +147,30 @@ describe('a configuration change on a live stack (2 services)', () => {
     // The rotation's finishSecret redeployed every bound service: no task keeps the old URL.
     expect(changed(deploymentsBefore, await deploymentIds(stack, stack.serviceArns))).toEqual(stack.serviceArns);
     expect(Object.values(await stagesOf(stack)).filter((s) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'))).toEqual([]);
+  }, 150_000);
+
+  test('Update after a change of role (granted to the signer): AWSCURRENT logs in as the new role', async () => {
+    const old = properties();
+    // An admin granted the role to the signer beforehand, as the role bootstrap does for a custom role.
+    const target = {
+      endpoint: stack.endpoint,
+      region: 'us-east-1',
+      knownCredentials: stack.knownCredentials,
+      identityArns: stack.identityArns,
+    };
+    await grantRoleTo(target, NEW_ROLE, stack.signerArn);
+    rotationConfig = { ...rotationConfig, username: NEW_ROLE };
+
+    const response = await customResource('Update', old);
+
+    expect(response).toMatchObject({ Status: 'SUCCESS' });
+    const current = await stack.readStage('AWSCURRENT');
+    expect(current).toMatchObject({ username: NEW_ROLE, dbname: NEW_DATABASE });
+    const who = await withPg(current.url, stack.endpoint.caFile, async (c) => {
+      const row = (await c.query('SELECT current_user AS u, current_database() AS db')).rows[0];
+      return { user: row.u as string, db: row.db as string };
+    });
+    expect(who).toEqual({ user: NEW_ROLE, db: NEW_DATABASE });
   }, 150_000);
 
   test('an Update that changes nothing the URL is made of rotates nothing', async () => {
