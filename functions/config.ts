@@ -4,6 +4,7 @@ import {
   FunctionBundleName,
   InitialRotationFunctionConfig,
   RoleBootstrapFunctionConfig,
+  RoleGrantCheckConfig,
   RotationFunctionConfig,
   SignerConfig,
   SignerKind,
@@ -81,6 +82,7 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     clusterRegion: f.string('clusterRegion'),
     redriveAfterSeconds: f.integer('redriveAfterSeconds', 1),
     maxRotationAttempts: f.integer('maxRotationAttempts', 1),
+    roleGrantCheck: readRoleGrantCheck(f.objectOrNull('roleGrantCheck')),
   }),
   [FunctionBundle.ROLE_BOOTSTRAP]: (f) => ({
     host: f.string('host'),
@@ -94,6 +96,18 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
   }),
 };
+
+function readRoleGrantCheck(f: Fields | null): RoleGrantCheckConfig | null {
+  if (f === null) return null;
+  const check = {
+    roleName: f.string('roleName'),
+    signerArn: f.string('signerArn'),
+    graceSeconds: f.integer('graceSeconds', 0),
+    connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
+  };
+  f.noOthers();
+  return check;
+}
 
 function readSigner(f: Fields): SignerConfig {
   const kind = f.oneOf('kind', [SignerKind.ROLE, SignerKind.ACCESS_KEY]);
@@ -148,6 +162,14 @@ class Fields {
       this.fail(name, 'an array of non-empty strings', value);
     }
     return value as string[];
+  }
+
+  /** An object, or null for none. */
+  objectOrNull(name: string): Fields | null {
+    const value = this.get(name);
+    if (value === null) return null;
+    if (!isObject(value)) this.fail(name, 'an object or null', value);
+    return new Fields(value, `${this.path}.${name}`);
   }
 
   object(name: string): Fields {

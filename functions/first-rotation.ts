@@ -32,6 +32,8 @@ export interface WaitContext {
   readonly settings?: UrlSettings;
   /** Rotate even if AWSCURRENT already carries the settings (the signer changed): only a newer version will do. */
   readonly rotateAnyway?: boolean;
+  /** Run at each poll with the AWSPENDING version; throws to fail the wait at once (role-grant-check.ts). */
+  readonly pendingCheck?: (pendingVersion: string) => Promise<void>;
 }
 
 /** One rotation the wait started (or joined): its version, once known, and when it started. */
@@ -135,6 +137,7 @@ export async function ensureFirstRotation(w: WaitContext): Promise<string> {
     }
     if (attempt.versionId === undefined && state.pending !== undefined) attempt = { ...attempt, versionId: state.pending };
     if (attempt.versionId !== undefined && state.pending === attempt.versionId) attempt = { ...attempt, seenPending: true };
+    if (w.pendingCheck !== undefined && state.pending !== undefined) await w.pendingCheck(state.pending);
     const failure = attemptFailure(attempt, state, w.now(), w.redriveAfterMs);
     if (failure === undefined || attempt.number >= w.maxAttempts) continue;
     if (failure === 'stalled' && attempt.versionId !== undefined) {

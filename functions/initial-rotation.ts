@@ -8,6 +8,7 @@ import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clien
 import { readFunctionConfig } from './config';
 import { ensureFirstRotation } from './first-rotation';
 import { log } from './log';
+import { newRoleGrantCheck, ConnectionCheck } from './role-grant-check';
 import { rotationRequestOf } from './settings-change';
 import { deleteSignerKeys } from './signer-keys-cleanup';
 
@@ -31,6 +32,8 @@ export interface InitialRotationOptions {
   readonly responseRetryDelaysMs?: readonly number[];
   /** Delete: waited before listing the signer's keys again (default 10 s). */
   readonly keysQuietMs?: number;
+  /** The connection check of roleGrantCheck (default: connection-check.ts, loaded on first use). */
+  readonly connectionCheck?: ConnectionCheck;
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
@@ -136,6 +139,16 @@ export async function runInitialRotation(
         pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
         redriveAfterMs: config.redriveAfterSeconds * 1000,
         maxAttempts: config.maxRotationAttempts,
+        pendingCheck:
+          config.roleGrantCheck === null
+            ? undefined
+            : newRoleGrantCheck({
+                sm: options.sm ?? defaultSm!,
+                secretArn: arn,
+                config: config.roleGrantCheck,
+                now,
+                check: options.connectionCheck,
+              }),
       });
     } else {
       throw new Error(`Unknown RequestType '${String((event as { RequestType?: unknown }).RequestType)}'`);

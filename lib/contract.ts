@@ -127,6 +127,25 @@ export interface InitialRotationFunctionConfig {
   readonly redriveAfterSeconds: number;
   /** At most this many rotations are started (the first one and its re-drives). */
   readonly maxRotationAttempts: number;
+  /**
+   * A custom role the team creates and grants itself (bootstrap off): the
+   * wait connects with the pending token and fails fast, naming the grant to
+   * run, when DSQL keeps refusing it. null: the admin role, or the role
+   * bootstrap grants the role.
+   */
+  readonly roleGrantCheck: RoleGrantCheckConfig | null;
+}
+
+/** InitialRotationFunctionConfig.roleGrantCheck (functions/role-grant-check.ts). */
+export interface RoleGrantCheckConfig {
+  /** The custom database role the URL logs in as. */
+  readonly roleName: string;
+  /** The identity that signs the tokens, to which the role must be granted. */
+  readonly signerArn: string;
+  /** How long a refusal must last before the deployment fails (a new access key is refused for a few seconds). */
+  readonly graceSeconds: number;
+  /** Seconds the connection may take. */
+  readonly connectTimeoutSeconds: number;
 }
 
 /**

@@ -223,6 +223,8 @@ export class DsqlUrlSecret extends Construct {
         UrlQuery: config.urlQuery,
       },
       signerArn: this.signerArn,
+      // Opted out of the role bootstrap: the first rotation fails fast with the grant to run while DSQL refuses the role.
+      roleGrantCheck: this.databaseRole.isAdmin || this.databaseRole.bootstrap ? undefined : { roleName: this.databaseRole.name },
     });
     // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
     this.initialRotation.resource.node.addDependency(rotationSchedule);

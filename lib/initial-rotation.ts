@@ -24,6 +24,12 @@ export interface InitialRotationCluster {
 const REDRIVE_AFTER = Duration.minutes(3);
 /** Within the 10-minute wait: the first rotation and two re-drives. */
 const MAX_ROTATION_ATTEMPTS = 3;
+/**
+ * A custom role's pending token refused this long fails the wait (bootstrap off): longer than a new
+ * access key takes to be accepted (testSecret retries it for about 30 s), far shorter than the wait.
+ */
+const ROLE_GRANT_GRACE = Duration.seconds(45);
+const ROLE_GRANT_CONNECT_TIMEOUT = Duration.seconds(10);
 
 export interface InitialRotationProps {
   readonly secret: secretsmanager.ISecret;
@@ -35,6 +41,8 @@ export interface InitialRotationProps {
   readonly urlSettings: UrlSettingsProperties;
   /** The IAM identity that signs the tokens. */
   readonly signerArn: string;
+  /** A custom role the team grants itself (bootstrap off): the wait fails fast, naming the grant, while DSQL refuses it. */
+  readonly roleGrantCheck?: { readonly roleName: string };
 }
 
 /**
@@ -59,6 +67,14 @@ export class InitialRotation extends Construct {
       clusterRegion: props.cluster.region,
       redriveAfterSeconds: REDRIVE_AFTER.toSeconds(),
       maxRotationAttempts: MAX_ROTATION_ATTEMPTS,
+      roleGrantCheck: props.roleGrantCheck
+        ? {
+            roleName: props.roleGrantCheck.roleName,
+            signerArn: props.signerArn,
+            graceSeconds: ROLE_GRANT_GRACE.toSeconds(),
+            connectTimeoutSeconds: ROLE_GRANT_CONNECT_TIMEOUT.toSeconds(),
+          }
+        : null,
     };
     const functionTimeout = timeout.plus(Duration.minutes(1));
     const fn = newHandlerFunction(this, 'Function', {

@@ -235,6 +235,7 @@ describe('readFunctionConfig: the first-rotation function', () => {
       clusterRegion: REGION,
       redriveAfterSeconds: 180,
       maxRotationAttempts: 3,
+      roleGrantCheck: null,
     });
     expect(read({ signerUserName: SIGNER_USER }).signerUserName).toBe(SIGNER_USER);
   });

@@ -71,6 +71,7 @@ export function initialRotationConfig(overrides: Partial<InitialRotationFunction
     clusterRegion: REGION,
     redriveAfterSeconds: 180,
     maxRotationAttempts: 3,
+    roleGrantCheck: null,
     ...overrides,
   };
 }

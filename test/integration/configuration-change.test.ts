@@ -84,6 +84,7 @@ describe('a configuration change on a live stack (2 services)', () => {
       clusterRegion: 'us-east-1',
       redriveAfterSeconds: 60,
       maxRotationAttempts: 2,
+      roleGrantCheck: null,
     };
     interceptor = await startRotateSecretInterceptor({
       upstream: stack.proxy.endpoint,

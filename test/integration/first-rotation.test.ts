@@ -69,6 +69,7 @@ function firstRotationConfig(
     clusterRegion: 'us-east-1',
     redriveAfterSeconds: 180,
     maxRotationAttempts: 3,
+    roleGrantCheck: null,
     ...overrides,
   };
 }

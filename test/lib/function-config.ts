@@ -41,6 +41,7 @@ const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true>
   clusterRegion: true,
   redriveAfterSeconds: true,
   maxRotationAttempts: true,
+  roleGrantCheck: true,
 };
 const ROLE_BOOTSTRAP_FIELDS: Record<keyof RoleBootstrapFunctionConfig, true> = {
   host: true,

@@ -35,6 +35,7 @@ describe('first rotation during deployment', () => {
       clusterRegion: 'eu-west-1',
       redriveAfterSeconds: 180,
       maxRotationAttempts: 3,
+      roleGrantCheck: null,
     });
 
     const withKey = givenStack();

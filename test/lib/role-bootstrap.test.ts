@@ -151,6 +151,22 @@ describe('custom database role with bootstrap: false', () => {
     expect(JSON.stringify(Template.fromStack(stack).toJSON())).not.toContain('dsql:DbConnectAdmin');
   });
 
+  test("the first rotation checks the role's grant, to fail fast with the line to run; not with the bootstrap or for admin", () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw', { bootstrap: false }) });
+    expect(functionConfig(stack, 'DbInitialRotationFunction').roleGrantCheck).toEqual({
+      roleName: 'app_rw',
+      signerArn: { 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunctionServiceRole/), 'Arn'] },
+      graceSeconds: 45,
+      connectTimeoutSeconds: 10,
+    });
+    for (const databaseRole of [DatabaseRole.ADMIN, DatabaseRole.custom('app_rw')]) {
+      const other = givenStack();
+      new DsqlUrlSecret(other.stack, 'Db', { cluster: other.cluster, databaseRole });
+      expect(functionConfig(other.stack, 'DbInitialRotationFunction').roleGrantCheck).toBeNull();
+    }
+  });
+
   test('no output for the admin role or a bootstrapped custom role', () => {
     for (const databaseRole of [DatabaseRole.ADMIN, DatabaseRole.custom('app_rw')]) {
       const { stack, cluster } = givenStack();
