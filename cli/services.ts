@@ -14,8 +14,9 @@ export interface BoundServices {
 }
 
 /**
- * Reads every bound-services parameter: the construct stores 30 ARNs per
- * parameter, named `<parameter>`, `<parameter>-2`, ... (see lib/bound-services.ts).
+ * Reads every bound-services parameter: the construct fills each up to 4,096
+ * characters of ARNs at their longest, named `<parameter>`, `<parameter>-2`, ...
+ * (see lib/bound-services.ts).
  */
 export async function loadBoundServices(clients: Clients, parameter: string | undefined): Promise<BoundServices> {
   if (parameter === undefined) return { exists: false, arns: [] };

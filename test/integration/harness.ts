@@ -307,7 +307,10 @@ export function logRecords(logs: string[]): Array<Record<string, unknown>> {
   return records;
 }
 
-/** The `finishSecret: redeploy summary` records: services, redeployed, alreadyCurrent, gone, failed, throttleRetries. */
+/**
+ * The `finishSecret: redeploy summary` records: services, redeployed, alreadyCurrent, gone, notFound, invalidEntries,
+ * failed, throttleRetries.
+ */
 export function redeploySummaries(logs: string[]): Array<Record<string, unknown>> {
   return logRecords(logs).filter((r) => r.message === 'finishSecret: redeploy summary');
 }

@@ -190,7 +190,7 @@ describe('redeployOnRotation', () => {
     expect(ecsStatements[0].Resource).toEqual([{ Ref: expect.stringMatching(/^AService/) }, { Ref: expect.stringMatching(/^BService/) }]);
   });
 
-  test("above 40 services the policy names each cluster's services instead, to fit IAM's inline policy size", () => {
+  test("when the services' longest ARNs would not fit the policy's share, it names each cluster's services instead", () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     for (let i = 0; i < 41; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
