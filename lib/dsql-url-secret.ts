@@ -6,10 +6,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SignerKind } from './contract';
+import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig } from './contract';
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
-import { PARKED_AUTOMATICALLY_AFTER_DAYS } from './rotation-schedule-kind';
 import { DatabaseRole } from './database-role';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
@@ -18,13 +17,12 @@ import { refuseReplicaRegions } from './replica-regions';
 import { setUpDatabaseRole } from './role-bootstrap';
 import { validateServiceLayout } from './service-layout';
 import { RotationAlarms } from './rotation-alarms';
-import { RotationTrigger } from './rotation-trigger';
+import { scheduleRotation } from './rotation-schedules';
 import { SecretTag } from './secret-tags';
 import { rotateBeforeExpirySeconds } from './timing';
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TokenSigner } from './token-signer';
 import {
-  needsScheduler,
   timingBudget,
   validateConcurrency,
   validateDatabaseName,
@@ -116,7 +114,7 @@ export class DsqlUrlSecret extends Construct {
       endpointHost: props.endpointHost,
       publicHost,
       clusterIdentifier: props.cluster.clusterRef.identifier,
-      accessKeySigner: signer.kind === SignerKind.ACCESS_KEY,
+      signerCallsIam: signer._callsIam,
     });
 
     this.secret = new secretsmanager.Secret(this, 'Secret', {
@@ -189,26 +187,7 @@ export class DsqlUrlSecret extends Construct {
         resources: [this.secret.secretArn],
       }),
     );
-    const scheduled = needsScheduler(rotationInterval);
-    const rotationSchedule = this.secret.addRotationSchedule('RotationSchedule', {
-      rotationLambda: this.function,
-      // Under EventBridge Scheduler, a native rule that never comes due rather than none: CloudFormation keeps the
-      // previous rules when RotationRules is removed (aws-cdk#27460), so both schedules would rotate (rotation-schedule-kind.ts).
-      automaticallyAfter: scheduled ? Duration.days(PARKED_AUTOMATICALLY_AFTER_DAYS) : rotationInterval,
-      // The first rotation is run, and waited for, by InitialRotation.
-      rotateImmediatelyOnUpdate: false,
-    });
-    // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
-    // Set in both shapes, so a move across the 4-hour line changes only the expression.
-    (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
-    if (scheduled) {
-      const trigger = new RotationTrigger(this, 'RotationTrigger', {
-        secret: this.secret,
-        rotationFunction: this.function,
-        interval: rotationInterval,
-      });
-      trigger.schedule.node.addDependency(rotationSchedule);
-    }
+    const rotationSchedule = scheduleRotation(this, { secret: this.secret, rotationFunction: this.function, interval: rotationInterval });
 
     this.initialRotation = new InitialRotation(this, 'InitialRotation', {
       secret: this.secret,

@@ -23,7 +23,7 @@ export class TokenSigner {
    * as soon as the current token stops authenticating.
    */
   public static rotationFunctionRole(): TokenSigner {
-    return new TokenSigner(SignerKind.ROLE, bindRoleSigner);
+    return new TokenSigner(SignerKind.ROLE, bindRoleSigner, false);
   }
 
   /**
@@ -35,7 +35,7 @@ export class TokenSigner {
    * `tokenLifetime`, up to one week.
    */
   public static managedAccessKey(): TokenSigner {
-    return new TokenSigner(SignerKind.ACCESS_KEY, bindManagedAccessKey);
+    return new TokenSigner(SignerKind.ACCESS_KEY, bindManagedAccessKey, true);
   }
 
   /**
@@ -44,7 +44,17 @@ export class TokenSigner {
   private constructor(
     public readonly kind: string,
     private readonly binder: TokenSignerBinder,
-  ) {}
+    callsIam: boolean,
+  ) {
+    this._callsIam = callsIam;
+  }
+
+  /**
+   * Whether the rotation function calls IAM for this signer (a network path the
+   * function needs in a VPC).
+   * @internal
+   */
+  public readonly _callsIam: boolean;
 
   /**
    * Creates and grants what this signer needs in `scope` (a DsqlUrlSecret),

@@ -26,8 +26,8 @@ export interface FunctionNetworkOptions {
   /** The cluster's public endpoint, `<cluster-id>.dsql.<region>.on.aws`. */
   readonly publicHost: string;
   readonly clusterIdentifier: string;
-  /** Whether the access-key signer is used (the rotation function then calls IAM). */
-  readonly accessKeySigner: boolean;
+  /** Whether the signer makes the rotation function call IAM (the access-key signer does). */
+  readonly signerCallsIam: boolean;
 }
 
 /**
@@ -64,7 +64,7 @@ export function setUpFunctionNetwork(scope: Construct, o: FunctionNetworkOptions
         'acknowledge this warning.',
     );
   }
-  if (o.accessKeySigner) {
+  if (o.signerCallsIam) {
     Annotations.of(scope).addWarningV2(
       'cdk-dsql-url-secret:vpcNoIamPath',
       `${isolated}: the access-key signer calls IAM (iam.amazonaws.com) at every rotation, and IAM's interface endpoint ` +
