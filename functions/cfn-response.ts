@@ -11,7 +11,8 @@
  */
 import * as http from 'http';
 import * as https from 'https';
-import { log } from './log';
+import { redact } from '../core/redact';
+import { log, LogFields } from './log';
 
 /** What CloudFormation sends to a custom resource's function. */
 export interface CustomResourceEvent {
@@ -39,6 +40,39 @@ export interface CustomResourceResponse {
 }
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** CloudFormation rejects response bodies over 4 KiB. */
+const MAX_REASON_LENGTH = 2_000;
+
+/** How a custom resource's function answers, and the log line it writes about it. */
+export interface Answer {
+  readonly status: CustomResourceResponse['Status'];
+  /** Redacted and cut to MAX_REASON_LENGTH here: it may quote a library's error. */
+  readonly reason: string;
+  readonly physicalResourceId: string;
+  /** The log message, e.g. `initial rotation: responding`, and the request's fields. */
+  readonly logMessage: string;
+  readonly logFields: LogFields;
+  readonly retryDelaysMs?: readonly number[];
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Builds the response for `event`, logs it (INFO on success, ERROR on failure) and sends it; returns what was sent. */
+export async function answer(event: CustomResourceEvent, a: Answer): Promise<CustomResourceResponse> {
+  let reason = redact(a.reason);
+  if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+  const response: CustomResourceResponse = {
+    Status: a.status,
+    Reason: reason,
+    PhysicalResourceId: a.physicalResourceId,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+  };
+  (a.status === 'SUCCESS' ? log.info : log.error)(a.logMessage, { ...a.logFields, status: a.status, reason });
+  await sendResponse(event.ResponseURL, response, a.retryDelaysMs ?? [1_000, 3_000], a.sleep ?? sleepFor);
+  return response;
+}
 
 /**
  * PUTs the response to CloudFormation's presigned S3 URL: https only, except

@@ -1,9 +1,8 @@
 import { DSQLClient } from '@aws-sdk/client-dsql';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { redact } from '../core/redact';
 import { FunctionBundle, InitialRotationFunctionConfig } from '../lib/contract';
-import { CustomResourceEvent, CustomResourceResponse, sendResponse } from './cfn-response';
+import { answer, CustomResourceEvent, CustomResourceResponse } from './cfn-response';
 import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clients';
 import { readFunctionConfig } from './config';
 import { ensureFirstRotation } from './first-rotation';
@@ -39,8 +38,6 @@ export interface InitialRotationOptions {
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
 /** Kept free at the end of the invocation to send the response. */
 const RESPONSE_RESERVE_MS = 15_000;
-/** CloudFormation rejects response bodies over 4 KiB. */
-const MAX_REASON_LENGTH = 2_000;
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 let defaultSm: SecretsManagerClient | undefined;
@@ -157,17 +154,13 @@ export async function runInitialRotation(
     status = 'FAILED';
     reason = (err as Error)?.message ?? String(err);
   }
-  reason = redact(reason);
-  if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
-  const response: CustomResourceResponse = {
-    Status: status,
-    Reason: reason,
-    PhysicalResourceId: physicalId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-  };
-  (status === 'SUCCESS' ? log.info : log.error)('initial rotation: responding', { ...fields, status, reason });
-  await sendResponse(event.ResponseURL, response, options.responseRetryDelaysMs ?? [1_000, 3_000], options.sleep ?? sleepFor);
-  return response;
+  return answer(event, {
+    status,
+    reason,
+    physicalResourceId: physicalId,
+    logMessage: 'initial rotation: responding',
+    logFields: fields,
+    retryDelaysMs: options.responseRetryDelaysMs,
+    sleep: options.sleep,
+  });
 }

@@ -1,9 +1,8 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { Client } from 'pg';
-import { redact } from '../core/redact';
 import { ADMIN_ROLE_NAME, FunctionBundle, RoleBootstrapFunctionConfig } from '../lib/contract';
-import { CustomResourceEvent, CustomResourceResponse, sendResponse } from './cfn-response';
+import { answer, CustomResourceEvent, CustomResourceResponse } from './cfn-response';
 import { readFunctionConfig } from './config';
 import { log } from './log';
 import { bootstrapRole, checkBootstrapInput, SqlSession } from './role-bootstrap-sql';
@@ -15,10 +14,6 @@ export interface RoleBootstrapOptions {
   readonly responseRetryDelaysMs?: readonly number[];
   readonly sleep?: (ms: number) => Promise<void>;
 }
-
-/** CloudFormation rejects response bodies over 4 KiB. */
-const MAX_REASON_LENGTH = 2_000;
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The role bootstrap, as a CloudFormation custom resource invoked directly
@@ -75,19 +70,15 @@ export async function runRoleBootstrap(event: CustomResourceEvent, options: Role
     status = 'FAILED';
     reason = `Role bootstrap: ${(err as Error)?.message ?? String(err)}`;
   }
-  reason = redact(reason);
-  if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
-  const response: CustomResourceResponse = {
-    Status: status,
-    Reason: reason,
-    PhysicalResourceId: physicalId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-  };
-  (status === 'SUCCESS' ? log.info : log.error)('role bootstrap: responding', { ...fields, status, reason });
-  await sendResponse(event.ResponseURL, response, options.responseRetryDelaysMs ?? [1_000, 3_000], options.sleep ?? sleepFor);
-  return response;
+  return answer(event, {
+    status,
+    reason,
+    physicalResourceId: physicalId,
+    logMessage: 'role bootstrap: responding',
+    logFields: fields,
+    retryDelaysMs: options.responseRetryDelaysMs,
+    sleep: options.sleep,
+  });
 }
 
 /** Delete revokes nothing: it names what was left in place and how an admin would remove it. */
