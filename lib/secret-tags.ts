@@ -70,3 +70,55 @@ export const DeferredTag = {
   /** undefined when absent or malformed. */
   decode: decodeVersionAt,
 } as const;
+
+/** One real promotion, as the promotion history keeps it. */
+export interface PromotionRecord {
+  readonly versionId: string;
+  readonly promotedAt: Date;
+  /** The token's expiresAt (the value's field); what a task that started with it holds until it is replaced. */
+  readonly expiresAt: Date;
+}
+
+/** A tag value holds at most 256 characters. */
+const TAG_VALUE_LIMIT = 256;
+
+/**
+ * Written by finishSecret with the promoted tag: the newest real promotions
+ * (deferred copies are not promotions of a new token), newest first, as many
+ * as fit in one tag value (4 with UUID version ids). A task reads AWSCURRENT
+ * when it starts, so the record promoted last before its start names the
+ * token it holds (core/fleet.ts). Each record is
+ * `<versionId>/<promoted epoch seconds>/<expires epoch seconds>`, records
+ * separated by a space.
+ */
+export const PromotionHistoryTag = {
+  key: 'cdk-dsql-url-secret:promotions',
+  /** The newest records that fit in a tag value, newest first. */
+  encode(records: readonly PromotionRecord[]): string {
+    let value = '';
+    for (const r of records) {
+      const entry = `${r.versionId}/${Math.floor(r.promotedAt.getTime() / 1000)}/${Math.floor(r.expiresAt.getTime() / 1000)}`;
+      const next = value === '' ? entry : `${value} ${entry}`;
+      if (next.length > TAG_VALUE_LIMIT) break;
+      value = next;
+    }
+    return value;
+  },
+  /** Well-formed records only, newest first; [] when absent. */
+  decode(raw: string | undefined): PromotionRecord[] {
+    const records: PromotionRecord[] = [];
+    for (const entry of (raw ?? '').split(' ')) {
+      const [versionId, promoted, expires, extra] = entry.split('/');
+      const promotedAt = new Date(Number(promoted) * 1000);
+      const expiresAt = new Date(Number(expires) * 1000);
+      if (!versionId || extra !== undefined || !/^\d+$/.test(promoted ?? '') || !/^\d+$/.test(expires ?? '')) continue;
+      records.push({ versionId, promotedAt, expiresAt });
+    }
+    return records.sort((a, b) => b.promotedAt.getTime() - a.promotedAt.getTime());
+  },
+} as const;
+
+/** `history` with `record` in front (a retry that already recorded it changes nothing). */
+export function withPromotion(history: readonly PromotionRecord[], record: PromotionRecord): PromotionRecord[] {
+  return [record, ...history.filter((r) => r.versionId !== record.versionId)];
+}
