@@ -18,14 +18,14 @@ function fakePort(services: ServiceView[], tasks: Record<string, TaskView[]>, pa
       const found = services.filter((s) => arns.includes(s.serviceArn));
       return { services: found, missing: arns.filter((a) => !found.some((s) => s.serviceArn === a)) };
     },
-    async listTasks(cluster, name, nextToken) {
+    async listTasks(_cluster, name, nextToken) {
       calls.push(`ListTasks ${name}`);
       const all = (tasks[name] ?? []).map((x) => x.taskArn);
       const start = nextToken ? Number(nextToken) : 0;
       const next = start + pageSize < all.length ? String(start + pageSize) : undefined;
       return { taskArns: all.slice(start, start + pageSize), nextToken: next };
     },
-    async describeTasks(cluster, taskArns) {
+    async describeTasks(_cluster, taskArns) {
       calls.push(`DescribeTasks ${taskArns.length}`);
       if (taskArns.length > 100) throw new Error('more than 100 tasks in one call');
       return Object.values(tasks)
