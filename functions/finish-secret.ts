@@ -1,9 +1,10 @@
 import { TagResourceCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { describeInvalidEntry } from '../core/bound-services';
 import { isDeferredCopy, promotionTimeOf, rotationStateOf } from '../core/rotation-state';
-import { MetricName } from '../lib/contract';
-import { PromotedTag } from '../lib/secret-tags';
+import { DsqlUrlSecretValue, MetricName } from '../lib/contract';
+import { PromotedTag, PromotionHistoryTag, withPromotion } from '../lib/secret-tags';
 import { LoadedBoundServices, loadBoundServices } from './bound-services';
+import { codeDeployPath } from './codedeploy-redeploy';
 import { clearDeferral } from './defer-rotation';
 import { log } from './log';
 import { emitMetrics } from './metrics';
@@ -60,7 +61,7 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     ]);
     return;
   }
-  const promotedAt = await promotionTime(ctx);
+  const promotedAt = await promotionTime(ctx, value);
   await clearDeferral(ctx);
   const bound = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
   const report = await redeployServices(ctx.ecs, bound.arns, {
@@ -70,6 +71,8 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
     retry: ctx.retry,
     // The secret is in the function's own region and account: a service elsewhere fails once the others are done.
     home: homeOf(ctx.secretArn),
+    // Services with the CODE_DEPLOY controller get a CodeDeploy deployment in the group they were bound with.
+    codeDeploy: codeDeployPath(bound.codeDeploy, ctx.retry),
   });
   // Entries that are not service ARNs count as failures: the step fails naming them once the others are redeployed.
   const failures = report.failed.length + bound.invalid.length;
@@ -126,17 +129,22 @@ function redeployFailure(report: RedeployReport, bound: LoadedBoundServices): st
  * The promotion time of this version, from the secret's tag if an earlier
  * attempt wrote it, otherwise now (we are just past the promotion) recorded in
  * the tag. Recording it before any redeploy means a retry never redeploys a
- * service twice for one version.
+ * service twice for one version. The same TagResource call puts the version in
+ * front of the promotion history (the fleet check reads which token each task
+ * holds from it): one call, so the two tags never disagree. A value without a
+ * readable expiresAt adds no record: the watchdog then puts AWSCURRENT in front.
  */
-async function promotionTime(ctx: StepContext): Promise<Date> {
+async function promotionTime(ctx: StepContext, value: DsqlUrlSecretValue | undefined): Promise<Date> {
   const recorded = promotionTimeOf(rotationStateOf(ctx.metadata), ctx.versionId);
   if (recorded !== undefined) return recorded;
   const now = new Date();
-  await ctx.sm.send(
-    new TagResourceCommand({
-      SecretId: ctx.secretArn,
-      Tags: [{ Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) }],
-    }),
-  );
+  const tags = [{ Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) }];
+  const expiresMs = typeof value?.expiresAt === 'string' ? Date.parse(value.expiresAt) : NaN;
+  if (!Number.isNaN(expiresMs)) {
+    const history = PromotionHistoryTag.decode(ctx.metadata.Tags?.find((t) => t.Key === PromotionHistoryTag.key)?.Value);
+    const record = { versionId: ctx.versionId, promotedAt: now, expiresAt: new Date(expiresMs) };
+    tags.push({ Key: PromotionHistoryTag.key, Value: PromotionHistoryTag.encode(withPromotion(history, record)) });
+  }
+  await ctx.sm.send(new TagResourceCommand({ SecretId: ctx.secretArn, Tags: tags }));
   return now;
 }
