@@ -24,7 +24,7 @@ import {
 import { FunctionBundle, FunctionBundleName } from '../../lib/contract';
 import { PLACEHOLDER_SECRET_VALUE } from '../../lib/configuration-change';
 import { refuseWritesToDeletedSecrets } from './deleted-secret-guard';
-import { createEcsFixture } from './ecs-fixture';
+import { createEcsFixture, deploymentsOf } from './ecs-fixture';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
 import { functionBundle, FUNCTIONS_DIR } from './function-bundles';
 import { invokeHandler, InvokeResult } from './lambda-runner';
@@ -34,6 +34,7 @@ import { MotoServer, startMoto } from './moto-server';
 import { PostgresServer, startPostgres } from './postgres-server';
 import { RotateSecretOptions, RotationResult, RotationStep, rotateSecret } from './rotation-service';
 import { SigningCredentials } from './sigv4-presign-verify';
+import { TaskSimulator, TaskSimulatorOptions } from './task-simulator';
 
 const REGION = 'us-east-1';
 
@@ -63,6 +64,12 @@ export interface LocalStackOptions {
    * Default: the role signer (the handler's own credentials, `signer`).
    */
   readonly accessKeySigner?: AccessKeySignerOptions;
+  /**
+   * Model running ECS tasks (moto runs none): the proxy answers ListTasks and DescribeTasks and rewrites
+   * DescribeServices from `stack.tasks`, seeded with each created service's task, running since its
+   * deployment (default off: moto's answers, unchanged).
+   */
+  readonly taskSimulator?: boolean | TaskSimulatorOptions;
 }
 
 export interface AccessKeySignerOptions {
@@ -99,6 +106,8 @@ export interface LocalStack {
   readonly secretArn: string;
   readonly serviceArns: string[];
   readonly parameterName: string;
+  /** The model of running tasks behind the proxy's ECS answers; set with the `taskSimulator` option. */
+  readonly tasks?: TaskSimulator;
   /** The credentials the handler signs with (replace to simulate a new session). */
   signer: LocalCredentials;
   /** Credentials the endpoint accepts, by access key id (delete one to revoke it). */
@@ -214,10 +223,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     );
     const secretArn = created.ARN!;
     const serviceArns: string[] = [];
+    const simulatorOptions: TaskSimulatorOptions | undefined = opts.taskSimulator === true ? {} : opts.taskSimulator || undefined;
+    const tasks = simulatorOptions && new TaskSimulator(simulatorOptions);
     for (let c = 0; c < (opts.clusters ?? 1); c++) {
       const fixture = await createEcsFixture(ecs, { clusterName: `app-cluster-${c + 1}`, services: opts.services ?? 3, secretArn });
       serviceArns.push(...fixture.serviceArns);
+      if (tasks === undefined) continue;
+      // The fixture's services run desiredCount 1; their task started with moto's deployment (or at the clock's now, if earlier).
+      const clock = simulatorOptions?.now ?? Date.now;
+      for (const [arn, [deployment]] of await deploymentsOf(ecs, fixture.serviceArns)) {
+        const createdAt = Math.min(clock(), deployment.createdAt.getTime());
+        tasks.register(arn, { desiredCount: 1, taskDefinitionArn: fixture.taskDefinitionArn, deploymentId: deployment.id, createdAt });
+      }
     }
+    tasks?.attach(proxy);
     const parameterName = `/cdk-dsql-url-secret/local/${randomBytes(3).toString('hex')}/bound-services`;
     await ssm.send(new PutParameterCommand({ Name: parameterName, Type: 'String', Value: JSON.stringify(serviceArns) }));
     log(`created secret ${secretArn.split(':').pop()} and ${serviceArns.length} ECS services that inject it`);
@@ -270,6 +289,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       secretArn,
       serviceArns,
       parameterName,
+      tasks,
       knownCredentials,
       identityArns,
       signerArn: signerUserArn ?? ROTATION_ROLE_ARN,

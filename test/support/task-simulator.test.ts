@@ -11,6 +11,8 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
+import { deploymentsOf } from './ecs-fixture';
+import { LocalStack, startLocalStack } from './local-stack';
 import { MotoServer, startMoto } from './moto-server';
 import { TaskSimulator } from './task-simulator';
 
@@ -248,4 +250,49 @@ describe('task simulator (ECS tasks in front of moto)', () => {
     expect(await running('faulted')).toEqual(sim.tasks(arn).map((t) => t.taskArn));
     expect(proxy.calls.get('ListTasks')).toBe(calls + 2);
   });
+});
+
+describe('startLocalStack({ taskSimulator })', () => {
+  let stack: LocalStack | undefined;
+  afterEach(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+
+  /** ECS as the shipped functions see it: through the proxy. */
+  const viaProxy = (s: LocalStack) => new ECSClient({ ...s.moto.clientConfig(), endpoint: s.proxy.endpoint, maxAttempts: 1 });
+
+  test("each created service runs one task, started by moto's deployment; the proxy answers from the model", async () => {
+    stack = await startLocalStack({ services: 2, clusters: 2, taskSimulator: true });
+    const ecs = viaProxy(stack);
+    try {
+      const moto = await deploymentsOf(stack.ecs, stack.serviceArns);
+      for (const arn of stack.serviceArns) {
+        const [, cluster, serviceName] = arn.split(':').pop()!.split('/');
+        const { taskArns } = await ecs.send(new ListTasksCommand({ cluster, serviceName }));
+        const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster, tasks: taskArns }));
+        expect(tasks!.map((t) => [t.lastStatus, t.startedBy, t.group])).toEqual([
+          ['RUNNING', moto.get(arn)![0].id, `service:${serviceName}`],
+        ]);
+        const [service] = (await ecs.send(new DescribeServicesCommand({ cluster, services: [arn] }))).services!;
+        expect([service.runningCount, service.deployments!.map((d) => d.id)]).toEqual([1, [moto.get(arn)![0].id]]);
+      }
+      expect(stack.proxy.answered.get('ListTasks')).toBe(4);
+    } finally {
+      ecs.destroy();
+    }
+  }, 120_000);
+
+  test('off by default: no model, moto answers ListTasks (no task)', async () => {
+    stack = await startLocalStack({ services: 1 });
+    const ecs = viaProxy(stack);
+    try {
+      expect(stack.tasks).toBeUndefined();
+      const [, cluster, serviceName] = stack.serviceArns[0].split(':').pop()!.split('/');
+      expect((await ecs.send(new ListTasksCommand({ cluster, serviceName }))).taskArns).toEqual([]);
+      expect(stack.proxy.answered.size).toBe(0);
+    } finally {
+      ecs.destroy();
+    }
+  }, 120_000);
 });
