@@ -10,15 +10,16 @@ import { SignerKeysValue, SignerKind } from '../lib/contract';
 import { HandlerConfig, SignerConfig } from './config';
 import { keySuffix, redact } from '../core/redact';
 import { promotionTimeOf, rotationStateOf } from '../core/rotation-state';
+import { KeyGuardContext, refuseToDeleteKeysInUse } from './key-guard';
 import { log } from './log';
 import { SigningCredentials } from './token';
 
-/** What the signer needs of a rotation step (StepContext provides it). */
-export interface SignerContext {
+/** What the signer needs of a rotation step (StepContext provides it); the key guard surveys the bound services. */
+export interface SignerContext extends KeyGuardContext {
   readonly sm: SecretsManagerClient;
   readonly iam: IAMClient;
   /** rolloutAllowanceSeconds: AWSPREVIOUS's key is never deleted sooner than this after the last promotion. */
-  readonly config: Pick<HandlerConfig, 'signer' | 'rolloutAllowanceSeconds'>;
+  readonly config: Pick<HandlerConfig, 'signer' | 'rolloutAllowanceSeconds' | 'boundServicesParameter' | 'boundServicesParameterCount'>;
   /** The URL secret. */
   readonly secretArn: string;
   /** The version being rotated in. */
@@ -53,8 +54,9 @@ export async function signingCredentials(ctx: SignerContext, now: Date = new Dat
  * 2. Otherwise every key but AWSCURRENT's is deleted (IAM allows two keys per
  *    user, so delete before create). AWSPREVIOUS's key is refused while tasks
  *    started before the last promotion may still hold its token: until the
- *    promotion time plus rolloutAllowance. Keys of no current or previous
- *    version (orphans of failed rotations) always go.
+ *    promotion time plus rolloutAllowance, and after that while a running
+ *    task of a bound service holds a token it signed (key-guard.ts). Keys
+ *    of versions never promoted (orphans of failed rotations) always go.
  * 3. A new key is created and written to the keys secret at once, before it
  *    signs anything, so its secret part is never lost.
  */
@@ -99,6 +101,12 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
       );
     }
   }
+  // Past the allowance too, a key whose token a running task still holds stays (key-guard.ts).
+  const versionOfKey = (id: string) => (id === previousKeyId ? previousVersion : stored.keys.find((k) => k.accessKeyId === id)?.versionId);
+  await refuseToDeleteKeysInUse(
+    ctx,
+    toDelete.map((id) => ({ accessKeyId: id, versionId: versionOfKey(id) })),
+  );
 
   for (const id of toDelete) {
     const usedBy = id === previousKeyId ? 'AWSPREVIOUS' : 'none (left by a failed rotation)';

@@ -5,8 +5,13 @@
 import {
   DescribeServicesCommand,
   DescribeServicesCommandInput,
+  DescribeTasksCommand,
+  DescribeTasksCommandInput,
   ECSClient,
+  ListTasksCommand,
+  ListTasksCommandInput,
   Service,
+  Task,
   ServiceNotFoundException,
   UpdateServiceCommand,
   UpdateServiceCommandInput,
@@ -41,6 +46,8 @@ export function activeService(arn: string, deploymentsCreatedAt: Date[] = [new D
  */
 export class FakeEcs {
   readonly services = new Map<string, Service>();
+  /** Running tasks by service ARN (none unless a test adds some), for ListTasks and DescribeTasks. */
+  readonly tasks = new Map<string, Task[]>();
   failUpdate: (serviceArn: string) => Error | undefined = () => undefined;
 
   add(...arns: string[]): this {
@@ -58,6 +65,14 @@ export class FakeEcs {
         else failures.push({ arn, reason: 'MISSING' });
       }
       return { services, failures };
+    });
+    stub.on(ListTasksCommand).callsFake((input: ListTasksCommandInput) => {
+      const tasks = this.tasks.get([...this.services.keys()].find((arn) => arn.endsWith(`/${input.cluster}/${input.serviceName}`)) ?? '');
+      return { taskArns: (tasks ?? []).map((t) => t.taskArn!) };
+    });
+    stub.on(DescribeTasksCommand).callsFake((input: DescribeTasksCommandInput) => {
+      const all = [...this.tasks.values()].flat();
+      return { tasks: all.filter((t) => input.tasks?.includes(t.taskArn!)), failures: [] };
     });
     stub.on(UpdateServiceCommand).callsFake((input: UpdateServiceCommandInput) => {
       const arn = input.service!;

@@ -11,6 +11,7 @@ import { handler } from '../../functions/rotation-handler';
 import { signingCredentials } from '../../functions/signer';
 import { awsError, KEYS_SECRET_ARN, OLD_VERSION, REGION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
 import { accessKeySignerConfig, config, handlerEnv, setEnv } from './fixtures-config';
+import { boundServices } from './fixtures-ecs';
 import { FakeAccessKey, FakeIam, newFakeAccessKey } from './fixtures-iam';
 import { describeSecretOutput, FakeSecretsManager, placeholderValue, promotedTag } from './fixtures-secrets-manager';
 import { presignedTokenIsValid, tokenParams, valueSignedWith } from './fixtures-tokens';
@@ -42,6 +43,8 @@ beforeEach(() => {
   ecsMock.reset();
   ssmMock.reset();
   checkConnectionMock.mockReset();
+  // No bound services: the key guard has no task to ask about (key-guard.test.ts covers the fleet).
+  boundServices(ssmMock, []);
   checkConnectionMock.mockRejectedValue(Object.assign(new Error('testSecret: DSQL refused the token'), { kind: 'auth' }));
   restoreEnv = setEnv(handlerEnv(accessKeySignerConfig(ALLOWANCE)));
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -470,6 +473,8 @@ describe('role signer', () => {
     const credentials = await signingCredentials({
       sm: new SecretsManagerClient({ region: REGION }),
       iam: new IAMClient({ region: REGION }),
+      ecs: new ECSClient({ region: REGION }),
+      ssm: new SSMClient({ region: REGION }),
       config: config(),
       secretArn: SECRET_ARN,
       versionId: TOKEN,
