@@ -9,6 +9,16 @@ import { ManagedAccessKey } from './managed-access-key';
 // Lambda's role credentials were seen to die after about 12 hours; tokens they sign cannot outlive them.
 const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
 
+/**
+ * Dead task-minutes per week with the role signer: minutes during which a
+ * running task holds a token that no longer authenticates, because Lambda
+ * ended the role session that signed it (1 to 12 hours after signing).
+ * Measured by test/simulation/signers.test.ts with the default timing, 3
+ * services × 2 tasks, 24 standalone tasks a day, 5 % of rollouts stuck and 5 % of
+ * rotations failed; that test fails when this drifts from its figure.
+ */
+export const ROLE_SIGNER_DEAD_TASK_MINUTES_PER_WEEK = 2300;
+
 /** What a signer needs to know to bind its resources to a DsqlUrlSecret. */
 export interface TokenSignerBindOptions {
   readonly clusterArn: string;
@@ -48,6 +58,15 @@ export const bindRoleSigner: TokenSignerBinder = (scope, options) => {
         'credentials, seen to last about 12 hours at best: use signer: TokenSigner.managedAccessKey() for longer-lived tokens',
     );
   }
+  Annotations.of(scope).addWarningV2(
+    'cdk-dsql-url-secret:role-signer',
+    "signer: TokenSigner.rotationFunctionRole() signs tokens with the rotation function's role session, which Lambda ends at a time " +
+      'it does not tell (seen from about 1 to 12 hours): a token can die hours before tokenLifetime, and tasks holding it cannot ' +
+      'connect until the watchdog notices and a rollout replaces them. Simulated with the default timing on 3 services × 2 tasks ' +
+      `and 24 standalone tasks a day: about ${ROLE_SIGNER_DEAD_TASK_MINUTES_PER_WEEK} dead task-minutes ` +
+      'a week. Tokens signed by the default, TokenSigner.managedAccessKey(), live their full tokenLifetime. Keep this signer ' +
+      'only where IAM users or access keys are forbidden (an SCP), and acknowledge this warning to say so.',
+  );
   options.rotationFunction.addToRolePolicy(new iam.PolicyStatement({ actions: [options.connectAction], resources: [options.clusterArn] }));
   return {
     signerArn: options.rotationFunction.role!.roleArn,

@@ -4,7 +4,7 @@
  * dead token (a dead-token episode) with the rotations around it.
  */
 import { SimOptions } from './options';
-import { deathOf, DeadEpisode, RotationRecord, SimResult, TaskRecord, TokenRecord } from './records';
+import { deathOf, DeadEpisode, DeploymentRecord, RotationRecord, SimResult, TaskRecord, TokenRecord } from './records';
 
 /** Everything a run recorded, in the order it happened. */
 export interface RunHistory {
@@ -13,6 +13,7 @@ export interface RunHistory {
   /** In start order. */
   readonly rotations: readonly RotationRecord[];
   readonly tasks: readonly TaskRecord[];
+  readonly deployments: readonly DeploymentRecord[];
 }
 
 /** The counters a run kept as it went. */
@@ -83,5 +84,12 @@ export function measure(h: RunHistory, counters: RunCounters): SimResult {
     watchdog: { ...counters.watchdog },
     failed: counters.failed,
     maxConsecutiveFailures: counters.maxConsecutiveFailures,
+    deployments: h.deployments,
+    rollouts: {
+      promotion: h.deployments.filter((d) => d.kind === 'promotion').length,
+      promotionStuck: h.deployments.filter((d) => d.kind === 'promotion' && d.stuck).length,
+      heal: h.deployments.filter((d) => d.kind === 'heal').length,
+      healStuck: h.deployments.filter((d) => d.kind === 'heal' && d.stuck).length,
+    },
   };
 }

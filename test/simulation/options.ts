@@ -7,7 +7,10 @@ import { WEEK } from './clock';
 import { TimingConfig } from './config';
 
 export type SignerModel =
-  /** Tokens signed by the rotation function's role; the credentials expire this long after signing (unknown to the function). */
+  /**
+   * Tokens signed by the rotation function's role; the credentials expire this
+   * long after signing, drawn uniformly (unknown to the function).
+   */
   | { readonly kind: 'role'; readonly credentialLifeSeconds: { readonly min: number; readonly max: number } }
   /**
    * Tokens signed by an IAM user's access key. At each createSecret every key
@@ -80,6 +83,44 @@ export interface SimOptions {
    * it (up to one watchdog interval late), with the real decideWatchdogAction.
    */
   readonly scheduledWithinRollout: 'run' | 'skip' | 'defer' | 'handler';
+  /**
+   * Share of promotion rollouts that never finish: no new task replaces the
+   * old ones, which keep running with their token until a later deployment
+   * of that service completes. Drawn per service and rollout.
+   */
+  readonly stuckRolloutShare: number;
+  /** The same for the healer's one extra deployment (see healer). */
+  readonly stuckHealShare: number;
+  /**
+   * The watchdog's healer (core/fleet.ts healDue): at its first check at or
+   * after AWSCURRENT's promotion + rolloutAllowance, a service still running
+   * tasks started before that promotion gets one more forced deployment, once
+   * per promotion (none if it already had a deployment since then).
+   * Needs the watchdog.
+   */
+  readonly healer: boolean;
+  /**
+   * Standalone tasks (RunTask, scheduled tasks): `perDay` start at uniformly
+   * random times after the first rotation, each reads AWSCURRENT when it
+   * starts, runs `runSeconds` and is never redeployed. Undefined: none.
+   */
+  readonly standalone: { readonly perDay: number; readonly runSeconds: number } | undefined;
+  /**
+   * An idealised fix, not implemented: the heal of a stuck rollout starts up
+   * to rolloutAllowance + watchdogInterval after the promotion and takes up to
+   * rolloutAllowance, so the old tasks may hold AWSPREVIOUS's token until
+   * 2 × rolloutAllowance + watchdogInterval after it. With this, rotations
+   * are deferred that long after a promotion (decideDeferral gets it as the
+   * allowance) and the watchdog rotates healWindowExtraSeconds earlier before
+   * expiry (so a rescue's heal ends before the old token expires). Pair it with
+   * an access-key guardSeconds of the same length.
+   */
+  readonly heldForHeal: boolean;
+}
+
+/** What the heal adds to the time old tasks may run after a promotion: its start delay and its own rollout. */
+export function healWindowExtraSeconds(c: TimingConfig): number {
+  return c.rolloutAllowanceSeconds + c.watchdogIntervalSeconds;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, 'config' | 'signer' | 'seed' | 'failures'> = {
@@ -93,4 +134,9 @@ export const DEFAULT_SIM: Omit<SimOptions, 'config' | 'signer' | 'seed' | 'failu
   failureLeavesPending: true,
   clearStalePendingWhenHealthy: true,
   scheduledWithinRollout: 'run',
+  stuckRolloutShare: 0,
+  stuckHealShare: 0,
+  healer: true,
+  standalone: undefined,
+  heldForHeal: false,
 };

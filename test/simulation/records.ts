@@ -44,7 +44,11 @@ export interface RotationRecord {
 
 export interface TaskRecord {
   readonly id: number;
+  /** A service task (redeployed by rollouts) or a standalone one (RunTask: runs its fixed time, never redeployed). */
+  readonly kind: 'service' | 'standalone';
+  /** -1 for a standalone task. */
   readonly service: number;
+  /** -1 for a standalone task. */
   readonly deployment: number;
   readonly tokenId: number;
   readonly startedAt: number;
@@ -74,6 +78,7 @@ export interface SimResult {
   readonly tokens: readonly TokenRecord[];
   readonly rotations: readonly RotationRecord[];
   readonly tasks: readonly TaskRecord[];
+  readonly deployments: readonly DeploymentRecord[];
   readonly episodes: readonly DeadEpisode[];
   /** min over tokens held by tasks of (death − when the last task holding it stopped); Infinity if none is known yet. */
   readonly worstMarginSeconds: number;
@@ -99,6 +104,26 @@ export interface SimResult {
   };
   readonly failed: number;
   readonly maxConsecutiveFailures: number;
+  readonly rollouts: RolloutCounters;
+}
+
+/** One forced deployment of a service: a promotion's rollout or the healer's one retry for that promotion. */
+export interface DeploymentRecord {
+  readonly service: number;
+  /** The rotation whose promotion it rolls out (or heals). */
+  readonly rotationId: number;
+  readonly kind: 'promotion' | 'heal';
+  readonly at: number;
+  /** It never finishes: no new task replaces the old ones. */
+  readonly stuck: boolean;
+}
+
+/** Service deployments: for promotions and by the healer, and how many of each never finished. */
+export interface RolloutCounters {
+  readonly promotion: number;
+  readonly promotionStuck: number;
+  readonly heal: number;
+  readonly healStuck: number;
 }
 
 /** When a token stops authenticating: its own expiry, its credentials' expiry or its key's deletion. */

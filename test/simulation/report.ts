@@ -2,9 +2,9 @@
  * Summaries and tables of simulation results, and the classification of
  * dead-token episodes the tests assert on.
  */
-import { MINUTE } from './clock';
+import { MINUTE, WEEK } from './clock';
 import { TimingConfig } from './config';
-import { DeadEpisode, SimResult } from './records';
+import { DeadEpisode, RolloutCounters, SimResult, TaskRecord } from './records';
 
 export interface ScenarioSummary {
   readonly scenario: string;
@@ -53,9 +53,80 @@ export function formatTable(title: string, rows: readonly ScenarioSummary[]): st
     `${r.scheduled}/${r.watchdog}/${r.failed}`,
     String(r.skipped),
   ]);
+  return fixedWidth(title, header, body);
+}
+
+function fixedWidth(title: string, header: readonly string[], body: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ');
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ');
   return [title, line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)].join('\n');
+}
+
+/** Dead task-minutes per simulated week, for the signer comparison. */
+export interface DeadMinutesSummary {
+  readonly scenario: string;
+  readonly runs: number;
+  /** Service and standalone tasks together. */
+  readonly perWeek: number;
+  readonly servicePerWeek: number;
+  readonly standalonePerWeek: number;
+  /** The standard error of perWeek: the standard deviation of the runs' own figures over √runs. */
+  readonly standardError: number;
+  readonly maxEpisodeMin: number;
+  readonly rollouts: RolloutCounters;
+}
+
+export function summarizeDeadMinutes(scenario: string, results: readonly SimResult[]): DeadMinutesSummary {
+  const weeks = (r: SimResult) => r.options.durationSeconds / WEEK;
+  const deadMin = (r: SimResult, kind?: TaskRecord['kind']) =>
+    r.episodes.filter((e) => kind === undefined || r.tasks[e.taskId].kind === kind).reduce((n, e) => n + e.to - e.from, 0) / MINUTE;
+  const totalWeeks = results.reduce((n, r) => n + weeks(r), 0);
+  const perRun = results.map((r) => deadMin(r) / weeks(r));
+  const mean = perRun.reduce((a, b) => a + b, 0) / perRun.length;
+  const variance = perRun.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, perRun.length - 1);
+  const sumOf = (k: keyof RolloutCounters) => results.reduce((n, r) => n + r.rollouts[k], 0);
+  return {
+    scenario,
+    runs: results.length,
+    perWeek: results.reduce((n, r) => n + deadMin(r), 0) / totalWeeks,
+    servicePerWeek: results.reduce((n, r) => n + deadMin(r, 'service'), 0) / totalWeeks,
+    standalonePerWeek: results.reduce((n, r) => n + deadMin(r, 'standalone'), 0) / totalWeeks,
+    standardError: Math.sqrt(variance / perRun.length),
+    maxEpisodeMin: Math.max(0, ...results.map((r) => r.maxDeadEpisodeSeconds)) / MINUTE,
+    rollouts: {
+      promotion: sumOf('promotion'),
+      promotionStuck: sumOf('promotionStuck'),
+      heal: sumOf('heal'),
+      healStuck: sumOf('healStuck'),
+    },
+  };
+}
+
+export function formatDeadMinutesTable(title: string, rows: readonly DeadMinutesSummary[]): string {
+  const header = [
+    'scenario',
+    'runs',
+    'dead task-min/week',
+    '± s.e.',
+    'service',
+    'standalone',
+    'longest dead (min)',
+    'rollouts (stuck)',
+    'heals (stuck)',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.runs),
+    r.perWeek.toFixed(1),
+    r.standardError.toFixed(1),
+    r.servicePerWeek.toFixed(1),
+    r.standalonePerWeek.toFixed(1),
+    r.maxEpisodeMin.toFixed(1),
+    `${r.rollouts.promotion} (${r.rollouts.promotionStuck})`,
+    `${r.rollouts.heal} (${r.rollouts.healStuck})`,
+  ]);
+  return fixedWidth(title, header, body);
 }
 
 /**

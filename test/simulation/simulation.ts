@@ -1,6 +1,7 @@
 /**
  * A discrete-event simulation of token lifetimes: scheduled and watchdog
- * rotations, failed rotations, ECS rollouts (./ecs-services.ts), and the
+ * rotations, failed rotations, ECS rollouts, stuck ones and the watchdog's
+ * healer, standalone tasks (./ecs-services.ts), and the
  * death of tokens when their signing credentials expire (role signer) or
  * their access key is deleted (access-key signer, ./access-keys.ts).
  *
@@ -20,7 +21,7 @@ import { EventQueue, SIM_EPOCH_MS } from './clock';
 import { budgetOf } from './config';
 import { EcsServices } from './ecs-services';
 import { measure } from './measurement';
-import { SimOptions } from './options';
+import { healWindowExtraSeconds, SimOptions } from './options';
 import { mulberry32 } from './prng';
 import { AccessKey, deathOf, RotationRecord, SimResult, TokenRecord, Trigger } from './records';
 
@@ -54,7 +55,7 @@ class Simulation {
   constructor(private readonly o: SimOptions) {
     this.rand = mulberry32(o.seed);
     const budget = budgetOf(o.config);
-    this.rotateBeforeExpiry = rotateBeforeExpirySeconds(budget);
+    this.rotateBeforeExpiry = rotateBeforeExpirySeconds(budget) + (o.heldForHeal ? healWindowExtraSeconds(o.config) : 0);
     this.scheduleWindow = budget.scheduleWindowSeconds;
     this.ecs = new EcsServices(
       this.q,
@@ -136,6 +137,9 @@ class Simulation {
       rotateBeforeExpirySeconds: this.rotateBeforeExpiry,
       deferredUntil: this.deferredUntil === undefined ? undefined : new Date(SIM_EPOCH_MS + this.deferredUntil * 1000),
     });
+    // The healer: services whose old tasks outlived AWSCURRENT's rollout.
+    if (this.o.healer && this.current?.promotedAt !== undefined)
+      this.ecs.heal(this.current.promotedAt, this.rotations[this.current.rotationId]);
     if (decision.action === 'wait') this.wd.waits++;
     if (decision.action !== 'rotate') return;
     if (this.running !== undefined) {
@@ -166,7 +170,7 @@ class Simulation {
     const decision = decideDeferral({
       now: new Date(SIM_EPOCH_MS + now * 1000),
       promotedAt: new Date(SIM_EPOCH_MS + current.promotedAt * 1000),
-      rolloutAllowanceSeconds: this.o.config.rolloutAllowanceSeconds,
+      rolloutAllowanceSeconds: this.o.config.rolloutAllowanceSeconds + (this.o.heldForHeal ? healWindowExtraSeconds(this.o.config) : 0),
       currentExpiresAt: new Date(SIM_EPOCH_MS + current.expiresAt * 1000),
       currentMatchesConfig: true,
     });
@@ -273,7 +277,13 @@ class Simulation {
   }
 
   private results(): SimResult {
-    const history = { options: this.o, tokens: this.tokens, rotations: this.rotations, tasks: this.ecs.tasks };
+    const history = {
+      options: this.o,
+      tokens: this.tokens,
+      rotations: this.rotations,
+      tasks: this.ecs.tasks,
+      deployments: this.ecs.deployments,
+    };
     return measure(history, {
       scheduled: this.sched,
       deferrals: this.deferrals,
