@@ -138,7 +138,9 @@ async function promotionTime(ctx: StepContext, value: DsqlUrlSecretValue | undef
   const recorded = promotionTimeOf(rotationStateOf(ctx.metadata), ctx.versionId);
   if (recorded !== undefined) return recorded;
   const now = new Date();
-  const tags = [{ Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) }];
+  const tags: Array<{ Key: string; Value: string }> = [
+    { Key: PromotedTag.key, Value: PromotedTag.encode({ versionId: ctx.versionId, at: now }) },
+  ];
   const expiresMs = typeof value?.expiresAt === 'string' ? Date.parse(value.expiresAt) : NaN;
   if (!Number.isNaN(expiresMs)) {
     const history = PromotionHistoryTag.decode(ctx.metadata.Tags?.find((t) => t.Key === PromotionHistoryTag.key)?.Value);
