@@ -1,15 +1,17 @@
 /**
- * Reading the bound services: the ARNs of the ECS services bound with
+ * Reading the bound services: the ECS services bound with
  * `redeployOnRotation()`, stored as JSON arrays in SSM parameters named
- * `<base>`, `<base>-2`, ... (lib/contract.ts boundServicesParameterName). The
+ * `<base>`, `<base>-2`, ... (lib/contract.ts boundServicesParameterName). An
+ * entry is a service ARN, or `{"service": "<arn>", "codeDeploy": {...}}` for a
+ * service bound with its CodeDeploy deployment group (CodeDeployTarget). The
  * rotation function and the CLI pass their own parameter reader.
  */
-import { boundServicesParameterName } from '../lib/contract';
+import { boundServicesParameterName, CodeDeployTarget } from '../lib/contract';
 
 /** Reads one parameter's value; undefined when the parameter does not exist. */
 export type ParameterReader = (name: string) => Promise<string | undefined>;
 
-/** An entry of a bound-services parameter that is not a string (or a value that is not a JSON array at all). */
+/** An entry of a bound-services parameter that is neither an ARN nor a well-formed object (or a value that is not a JSON array at all). */
 export interface InvalidBoundEntry {
   readonly parameter: string;
   /** The entry's position in the array; undefined when the whole value is not a JSON array. */
@@ -19,12 +21,15 @@ export interface InvalidBoundEntry {
 }
 
 export interface BoundServicesRead {
+  /** Every bound service's ARN, de-duplicated, in binding order (those with a deployment group too). */
   readonly arns: string[];
+  /** The deployment group of each service bound with one, by service ARN. */
+  readonly codeDeploy: ReadonlyMap<string, CodeDeployTarget>;
   /** How many parameters were read. */
   readonly parametersRead: number;
   /** The first parameter that did not exist, when reading stopped there. */
   readonly missing?: string;
-  /** Entries skipped because they are not strings (only when reading with `invalid: 'collect'`). */
+  /** Entries skipped because they are malformed (only when reading with `invalid: 'collect'`). */
   readonly invalid: InvalidBoundEntry[];
 }
 
@@ -51,9 +56,11 @@ export async function readBoundServices(
   options: ReadBoundServicesOptions = {},
 ): Promise<BoundServicesRead> {
   const arns: string[] = [];
+  const codeDeploy = new Map<string, CodeDeployTarget>();
   const invalid: InvalidBoundEntry[] = [];
   const done = (parametersRead: number, missing?: string): BoundServicesRead => ({
     arns: [...new Set(arns)],
+    codeDeploy,
     parametersRead,
     ...(missing !== undefined ? { missing } : {}),
     invalid,
@@ -62,54 +69,94 @@ export async function readBoundServices(
     const name = boundServicesParameterName(baseName, index);
     const raw = await read(name);
     if (raw === undefined) return done(index, name);
-    if (options.invalid === 'collect') {
-      const parsed = parseBoundServiceEntries(raw, name);
-      arns.push(...parsed.arns);
-      invalid.push(...parsed.invalid);
-    } else {
-      arns.push(...parseBoundServices(raw, name));
-    }
+    const parsed = parseBoundServiceEntries(raw, name);
+    if (options.invalid !== 'collect' && parsed.invalid.length > 0) throw malformed(name);
+    arns.push(...parsed.arns);
+    invalid.push(...parsed.invalid);
+    // The first binding of a service wins, as for its ARN.
+    for (const [arn, target] of parsed.codeDeploy) if (!codeDeploy.has(arn)) codeDeploy.set(arn, target);
   }
   return done(count);
 }
 
-/** One parameter's JSON array of service ARNs; throws naming the parameter otherwise. */
+/** One parameter's service ARNs (object entries' too); throws naming the parameter when an entry is malformed. */
 export function parseBoundServices(raw: string, parameterName: string): string[] {
   const parsed = parseBoundServiceEntries(raw, parameterName);
-  if (parsed.invalid.length > 0) {
-    throw new Error(
-      `SSM parameter ${parameterName} must hold a JSON array of ECS service ARNs; ` +
-        'was it changed by hand? Deploy the stack again to restore it.',
-    );
-  }
+  if (parsed.invalid.length > 0) throw malformed(parameterName);
   return parsed.arns;
+}
+
+function malformed(parameterName: string): Error {
+  return new Error(
+    `SSM parameter ${parameterName} must hold a JSON array of ECS service ARNs (or {"service", "codeDeploy"} objects); ` +
+      'was it changed by hand? Deploy the stack again to restore it.',
+  );
 }
 
 /** Longest excerpt of a bad entry that is quoted in errors and logs. */
 const ENTRY_EXCERPT = 80;
 
+export interface ParsedBoundEntries {
+  /** Every well-formed entry's service ARN, in order. */
+  readonly arns: string[];
+  /** The deployment group of each object entry, by service ARN. */
+  readonly codeDeploy: Map<string, CodeDeployTarget>;
+  readonly invalid: InvalidBoundEntry[];
+}
+
 /**
- * One parameter's string entries, and what is not a string (null, a number,
- * an object: a hand edit, or a bug) named by parameter and position. A value
- * that is not a JSON array is one invalid entry without an index.
+ * One parameter's entries: ARNs and `{service, codeDeploy}` objects, and what
+ * is neither (null, a number, an object of another shape: a hand edit, or a
+ * bug) named by parameter and position. A value that is not a JSON array is
+ * one invalid entry without an index.
  */
-export function parseBoundServiceEntries(raw: string, parameterName: string): { arns: string[]; invalid: InvalidBoundEntry[] } {
+export function parseBoundServiceEntries(raw: string, parameterName: string): ParsedBoundEntries {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
     parsed = undefined; // not JSON: reported below with the parameter's name
   }
+  const codeDeploy = new Map<string, CodeDeployTarget>();
   if (!Array.isArray(parsed)) {
-    return { arns: [], invalid: [{ parameter: parameterName, entry: excerpt(parsed === undefined ? raw : JSON.stringify(parsed)) }] };
+    return {
+      arns: [],
+      codeDeploy,
+      invalid: [{ parameter: parameterName, entry: excerpt(parsed === undefined ? raw : JSON.stringify(parsed)) }],
+    };
   }
   const arns: string[] = [];
   const invalid: InvalidBoundEntry[] = [];
   parsed.forEach((entry: unknown, index) => {
-    if (typeof entry === 'string') arns.push(entry);
-    else invalid.push({ parameter: parameterName, index, entry: excerpt(JSON.stringify(entry) ?? String(entry)) });
+    if (typeof entry === 'string') {
+      arns.push(entry);
+      return;
+    }
+    const object = codeDeployEntry(entry);
+    if (object === undefined) {
+      invalid.push({ parameter: parameterName, index, entry: excerpt(JSON.stringify(entry) ?? String(entry)) });
+      return;
+    }
+    arns.push(object.service);
+    if (!codeDeploy.has(object.service)) codeDeploy.set(object.service, object.target);
   });
-  return { arns, invalid };
+  return { arns, codeDeploy, invalid };
+}
+
+/** `{"service": "<arn>", "codeDeploy": {"application": "...", "deploymentGroup": "..."}}`, every name a non-empty string. */
+function codeDeployEntry(entry: unknown): { service: string; target: CodeDeployTarget } | undefined {
+  if (!isRecord(entry) || !isName(entry.service) || !isRecord(entry.codeDeploy)) return undefined;
+  const { application, deploymentGroup } = entry.codeDeploy;
+  if (!isName(application) || !isName(deploymentGroup)) return undefined;
+  return { service: entry.service, target: { application, deploymentGroup } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
 }
 
 /** `entry 3 of /p/bound-services-2 (null)`, or `/p/bound-services-2 ("oops": not a JSON array)`. */

@@ -1,11 +1,14 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describeInvalidEntry, InvalidBoundEntry, readBoundServices } from '../core/bound-services';
+import { CodeDeployTarget } from '../lib/contract';
 import { log } from './log';
 
 export interface LoadedBoundServices {
-  /** The entries that are strings, de-duplicated, in binding order. */
+  /** Every well-formed entry's service ARN, de-duplicated, in binding order. */
   readonly arns: string[];
-  /** Entries that are not strings (see core/bound-services.ts): the step fails naming them, after redeploying the others. */
+  /** The deployment group of each service bound with one (CODE_DEPLOY controller), by service ARN. */
+  readonly codeDeploy: ReadonlyMap<string, CodeDeployTarget>;
+  /** Malformed entries (see core/bound-services.ts): the step fails naming them, after redeploying the others. */
   readonly invalid: InvalidBoundEntry[];
 }
 
@@ -28,13 +31,13 @@ export async function loadBoundServices(ssm: SSMClient, baseName: string, count 
     );
   }
   for (const entry of read.invalid) {
-    log.error('bound services parameter holds an entry that is not a service ARN; redeploying the others', {
+    log.error('bound services parameter holds an entry that is not a service ARN or binding; redeploying the others', {
       parameter: entry.parameter,
       index: entry.index,
       entry: describeInvalidEntry(entry),
     });
   }
-  return { arns: read.arns, invalid: read.invalid };
+  return { arns: read.arns, codeDeploy: read.codeDeploy, invalid: read.invalid };
 }
 
 async function getParameter(ssm: SSMClient, name: string): Promise<string | undefined> {

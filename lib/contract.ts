@@ -178,6 +178,19 @@ export function boundServicesParameterName(baseName: string, index: number): str
   return index === 0 ? baseName : `${baseName}-${index + 1}`;
 }
 
+/**
+ * The CodeDeploy deployment group of a bound service with the CODE_DEPLOY
+ * deployment controller: a bound-services entry is then
+ * `{"service": "<arn>", "codeDeploy": {"application": "...", "deploymentGroup": "..."}}`
+ * instead of the ARN alone (lib/bound-services.ts writes it, core/bound-services.ts reads it).
+ */
+export interface CodeDeployTarget {
+  /** The CodeDeploy application's name. */
+  readonly application: string;
+  /** The deployment group's name. */
+  readonly deploymentGroup: string;
+}
+
 /** The database role name that maps to DSQL's admin role (DbConnectAdmin). */
 export const ADMIN_ROLE_NAME = 'admin';
 

@@ -20,14 +20,14 @@ describe('loadBoundServices', () => {
     const arns = [serviceArn('c1', 'a'), serviceArn('c2', 'b')];
     boundServices(ssmMock, arns);
 
-    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ arns, invalid: [] });
+    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ codeDeploy: new Map(), arns, invalid: [] });
     expect(ssmMock).toHaveReceivedCommandWith(GetParameterCommand, { Name: BOUND_SERVICES_PARAMETER });
   });
 
   test('a parameter that does not exist yet (first rotation) means no service', async () => {
     boundServices(ssmMock, undefined);
 
-    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ arns: [], invalid: [] });
+    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ codeDeploy: new Map(), arns: [], invalid: [] });
   });
 
   test('any other SSM error is not swallowed', async () => {
@@ -51,13 +51,14 @@ describe('loadBoundServices', () => {
   ])('a value of %s is reported entry by entry, naming the parameter, not thrown', async (raw, invalid) => {
     parameterHolds(raw);
 
-    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ arns: [], invalid });
+    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({ codeDeploy: new Map(), arns: [], invalid });
   });
 
   test('a value that is not JSON at all is one invalid entry that names the parameter', async () => {
     parameterHolds('arn:aws:ecs:us-east-1:123456789012:service/c/s');
 
     await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({
+      codeDeploy: new Map(),
       arns: [],
       invalid: [{ parameter: BOUND_SERVICES_PARAMETER, entry: 'arn:aws:ecs:us-east-1:123456789012:service/c/s' }],
     });
@@ -72,6 +73,7 @@ describe('loadBoundServices', () => {
     });
     try {
       await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER)).resolves.toEqual({
+        codeDeploy: new Map(),
         arns,
         invalid: [
           { parameter: BOUND_SERVICES_PARAMETER, index: 1, entry: 'null' },
@@ -96,6 +98,7 @@ describe('loadBoundServices', () => {
     ssmMock.on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-3` }).resolves({ Parameter: { Value: JSON.stringify(third) } });
 
     await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER, 3)).resolves.toEqual({
+      codeDeploy: new Map(),
       arns: [...first, ...third],
       invalid: [{ parameter: `${BOUND_SERVICES_PARAMETER}-2`, entry: 'oops' }],
     });
@@ -114,7 +117,23 @@ describe('loadBoundServices', () => {
       .on(GetParameterCommand, { Name: `${BOUND_SERVICES_PARAMETER}-3` })
       .rejects(awsError('ParameterNotFound', 'Parameter not found'));
 
-    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER, 3)).resolves.toEqual({ arns: [...first, ...second], invalid: [] });
+    await expect(loadBoundServices(ssm, BOUND_SERVICES_PARAMETER, 3)).resolves.toEqual({
+      codeDeploy: new Map(),
+      arns: [...first, ...second],
+      invalid: [],
+    });
     expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 3);
   });
+});
+
+test('a service bound with a CodeDeploy deployment group: its ARN is listed and its group returned by ARN', async () => {
+  const web = serviceArn('c1', 'web');
+  const api = serviceArn('c1', 'api');
+  parameterHolds(JSON.stringify([api, { service: web, codeDeploy: { application: 'shop', deploymentGroup: 'web-bg' } }]));
+
+  const loaded = await loadBoundServices(ssm, BOUND_SERVICES_PARAMETER);
+
+  expect(loaded.arns).toEqual([api, web]);
+  expect([...loaded.codeDeploy]).toEqual([[web, { application: 'shop', deploymentGroup: 'web-bg' }]]);
+  expect(loaded.invalid).toEqual([]);
 });
