@@ -121,7 +121,11 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
     log.info('createSecret: deleted an access key of the signer user', { ...fields, key: keySuffix(id), usedBy });
   }
 
-  const created = await iamCall('CreateAccessKey', signer, () => ctx.iam.send(new CreateAccessKeyCommand({ UserName: signer.userName })));
+  const created = await iamCall('CreateAccessKey', signer, () =>
+    ctx.iam.send(new CreateAccessKeyCommand({ UserName: signer.userName })),
+  ).catch((err: Error & { awsErrorName?: string }) => {
+    throw ACCESS_DENIED.test(err.awsErrorName ?? '') ? accessKeysForbidden(err) : err;
+  });
   const accessKeyId = created.AccessKey?.AccessKeyId;
   const secretAccessKey = created.AccessKey?.SecretAccessKey;
   if (!accessKeyId || !secretAccessKey) {
@@ -139,6 +143,25 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
     keptKeys: kept.length,
   });
   return { accessKeyId, secretAccessKey };
+}
+
+/** IAM's query API answers a denied call with the code AccessDenied (some clients report AccessDeniedException). */
+const ACCESS_DENIED = /^AccessDenied(Exception)?$/;
+
+/**
+ * Our own policy allows iam:CreateAccessKey on this user, so a denial comes
+ * from above it: an organisation policy (SCP) or a permissions boundary. The
+ * deploy cannot work around it; say what can.
+ */
+function accessKeysForbidden(err: Error & { awsErrorName?: string }): Error {
+  return Object.assign(
+    new Error(
+      `${err.message}. The rotation function's own policy allows this call, so an organisation policy (SCP) or a permissions ` +
+        'boundary may forbid IAM access keys in this account: have it allow iam:CreateAccessKey for this user, or use ' +
+        "signer: TokenSigner.rotationFunctionRole() (no IAM user or access key; its tokens die with the function's role session).",
+    ),
+    { awsErrorName: err.awsErrorName },
+  );
 }
 
 /** The signer keys secret's AWSCURRENT value; no value yet means no key. */

@@ -18,15 +18,22 @@ export interface ManagedAccessKeyProps {
  * that holds its keys. Only the rotation function can read that secret: a
  * resource policy denies every other principal, so neither ECS tasks nor
  * readers of the URL secret can reach the key material.
+ *
+ * The user has no password (no console access) and no policy of its own: it
+ * gets the connect permission from a group (Security Hub IAM.2). Its access
+ * keys are created and deleted by the rotation function, at every rotation.
  */
 export class ManagedAccessKey extends Construct {
   public readonly user: iam.User;
+  public readonly group: iam.Group;
   public readonly keysSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: ManagedAccessKeyProps) {
     super(scope, id);
-    this.user = new iam.User(this, 'User');
-    this.user.addToPolicy(new iam.PolicyStatement({ actions: [props.connectAction], resources: [props.clusterArn] }));
+    this.group = new iam.Group(this, 'Group');
+    this.group.addToPolicy(new iam.PolicyStatement({ actions: [props.connectAction], resources: [props.clusterArn] }));
+    // No password: CloudFormation creates no login profile, so the user cannot sign in to the console.
+    this.user = new iam.User(this, 'User', { groups: [this.group] });
 
     this.keysSecret = new secretsmanager.Secret(this, 'Keys', {
       description: 'Access keys of the IAM user that signs Aurora DSQL tokens; read only by the rotation function',

@@ -373,6 +373,49 @@ describe('access-key signer in createSecret', () => {
     expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
   });
 
+  test.each([
+    ['an explicit deny in a service control policy', 'AccessDenied', 'with an explicit deny in a service control policy'],
+    ['no SCP allowing it', 'AccessDeniedException', 'because no service control policy allows the iam:CreateAccessKey action'],
+  ])(
+    'CreateAccessKey denied (%s): the rotation fails saying an organisation policy may forbid access keys, naming the role signer',
+    async (_case, name, why) => {
+      const sm = new FakeSecretsManager(JSON.stringify(placeholderValue()));
+      sm.install(smMock);
+      new FakeIam().install(iamMock);
+      const denial =
+        'User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: iam:CreateAccessKey ' +
+        `on resource: user ${SIGNER_USER} ${why}`;
+      iamMock.on(CreateAccessKeyCommand).rejects(awsError(name, denial, 403));
+
+      const error: Error = await handler(createSecretEvent).then(
+        () => {
+          throw new Error('expected a failure');
+        },
+        (e: Error) => e,
+      );
+
+      expect(error.message).toContain(`createSecret: iam:CreateAccessKey for user ${SIGNER_USER} failed (${name}: ${denial})`);
+      expect(error.message).toMatch(/an organisation policy \(SCP\) or a permissions boundary may forbid IAM access keys/);
+      expect(error.message).toContain('signer: TokenSigner.rotationFunctionRole()');
+      // Nothing was written: no key to store, no pending value.
+      expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
+    },
+  );
+
+  // Anchored at both ends: the SCP hint would not match.
+  test('other CreateAccessKey failures keep their own message (no SCP hint)', async () => {
+    const sm = new FakeSecretsManager(JSON.stringify(placeholderValue()));
+    sm.install(smMock);
+    new FakeIam().install(iamMock);
+    iamMock.on(CreateAccessKeyCommand).rejects(awsError('LimitExceededException', 'Cannot exceed quota for AccessKeysPerUser: 2', 409));
+
+    await expect(handler(createSecretEvent)).rejects.toThrow(
+      new RegExp(
+        `^createSecret: iam:CreateAccessKey for user ${SIGNER_USER} failed \\(LimitExceededException: Cannot exceed quota[^]*\\)$`,
+      ),
+    );
+  });
+
   test('a keys secret that is not the expected JSON fails without showing its content', async () => {
     const sm = new FakeSecretsManager(JSON.stringify(placeholderValue()));
     sm.keysValue = 'not json: wJalrXUtnFEMI/secret';

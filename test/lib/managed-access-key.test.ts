@@ -4,24 +4,40 @@ import { DatabaseRole, DsqlUrlSecret, TokenSigner } from '../../lib';
 import { functionConfig } from './function-config';
 import { givenService, givenStack } from './stack-fixture';
 
-function policiesOf(stack: Stack, roleOrUser: RegExp) {
+function policiesOf(stack: Stack, principal: RegExp) {
   const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter((p) =>
-    JSON.stringify(p.Properties.Roles ?? p.Properties.Users ?? []).match(roleOrUser),
+    JSON.stringify([p.Properties.Roles ?? [], p.Properties.Users ?? [], p.Properties.Groups ?? []]).match(principal),
   );
   return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
 }
 const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 describe('TokenSigner.managedAccessKey()', () => {
-  test('creates an IAM user whose only permission is to connect to this cluster', () => {
+  test('creates an IAM user whose only permission, through its group, is to connect to this cluster; no console, no user policy', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey(), databaseRole: DatabaseRole.custom('app_rw') });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::IAM::User', 1);
-    const userStatements = policiesOf(stack, /DbSignerUser/);
-    expect(userStatements).toHaveLength(1);
-    expect(userStatements[0].Action).toBe('dsql:DbConnect');
-    expect(JSON.stringify(userStatements[0].Resource)).toMatch(/:cluster\/.*"Ref":"Cluster/);
+    t.resourceCountIs('AWS::IAM::Group', 1);
+    const user = Object.values(t.findResources('AWS::IAM::User'))[0].Properties;
+    // No login profile (console password), no policy of its own (Security Hub IAM.2): only the group.
+    expect(Object.keys(user).sort()).toEqual(['Groups']);
+    expect(user.Groups).toEqual([{ Ref: expect.stringMatching(/^DbSignerGroup/) }]);
+    expect(policiesOf(stack, /DbSignerUser/)).toEqual([]);
+    expect(Object.keys(t.findResources('AWS::IAM::User', { Properties: { Policies: Match.anyValue() } }))).toEqual([]);
+    expect(Object.keys(t.findResources('AWS::IAM::User', { Properties: { ManagedPolicyArns: Match.anyValue() } }))).toEqual([]);
+    const groupStatements = policiesOf(stack, /DbSignerGroup/);
+    expect(groupStatements).toHaveLength(1);
+    expect(groupStatements[0].Action).toBe('dsql:DbConnect');
+    expect(JSON.stringify(groupStatements[0].Resource)).toMatch(/:cluster\/.*"Ref":"Cluster/);
+  });
+
+  test('is the default signer', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::User', 1);
+    expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({ signer: { kind: 'access-key' } });
+    expect(stack.resolve(db.signerArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
   });
 
   test("the rotation function manages that user's keys only, and no longer signs with its own role", () => {
@@ -48,7 +64,7 @@ describe('TokenSigner.managedAccessKey()', () => {
   test('key material lives in its own secret that denies every principal but the rotation function', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
-    givenService(stack, ecsCluster, 'App', db.ecsSecret());
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'App', db.ecsSecret()));
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SecretsManager::Secret', 2);
     t.hasResourceProperties('AWS::SecretsManager::ResourcePolicy', {
