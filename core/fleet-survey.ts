@@ -79,7 +79,8 @@ const DESCRIBE_TASKS_BATCH = 100;
 
 /**
  * Surveys `serviceArns` against `history` (newest first, fleetHistoryOf).
- * One service's failed call never stops the others.
+ * One service's failed call never stops the others. The tasks of every
+ * drilled-down service of a cluster are described together, 100 a call.
  */
 export async function surveyFleet(
   port: FleetPort,
@@ -93,7 +94,7 @@ export async function surveyFleet(
   };
   const current = history[0];
   const fleets: ServiceFleet[] = [];
-  let drilledDown = 0;
+  const drill = new Map<string, ServiceView[]>();
   const { batches, invalid } = describeBatches(serviceArns);
   for (const arn of invalid) fleets.push(failed(arn, 'not a long-format ECS service ARN'));
   for (const { cluster, arns } of batches) {
@@ -111,34 +112,66 @@ export async function surveyFleet(
         fleets.push({ ...base, state: 'gone', tasks: zero(), staleTasks: 0 });
       } else if (current !== undefined && !mayRunOlderTasks(service.createdAts, current.promotedAt)) {
         const tasks = { ...zero(), current: service.runningCount ?? 0 };
-        fleets.push({
-          ...base,
-          state: 'current',
-          tasks,
-          staleTasks: 0,
-          oldestExpiresAt: tasks.current > 0 ? current.expiresAt : undefined,
-        });
+        const oldestExpiresAt = tasks.current > 0 ? current.expiresAt : undefined;
+        fleets.push({ ...base, state: 'current', tasks, staleTasks: 0, oldestExpiresAt });
       } else {
-        drilledDown++;
-        try {
-          const held = await heldTokens(port, cluster, service, history, counted);
-          fleets.push({ ...base, state: 'surveyed', ...summarize(held) });
-        } catch (err) {
-          fleets.push({ ...failed(service.serviceArn, errorText(err)), deploymentController: base.deploymentController });
-        }
+        drill.set(cluster, [...(drill.get(cluster) ?? []), service]);
       }
     }
+  }
+  let drilledDown = 0;
+  for (const [cluster, services] of drill) {
+    drilledDown += services.length;
+    fleets.push(...(await drillDown(port, cluster, services, history, counted)));
   }
   return { services: fleets, oldestExpiresAt: oldestOf([current?.expiresAt, ...fleets.map((f) => f.oldestExpiresAt)]), calls, drilledDown };
 }
 
-async function heldTokens(
+/** Lists each service's running tasks, then describes all of them, 100 a call, and counts each service's tokens. */
+async function drillDown(
+  port: FleetPort,
+  cluster: string,
+  services: readonly ServiceView[],
+  history: readonly PromotionRecord[],
+  counted: <T>(p: Promise<T>) => Promise<T>,
+): Promise<ServiceFleet[]> {
+  const owner = new Map<string, ServiceView>();
+  const held = new Map<ServiceView, HeldToken[]>();
+  const errors = new Map<ServiceView, string>();
+  for (const service of services) {
+    held.set(service, []);
+    try {
+      for (const taskArn of await listRunningTasks(port, cluster, service, counted)) owner.set(taskArn, service);
+    } catch (err) {
+      errors.set(service, errorText(err));
+    }
+  }
+  const taskArns = [...owner.keys()];
+  for (let i = 0; i < taskArns.length; i += DESCRIBE_TASKS_BATCH) {
+    const chunk = taskArns.slice(i, i + DESCRIBE_TASKS_BATCH);
+    try {
+      for (const task of await counted(port.describeTasks(cluster, chunk))) {
+        const service = owner.get(task.taskArn);
+        if (service !== undefined) held.get(service)!.push(tokenHeldBy(task.createdAt, history));
+      }
+    } catch (err) {
+      for (const arn of chunk) errors.set(owner.get(arn)!, errorText(err));
+    }
+  }
+  return services.map((service) => {
+    const deploymentController = service.deploymentController ?? 'ECS';
+    const error = errors.get(service);
+    if (error !== undefined) return { ...failed(service.serviceArn, error), deploymentController };
+    return { serviceArn: service.serviceArn, deploymentController, state: 'surveyed', ...summarize(held.get(service)!) };
+  });
+}
+
+async function listRunningTasks(
   port: FleetPort,
   cluster: string,
   service: ServiceView,
-  history: readonly PromotionRecord[],
   counted: <T>(p: Promise<T>) => Promise<T>,
-): Promise<HeldToken[]> {
+): Promise<string[]> {
   const name = service.serviceName ?? service.serviceArn.split('/').pop()!;
   const taskArns: string[] = [];
   let nextToken: string | undefined;
@@ -147,12 +180,7 @@ async function heldTokens(
     taskArns.push(...page.taskArns);
     nextToken = page.nextToken;
   } while (nextToken);
-  const held: HeldToken[] = [];
-  for (let i = 0; i < taskArns.length; i += DESCRIBE_TASKS_BATCH) {
-    const tasks = await counted(port.describeTasks(cluster, taskArns.slice(i, i + DESCRIBE_TASKS_BATCH)));
-    held.push(...tasks.map((t) => tokenHeldBy(t.createdAt, history)));
-  }
-  return held;
+  return taskArns;
 }
 
 function summarize(held: readonly HeldToken[]): Pick<ServiceFleet, 'tasks' | 'staleTasks' | 'oldestExpiresAt'> {

@@ -96,6 +96,34 @@ describe('surveyFleet', () => {
     expect(survey.services[0].tasks).toEqual({ current: 125, previous: 125, older: 0 });
   });
 
+  test("the tasks of every drilled-down service of a cluster are described together; one service's failed listing fails only it", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    const services = names.map((n) => service(n, [t(241), t(1)], 3));
+    const tasks = Object.fromEntries(
+      names.map((n) => [n, [0, 1, 2].map((k) => ({ taskArn: `task/c1/${n}-${k}`, createdAt: t(k === 0 ? 5 : 300) }))]),
+    );
+    const { port, calls } = fakePort(services, tasks);
+    const failing: FleetPort = {
+      ...port,
+      listTasks: async (cluster, name, next) => {
+        if (name === 'r3') throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+        return port.listTasks(cluster, name, next);
+      },
+    };
+    const survey = await surveyFleet(
+      failing,
+      services.map((s) => s.serviceArn),
+      history,
+    );
+    // 2 DescribeServices, 12 ListTasks, and the 33 listed tasks in one DescribeTasks.
+    expect(calls.filter((c) => c.startsWith('DescribeTasks'))).toEqual(['DescribeTasks 33']);
+    expect(survey.calls).toBe(2 + 12 + 1);
+    expect(survey.drilledDown).toBe(12);
+    const byName = new Map(survey.services.map((s) => [s.serviceArn.split('/').pop(), s]));
+    expect(byName.get('r3')).toMatchObject({ state: 'failed', error: 'AccessDeniedException: denied' });
+    expect(byName.get('r0')).toMatchObject({ state: 'surveyed', tasks: { current: 2, previous: 1, older: 0 }, staleTasks: 1 });
+  });
+
   test('services in several clusters are described per cluster; unknown, inactive and failing ones are reported, not fatal', async () => {
     const a = service('a', [t(241)], 1, 'c1');
     const b = { ...service('b', [t(241)], 0, 'c2'), status: 'INACTIVE' };
