@@ -21,6 +21,7 @@ import { scheduleRotation } from './rotation-schedules';
 import { SecretTag } from './secret-tags';
 import { rotateBeforeExpirySeconds } from './timing';
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
+import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
 import {
   timingBudget,
@@ -82,6 +83,9 @@ export class DsqlUrlSecret extends Construct {
   private readonly initialRotation: InitialRotation;
   private readonly function: lambda.Function;
   private redeployPermissions?: RedeployPermissions;
+  private taskReadPermissions?: TaskReadPermissions;
+  /** The signer's own IAM user (access keys): its key guard reads the bound services' tasks. */
+  private readonly signerCallsIam: boolean;
 
   constructor(scope: Construct, id: string, props: DsqlUrlSecretProps) {
     super(scope, id);
@@ -93,6 +97,7 @@ export class DsqlUrlSecret extends Construct {
     const redeployConcurrency = props.redeployConcurrency ?? 5;
     const watchdogInterval = props.watchdogInterval ?? Duration.minutes(5);
     const signer = props.signer ?? TokenSigner.rotationFunctionRole();
+    this.signerCallsIam = signer._callsIam;
     validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     validateDatabaseName(database);
     validateSecretName(props.secretName);
@@ -278,6 +283,10 @@ export class DsqlUrlSecret extends Construct {
     this.boundServices.add(service);
     // Created with the first service: a policy needs at least one resource.
     this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!, this.boundServices.services);
+    // Before deleting an access key, createSecret asks which token each running task holds (functions/key-guard.ts).
+    if (this.signerCallsIam) {
+      this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', [this.function.role!], this.boundServices.services);
+    }
     service.node.addDependency(this.initialRotation.resource);
   }
 

@@ -1,0 +1,76 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { DsqlUrlSecret, TokenSigner } from '../../lib';
+import { TASK_READ_POLICY_BUDGET } from '../../lib/task-read-permissions';
+import { givenService, givenStack } from './stack-fixture';
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The statements of the task-read policy, resolved; undefined when there is none. */
+function taskReadStatements(stack: Stack): Statement[] | undefined {
+  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+  const entry = Object.entries(policies).find(([id]) => /TaskReadPolicy/.test(id));
+  return entry === undefined ? undefined : (entry[1].Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+
+describe('the rotation function reads the bound services tasks only with the access-key signer', () => {
+  test('access-key signer: DescribeTasks on task/<cluster>/*, ListTasks on container-instance/<cluster>/* with ecs:cluster', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'Api'));
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'Worker'));
+    const other = new ecs.Cluster(stack, 'Other', { vpc: ecsCluster.vpc, clusterName: 'batch' });
+    db.redeployOnRotation(givenService(stack, other, 'Batch'));
+
+    const statements = taskReadStatements(stack)!;
+    expect(statements).toHaveLength(2);
+    const [describe, list] = statements;
+    expect(describe.Action).toBe('ecs:DescribeTasks');
+    // One wildcard per distinct cluster: the generated cluster's name (a Ref) and the named one.
+    expect(describe.Resource).toHaveLength(2);
+    expect(json(describe.Resource)).toContain(':task/');
+    const ref = (c: ecs.Cluster) => json({ Ref: stack.getLogicalId(c.node.defaultChild as ecs.CfnCluster) });
+    const scoped = (kind: string, c: ecs.Cluster) => `:${kind}/",${ref(c)},"/*"`;
+    expect(json(describe.Resource)).toContain(scoped('task', ecsCluster));
+    expect(json(describe.Resource)).toContain(scoped('task', other));
+    expect(list.Action).toBe('ecs:ListTasks');
+    expect(json(list.Resource)).toContain(scoped('container-instance', ecsCluster));
+    expect(json(list.Resource)).toContain(scoped('container-instance', other));
+    expect(json(list.Condition)).toContain('"ArnEquals":{"ecs:cluster"');
+    expect(json(list.Condition)).toContain(`:cluster/",${ref(other)}`);
+    expect(json(statements)).not.toMatch(/"Resource":"\*"/);
+  });
+
+  test('rotation-function role signer: no task-read policy (its createSecret deletes no key)', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'Api'));
+
+    expect(taskReadStatements(stack)).toBeUndefined();
+  });
+
+  test('no bound service: no task-read policy (an empty one would fail to deploy)', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+
+    expect(taskReadStatements(stack)).toBeUndefined();
+  });
+
+  test(`clusters that do not fit ${TASK_READ_POLICY_BUDGET} characters: the account and region's task and container-instance ARNs`, () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    // CloudFormation-generated names count 255 characters each.
+    for (let i = 0; i < 4; i++) {
+      const c = new ecs.Cluster(stack, `C${i}`, { vpc: ecsCluster.vpc });
+      db.redeployOnRotation(givenService(stack, c, `S${i}`));
+    }
+
+    const [describe, list] = taskReadStatements(stack)!;
+    expect(json(describe.Resource)).toMatch(/:task\/\*"/);
+    expect(json(list.Resource)).toMatch(/:container-instance\/\*"/);
+    expect(list.Condition).toBeUndefined();
+  });
+});
