@@ -1,5 +1,6 @@
 import { DescribeServicesCommand, ECSClient, Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { clusterOf, describeBatches, LONG_ARN_FORMAT, parseServiceArn, startedAfterPromotion } from '../core/ecs-services';
+import type { CodeDeployRedeploy } from './codedeploy-redeploy';
 import { forEachLimited } from './for-each-limited';
 import { log } from './log';
 import { Pacer } from './pacer';
@@ -20,6 +21,13 @@ export interface RedeployOptions {
    * an ECS call. Undefined: no check.
    */
   readonly home?: ServiceHome;
+  /**
+   * The CodeDeploy client and the services bound with a deployment group
+   * (functions/codedeploy-redeploy.ts): a service with the CODE_DEPLOY
+   * controller gets a CodeDeploy deployment. Undefined: no service has one,
+   * and a CODE_DEPLOY service fails naming the fix.
+   */
+  readonly codeDeploy?: CodeDeployRedeploy;
 }
 
 export interface ServiceHome {
@@ -44,12 +52,17 @@ export interface RedeployReport {
 }
 
 const GONE_ERRORS = new Set(['ServiceNotActiveException']);
+/** CodeDeploy's answer while another deployment of the group is active (one at a time per group). */
+const DEPLOYMENT_LIMIT_EXCEEDED = 'DeploymentLimitExceededException';
 const NOT_FOUND_ERRORS = new Set(['ServiceNotFoundException', 'ClusterNotFoundException']);
 
 /**
  * Forces a new deployment of every service that has not had one since
- * promotion. One failure never stops the others; the caller decides what a
- * non-empty `failed` means.
+ * promotion, as its deployment controller allows (DescribeServices
+ * `deploymentController.type`, ECS when absent): UpdateService for ECS, a
+ * CodeDeploy deployment for CODE_DEPLOY. EXTERNAL fails: its task sets are
+ * managed outside ECS and CodeDeploy. One failure never stops the others;
+ * the caller decides what a non-empty `failed` means.
  */
 export async function redeployServices(ecs: ECSClient, serviceArns: readonly string[], options: RedeployOptions): Promise<RedeployReport> {
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -64,9 +77,13 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
   for (const arn of local) {
     const service = described.get(arn);
     if (service === undefined) continue; // already classified as not found or failed
+    const controller = service.deploymentController?.type ?? 'ECS';
     if (service.status !== 'ACTIVE') {
       report.gone.push(arn);
       log.info('service is not active (deleted), skipped', { service: arn, status: service.status });
+    } else if (controller !== 'ECS') {
+      if (controller !== 'CODE_DEPLOY' || options.codeDeploy?.targets.get(arn) === undefined) wrongController(report, arn, controller);
+      else toDeploy.push(arn);
     } else if ((service.deployments ?? []).some((d) => startedAfterPromotion(d.createdAt, options.promotedAt))) {
       report.alreadyCurrent.push(arn);
     } else {
@@ -76,7 +93,13 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
 
   const pacer = new Pacer(options.staggerMs ?? 0, retry.sleep, options.now);
   await forEachLimited(toDeploy, options.concurrency, async (arn) => {
+    const service = described.get(arn)!;
     try {
+      // Only CODE_DEPLOY services with a bound deployment group got here (see above).
+      if (service.deploymentController?.type === 'CODE_DEPLOY') {
+        await deployWithCodeDeploy(options.codeDeploy!, service, arn, options.promotedAt, pacer, report, countRetry);
+        return;
+      }
       await updateWithPacing(ecs, arn, pacer, retry.maxAttempts, countRetry);
       report.redeployed.push(arn);
       log.info('forced a new deployment', { service: arn });
@@ -85,6 +108,61 @@ export async function redeployServices(ecs: ECSClient, serviceArns: readonly str
     }
   });
   return report;
+}
+
+/**
+ * A CodeDeploy deployment of the service, unless its group has one created
+ * at or after the promotion (an earlier attempt, or someone else): then it is
+ * already current, as an ECS service with a later deployment is.
+ */
+async function deployWithCodeDeploy(
+  codeDeploy: CodeDeployRedeploy,
+  service: Service,
+  arn: string,
+  promotedAt: Date,
+  pacer: Pacer,
+  report: RedeployReport,
+  onRetry: () => void,
+): Promise<void> {
+  const target = codeDeploy.targets.get(arn)!;
+  const group = `${target.application}/${target.deploymentGroup}`;
+  try {
+    const existing = await codeDeploy.deploymentSince(target, promotedAt, onRetry);
+    if (existing !== undefined) {
+      report.alreadyCurrent.push(arn);
+      log.info('a CodeDeploy deployment started after promotion exists', { service: arn, deploymentGroup: group, deployment: existing });
+      return;
+    }
+    // The stagger spaces CodeDeploy deployments too; their throttling is retried by withRetry, not through the pacer.
+    await pacer.acquire();
+    const deployment = await codeDeploy.createDeployment(service, target, onRetry);
+    report.redeployed.push(arn);
+    log.info('started a CodeDeploy deployment', { service: arn, deploymentGroup: group, deployment });
+  } catch (err) {
+    const e = err as { name?: string; message?: string };
+    // The failure names the group: the service's ARN alone does not say which CodeDeploy call failed.
+    if (e.name !== DEPLOYMENT_LIMIT_EXCEEDED) throw Object.assign(err as Error, { message: `CodeDeploy ${group}: ${e.message}` });
+    const active = await codeDeploy.activeDeployment(target, onRetry).catch(() => undefined);
+    const message =
+      `CodeDeploy refused a new deployment of ${group}: ${active ? `deployment ${active}` : 'another deployment'} is still active ` +
+      '(one at a time per deployment group) and started before the promotion, so its tasks may hold the previous URL. ' +
+      "A retry of finishSecret starts this service's deployment once it has ended.";
+    report.failed.push({ serviceArn: arn, message: `${DEPLOYMENT_LIMIT_EXCEEDED}: ${message}` });
+    log.error('CodeDeploy refused a new deployment: another one is active', { service: arn, deploymentGroup: group, active });
+  }
+}
+
+/** CODE_DEPLOY without a bound deployment group (e.g. an imported service), or EXTERNAL: no call can replace its tasks. */
+function wrongController(report: RedeployReport, arn: string, controller: string): void {
+  const message =
+    controller === 'CODE_DEPLOY'
+      ? 'service uses the CODE_DEPLOY deployment controller, which refuses forceNewDeployment, and no CodeDeploy deployment ' +
+        'group is bound for it: bind it with redeployOnRotation(service, { codeDeployDeploymentGroup }) so that each rotation ' +
+        'starts a CodeDeploy deployment'
+      : `service uses the ${controller} deployment controller: its task sets are managed outside ECS and CodeDeploy, so nothing ` +
+        'here can replace its tasks; EXTERNAL services cannot be bound (use the ECS or CODE_DEPLOY controller), unbind it';
+  report.failed.push({ serviceArn: arn, message });
+  log.error('cannot redeploy a service with this deployment controller', { service: arn, deploymentController: controller });
 }
 
 /**

@@ -14,6 +14,23 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const options = JSON.parse(fs.readFileSync(path.join(root, 'scripts', 'function-build-options.json'), 'utf8'));
 // The names are FunctionBundle in lib/contract.ts; the entries must exist for each.
 const FUNCTIONS = ['rotation', 'watchdog', 'initial-rotation', 'role-bootstrap'];
+// Packages only some bundles may carry, and must: each one loads at every cold start of a function that carries it.
+// The CodeDeploy client starts deployments of CODE_DEPLOY services after a rotation (functions/codedeploy-redeploy.ts).
+const ONLY_IN = { '@aws-sdk/client-codedeploy': ['rotation'] };
+
+/** Throws when a bundle carries a package of ONLY_IN it should not, or lacks one it needs. */
+function checkPackages(name, metafile) {
+  for (const [pkg, bundles] of Object.entries(ONLY_IN)) {
+    const inside = Object.keys(metafile.inputs).some((input) => input.includes(`node_modules/${pkg}/`));
+    if (inside !== bundles.includes(name)) {
+      throw new Error(
+        `the ${name} function's bundle ${inside ? 'carries' : 'lacks'} ${pkg}, which belongs in ${bundles.join(', ')} only: ` +
+          `${inside ? 'import it there only' : 'is its import still reached from functions/entry/' + name + '.ts?'} ` +
+          '(or change ONLY_IN in scripts/bundle-functions.mjs)',
+      );
+    }
+  }
+}
 
 for (const name of FUNCTIONS) {
   const outDir = path.join(root, 'assets', 'functions', name);
@@ -26,6 +43,7 @@ for (const name of FUNCTIONS) {
     // Written below in one rename: a test or the demo copying the bundle never reads half a file.
     write: false,
   });
+  checkPackages(name, result.metafile);
   const { contents } = result.outputFiles[0];
   writeAtomically(outfile, contents);
   const packages = writeNotices({ metafile: result.metafile, absWorkingDir: root, outDir, bundleName: `the ${name} function (index.js)` });

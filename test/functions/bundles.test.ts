@@ -31,12 +31,14 @@ const MARKERS = {
   ssm: 'com.amazonaws.ssm#',
   iam: 'com.amazonaws.iam#',
   dsql: '"com.amazonaws.dsql"',
+  // Its JSON protocol's target prefix: only the CodeDeploy client sends it.
+  codedeploy: 'CodeDeploy_20141006',
   pg: 'SCRAM-SHA-256',
 } as const;
 type Client = keyof typeof MARKERS;
 
 const EXPECTED: Record<FunctionBundleName, Client[]> = {
-  [FunctionBundle.ROTATION]: ['secrets-manager', 'ecs', 'ssm', 'iam', 'pg'],
+  [FunctionBundle.ROTATION]: ['secrets-manager', 'ecs', 'ssm', 'iam', 'codedeploy', 'pg'],
   [FunctionBundle.WATCHDOG]: ['secrets-manager', 'pg'],
   // pg only for the grant check of a custom role without the bootstrap (role-grant-check.ts), loaded on first use.
   [FunctionBundle.INITIAL_ROTATION]: ['secrets-manager', 'iam', 'dsql', 'pg'],
