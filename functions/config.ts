@@ -73,6 +73,10 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     stalePendingSeconds: f.integer('stalePendingSeconds', 1),
     metricDimension: f.string('metricDimension'),
     connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
+    boundServicesParameter: f.string('boundServicesParameter'),
+    boundServicesParameterCount: f.integer('boundServicesParameterCount', 1),
+    rolloutAllowanceSeconds: f.integer('rolloutAllowanceSeconds', 0),
+    redeployConcurrency: f.integer('redeployConcurrency', 1),
   }),
   [FunctionBundle.INITIAL_ROTATION]: (f) => ({
     secretArn: f.string('secretArn'),

@@ -12,26 +12,28 @@ export interface MetricDatum {
 /**
  * Writes one CloudWatch embedded-metric-format line to stdout: Lambda ships it
  * to CloudWatch Logs, which extracts the metrics (namespace METRICS_NAMESPACE,
- * one dimension `Secret`). No API call, no permission needed. Returns the line.
+ * dimension `Secret`, or `Secret` and `Service` when `service` is given, for
+ * per-service data). No API call, no permission needed. Returns the line.
  *
  * Not Powertools Metrics: it adds a `service` dimension to every metric unless
  * cleared (the alarms match exactly `{ Secret }`), publishes nothing when
  * POWERTOOLS_DEV is set, writes NaN as null, and bypasses console.log; the
  * workarounds would leave it a serializer of this one line, for 16 KiB more.
  */
-export function emitMetrics(secretDimension: string, data: readonly MetricDatum[], now: Date = new Date()): string {
+export function emitMetrics(secretDimension: string, data: readonly MetricDatum[], now: Date = new Date(), service?: string): string {
   const document: Record<string, unknown> = {
     _aws: {
       Timestamp: now.getTime(),
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [['Secret']],
+          Dimensions: [service === undefined ? ['Secret'] : ['Secret', 'Service']],
           Metrics: data.map((d) => ({ Name: d.name, Unit: d.unit })),
         },
       ],
     },
     Secret: secretDimension,
+    ...(service === undefined ? {} : { Service: service }),
   };
   for (const d of data) {
     // EMF values must be finite numbers.

@@ -1,3 +1,4 @@
+import { ECSClient } from '@aws-sdk/client-ecs';
 import {
   DescribeSecretCommand,
   ListSecretVersionIdsCommand,
@@ -5,6 +6,8 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { CurrentToken } from '../core/fleet';
 import { isRotationInProgressError } from '../core/rotation-errors';
 import { RotationState, rotationStateOf } from '../core/rotation-state';
 import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
@@ -13,6 +16,7 @@ import { DsqlUrlSecretValue, FunctionBundle, MetricName, WatchdogFunctionConfig 
 import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clients';
 import { readFunctionConfig } from './config';
 import { checkConnection } from './connection-check';
+import { checkFleet, FleetSummary } from './fleet-check';
 import { log } from './log';
 import { emitMetrics } from './metrics';
 import { readCurrentValue } from './secret-values';
@@ -36,15 +40,28 @@ export interface WatchdogResult {
   readonly rotationStarted: boolean;
   /** Versions of failed rotations whose AWSPENDING label was removed. */
   readonly clearedPendingVersions: readonly string[];
+  /** The fleet check: the bound services' running tasks, their tokens and the heals started. */
+  readonly fleet: FleetSummary;
 }
 
 export interface WatchdogOptions {
   readonly sm?: SecretsManagerClient;
+  readonly ssm?: SSMClient;
+  readonly ecs?: ECSClient;
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => Date;
 }
 
-let defaultClient: SecretsManagerClient | undefined;
+let defaultClients: { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient } | undefined;
+
+/** Short network timeouts: without a path to a service the check fails in seconds, naming the endpoint. */
+function clients(): { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient } {
+  return (defaultClients ??= {
+    sm: explainUnreachable(new SecretsManagerClient(AWS_CLIENT_OPTIONS), AwsServices.SECRETS_MANAGER),
+    ssm: explainUnreachable(new SSMClient(AWS_CLIENT_OPTIONS), AwsServices.SSM),
+    ecs: explainUnreachable(new ECSClient(AWS_CLIENT_OPTIONS), AwsServices.ECS),
+  });
+}
 
 /** EventBridge's scheduled event carries nothing the watchdog needs. */
 export async function watchdogHandler(): Promise<WatchdogResult> {
@@ -56,14 +73,15 @@ export async function watchdogHandler(): Promise<WatchdogResult> {
  * rotation plus a rollout; starts a rotation when not. Clears the AWSPENDING
  * label of a failed rotation, which would otherwise block every later one.
  * Emits TokenCheckFailed, TokenSecondsLeft and WatchdogRotationStarted, and
- * logs one line with the decision. Never logs the URL or the token. Fails,
- * changing nothing, while the secret is scheduled for deletion.
+ * logs one line with the decision. Then runs the fleet check
+ * (functions/fleet-check.ts). Never logs the URL or the token. Fails,
+ * changing nothing, while the secret is scheduled for deletion; fails after
+ * everything ran (the error's `result` holds the WatchdogResult) when
+ * RotateSecret failed or the fleet check could not see or heal every service.
  */
 export async function runWatchdog(options: WatchdogOptions = {}): Promise<WatchdogResult> {
   const config = readWatchdogConfig(options.env ?? process.env);
-  // Short network timeouts: without a path to Secrets Manager the check fails in seconds, naming the endpoint.
-  const sm =
-    options.sm ?? (defaultClient ??= explainUnreachable(new SecretsManagerClient(AWS_CLIENT_OPTIONS), AwsServices.SECRETS_MANAGER));
+  const sm = options.sm ?? clients().sm;
   const now = options.now?.() ?? new Date();
 
   const metadata = await sm.send(new DescribeSecretCommand({ SecretId: config.secretArn }));
@@ -139,16 +157,20 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
     checkFailure,
     deferredUntil: deferredUntil?.toISOString(),
   };
-  if (rotateError !== undefined) {
-    const e = rotateError as { name?: string; message?: string };
-    log.error('watchdog: could not start a rotation', { ...fields, error: e.name, detail: e.message });
-    throw new Error(
-      `watchdog: RotateSecret on ${secretArn} failed (${e.name ?? 'Error'}: ${e.message ?? String(rotateError)}) ` +
-        `after deciding to rotate because ${decision.reason}`,
-    );
-  }
-  (decision.action === 'none' ? log.info : log.warn)('watchdog: decision', fields);
-  return {
+  if (rotateError === undefined) (decision.action === 'none' ? log.info : log.warn)('watchdog: decision', fields);
+  else logRotateError(rotateError, fields);
+
+  // After the token check's metrics: a fleet check that fails or hangs until the timeout cannot hide them.
+  const fleet = await checkFleet({
+    ssm: options.ssm ?? clients().ssm,
+    ecs: options.ecs ?? clients().ecs,
+    config,
+    secretArn,
+    metadata,
+    current: currentToken(value?.url, value?.issuedAt, expiresAt),
+    now,
+  });
+  const result: WatchdogResult = {
     action: decision.action,
     reason: decision.reason,
     connected,
@@ -156,7 +178,42 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
     rotationInProgress,
     rotationStarted,
     clearedPendingVersions: cleared,
+    fleet,
   };
+  if (rotateError !== undefined) throw Object.assign(rotateFailure(rotateError, secretArn, decision.reason), { result });
+  // The fleet-token alarm treats missing data as fine, so a fleet check that cannot see the fleet must fail the
+  // invocation for watchdogFailedAlarm to see it; only now, after the token check, the rotation and every metric.
+  if (fleet.error !== undefined || fleet.failed.length > 0) throw Object.assign(new Error(fleetFailure(secretArn, fleet)), { result });
+  return result;
+}
+
+function logRotateError(rotateError: unknown, fields: Record<string, string | number | boolean | undefined>): void {
+  const e = rotateError as { name?: string; message?: string };
+  log.error('watchdog: could not start a rotation', { ...fields, error: e.name, detail: e.message });
+}
+
+function rotateFailure(rotateError: unknown, secretArn: string, reason: string): Error {
+  const e = rotateError as { name?: string; message?: string };
+  return new Error(
+    `watchdog: RotateSecret on ${secretArn} failed (${e.name ?? 'Error'}: ${e.message ?? String(rotateError)}) ` +
+      `after deciding to rotate because ${reason}`,
+  );
+}
+
+function fleetFailure(secretArn: string, fleet: FleetSummary): string {
+  const what =
+    fleet.error ?? `${fleet.failed.length} bound services could not be checked or healed: ${fleet.failed.slice(0, 5).join(', ')}`;
+  return (
+    `watchdog: the token check of ${secretArn} ran, but the fleet check did not: ${what}${fleet.failed.length > 5 ? ', ...' : ''}; ` +
+    "see the watchdog's log lines starting with 'fleet check'"
+  );
+}
+
+/** AWSCURRENT's token dates, when it holds a token (not the placeholder) with both dates readable. */
+function currentToken(url: unknown, issuedAt: unknown, expiresAt: Date | undefined): CurrentToken | undefined {
+  const issuedMs = typeof issuedAt === 'string' ? Date.parse(issuedAt) : NaN;
+  if (typeof url !== 'string' || url === '' || expiresAt === undefined || Number.isNaN(issuedMs)) return undefined;
+  return { issuedAt: new Date(issuedMs), expiresAt };
 }
 
 /**

@@ -100,6 +100,14 @@ export interface WatchdogFunctionConfig {
   readonly metricDimension: string;
   /** Seconds the connection check waits for the connection and `SELECT 1`. */
   readonly connectTimeoutSeconds: number;
+  /** The first bound-services parameter, as the rotation function gets it: the fleet check reads the services from it. */
+  readonly boundServicesParameter: string;
+  /** How many bound-services parameters there are (see boundServicesParameterName). */
+  readonly boundServicesParameterCount: number;
+  /** rolloutAllowance in seconds: a service still running tasks this long after a promotion gets one more deployment. */
+  readonly rolloutAllowanceSeconds: number;
+  /** How many UpdateService calls a heal may run at once. */
+  readonly redeployConcurrency: number;
 }
 
 /** The first-rotation function's configuration (lib/initial-rotation.ts writes it, functions/initial-rotation.ts reads it). */
@@ -253,4 +261,18 @@ export const MetricName = {
   THROTTLE_RETRIES: 'ThrottleRetries',
   /** finishSecret: seconds of validity the new token had when it became AWSCURRENT. */
   TOKEN_SECONDS_LEFT_AT_PROMOTION: 'TokenSecondsLeftAtPromotion',
+  /**
+   * Watchdog fleet check: seconds until the earliest expiry of a token any
+   * running task of a bound service holds (AWSCURRENT's included); negative
+   * when a task holds an expired token, 0 when some task's token is unknown.
+   * Emitted whenever the secret holds a token; the fleet-token alarm watches it.
+   */
+  FLEET_TOKEN_SECONDS_LEFT: 'FleetTokenSecondsLeft',
+  /**
+   * Watchdog fleet check: running tasks started before the current promotion;
+   * per secret, and per service (`Service` dimension) for those that have any.
+   */
+  STALE_TASKS: 'StaleTasks',
+  /** Watchdog fleet check: services that got a forced deployment because their old tasks outlived rolloutAllowance. */
+  FLEET_HEALS_STARTED: 'FleetHealsStarted',
 } as const;

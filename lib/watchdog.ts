@@ -23,23 +23,48 @@ export interface WatchdogProps {
   readonly connectTimeout: Duration;
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The first bound-services parameter; the fleet check reads `<name>`, `<name>-2`, ... */
+  readonly boundServicesParameter: string;
+  /** How many bound-services parameters there are (a lazy number, known at synth). */
+  readonly boundServicesParameterCount: number;
+  /** A service still running old tasks this long after a promotion gets one more forced deployment. */
+  readonly rolloutAllowance: Duration;
+  /** How many UpdateService calls a heal may run at once. */
+  readonly redeployConcurrency: number;
 }
 
 /** The watchdog alarm's window, in intervals, and how many of them must fail. */
 const FAILED_WINDOW_INTERVALS = 3;
 const FAILED_INTERVALS_TO_ALARM = 2;
 
+/** The longest a run may take: the fleet check may list the tasks of hundreds of services and heal some. */
+const MAX_TIMEOUT_SECONDS = 300;
+
 /**
  * Every `interval`, connects with the current URL. If it does not
  * authenticate, or expires sooner than a rotation and rollout take, starts a
- * rotation. One alarm fires when checks fail repeatedly, another when the
- * watchdog itself fails or stops running.
+ * rotation. Then checks which token the bound services' running tasks hold,
+ * and heals a service whose old tasks outlived rolloutAllowance. One alarm
+ * fires when checks fail repeatedly, one when the watchdog itself fails or
+ * stops running, one when a running task holds a token too close to expiry.
+ *
+ * The ECS permissions of the fleet check come with the bound services
+ * (DsqlUrlSecret.redeployOnRotation): the watchdog's policies then name the
+ * services, so it is created after them, which nothing waits for.
  */
 export class Watchdog extends Construct {
   public readonly function: lambda.Function;
   public readonly alarm: cloudwatch.Alarm;
   /** The watchdog's invocations errored, or there were none, in 2 of 3 intervals. */
   public readonly failedAlarm: cloudwatch.Alarm;
+  /**
+   * A running task of a bound service holds a token that expires sooner than
+   * a heal could replace the task: FleetTokenSecondsLeft (Minimum over one
+   * interval) below rolloutAllowance + interval, as a heal is noticed up to
+   * one interval late and its rollout takes up to rolloutAllowance. Missing
+   * data is not breaching: failedAlarm covers a watchdog that does not run.
+   */
+  public readonly fleetTokenAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: WatchdogProps) {
     super(scope, id);
@@ -49,11 +74,16 @@ export class Watchdog extends Construct {
       stalePendingSeconds: STALE_PENDING_SECONDS,
       metricDimension: props.metricDimension,
       connectTimeoutSeconds: props.connectTimeout.toSeconds(),
+      boundServicesParameter: props.boundServicesParameter,
+      boundServicesParameterCount: props.boundServicesParameterCount,
+      rolloutAllowanceSeconds: props.rolloutAllowance.toSeconds(),
+      redeployConcurrency: props.redeployConcurrency,
     };
     this.function = newHandlerFunction(this, 'Function', {
       bundle: FunctionBundle.WATCHDOG,
       description: 'Checks that the Aurora DSQL URL still authenticates and rotates it when it does not',
-      timeout: Duration.minutes(1),
+      // At most one interval, so that two runs do not overlap (each would heal the same service).
+      timeout: Duration.seconds(Math.max(60, Math.min(props.interval.toSeconds(), MAX_TIMEOUT_SECONDS))),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       environment: { [FUNCTION_CONFIG_ENV]: Stack.of(this).toJsonString(config) },
@@ -69,6 +99,15 @@ export class Watchdog extends Construct {
     // RotateSecret requires the caller to be allowed to invoke the rotation function.
     this.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.rotationFunction.functionArn] }),
+    );
+
+    // One statement for however many parameters (GetParameters, 10 names a call), as the rotation function's read of them.
+    const parameter = (name: string) => Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) });
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameters'],
+        resources: [parameter(props.boundServicesParameter), parameter(`${props.boundServicesParameter}-*`)],
+      }),
     );
 
     new events.Rule(this, 'Schedule', {
@@ -93,6 +132,28 @@ export class Watchdog extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failedAlarm = this.newFailedAlarm(props.interval);
+    this.fleetTokenAlarm = this.newFleetTokenAlarm(props);
+  }
+
+  private newFleetTokenAlarm(props: WatchdogProps): cloudwatch.Alarm {
+    const rescueSeconds = props.rolloutAllowance.toSeconds() + props.interval.toSeconds();
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: MetricName.FLEET_TOKEN_SECONDS_LEFT,
+      dimensionsMap: { Secret: props.metricDimension },
+      statistic: 'Minimum',
+      period: props.interval,
+    }).createAlarm(this, 'FleetTokenAlarm', {
+      alarmDescription:
+        `A running task of a service bound to the Aurora DSQL URL holds a token that expires in less than ${rescueSeconds} s ` +
+        '(rolloutAllowance + watchdogInterval), sooner than a heal could replace it; ' +
+        "see the watchdog function's 'fleet check' log lines for the service",
+      threshold: rescueSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // The watchdog-failed alarm covers a watchdog that does not run or cannot see the fleet.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**

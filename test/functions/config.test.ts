@@ -1,6 +1,6 @@
 import { FUNCTION_CONFIG_ENV, FunctionBundle } from '../../lib/contract';
 import { readFunctionConfig } from '../../functions/config';
-import { CLUSTER_ID, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
+import { BOUND_SERVICES_PARAMETER, CLUSTER_ID, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 import {
   accessKeySignerConfig,
   config,
@@ -201,6 +201,10 @@ describe('readFunctionConfig: the watchdog function', () => {
       stalePendingSeconds: 1200,
       metricDimension: METRIC_DIMENSION,
       connectTimeoutSeconds: 7,
+      boundServicesParameter: BOUND_SERVICES_PARAMETER,
+      boundServicesParameterCount: 1,
+      rolloutAllowanceSeconds: 1800,
+      redeployConcurrency: 5,
     });
   });
 
@@ -213,10 +217,25 @@ describe('readFunctionConfig: the watchdog function', () => {
     },
   );
 
-  test.each(['rotateBeforeExpirySeconds', 'stalePendingSeconds', 'connectTimeoutSeconds'])('%s must be a positive integer', (field) => {
+  test.each([
+    'rotateBeforeExpirySeconds',
+    'stalePendingSeconds',
+    'connectTimeoutSeconds',
+    'boundServicesParameterCount',
+    'redeployConcurrency',
+  ])('%s must be a positive integer', (field) => {
     expect(() => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv({ ...watchdogConfig(), [field]: 0 }))).toThrow(
       `${V}.${field} must be a positive integer, got zero`,
     );
+  });
+
+  test('rolloutAllowanceSeconds may be 0 (never defer) but not negative; boundServicesParameter must be a non-empty string', () => {
+    const read = (over: object) => () => readFunctionConfig(FunctionBundle.WATCHDOG, configEnv({ ...watchdogConfig(), ...over }));
+    expect(read({ rolloutAllowanceSeconds: 0 })()).toMatchObject({ rolloutAllowanceSeconds: 0 });
+    expect(read({ rolloutAllowanceSeconds: -1 })).toThrow(
+      `${V}.rolloutAllowanceSeconds must be a non-negative integer, got a negative number`,
+    );
+    expect(read({ boundServicesParameter: '' })).toThrow(`${V}.boundServicesParameter must be a non-empty string, got an empty string`);
   });
 
   test("the rotation function's config is not the watchdog's", () => {

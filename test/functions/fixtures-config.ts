@@ -57,6 +57,10 @@ export function watchdogConfig(overrides: Partial<WatchdogFunctionConfig> = {}):
     stalePendingSeconds: 1200,
     metricDimension: METRIC_DIMENSION,
     connectTimeoutSeconds: 10,
+    boundServicesParameter: BOUND_SERVICES_PARAMETER,
+    boundServicesParameterCount: 1,
+    rolloutAllowanceSeconds: 1800,
+    redeployConcurrency: 5,
     ...overrides,
   };
 }

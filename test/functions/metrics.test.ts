@@ -43,6 +43,24 @@ describe('emitMetrics', () => {
     });
   });
 
+  test('with a service: the dimension set is { Secret, Service } and the line carries both values', () => {
+    const at = new Date('2030-01-01T00:00:00.000Z');
+
+    const doc = JSON.parse(emitMetrics('app-db-url', [{ name: MetricName.STALE_TASKS, value: 3, unit: 'Count' }], at, 'main/api'));
+
+    expect(doc).toEqual({
+      _aws: {
+        Timestamp: at.getTime(),
+        CloudWatchMetrics: [
+          { Namespace: METRICS_NAMESPACE, Dimensions: [['Secret', 'Service']], Metrics: [{ Name: 'StaleTasks', Unit: 'Count' }] },
+        ],
+      },
+      Secret: 'app-db-url',
+      Service: 'main/api',
+      StaleTasks: 3,
+    });
+  });
+
   test.each([NaN, Infinity, -Infinity])('a non-finite value (%s) is written as 0: EMF needs a number', (value) => {
     const doc = JSON.parse(emitMetrics('s', [{ name: 'X', value, unit: 'None' }]));
 

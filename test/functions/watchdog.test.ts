@@ -7,13 +7,15 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, FUNCTION_CONFIG_ENV, METRICS_NAMESPACE, MetricName, WatchdogFunctionConfig } from '../../lib/contract';
 import { DeferredTag } from '../../lib/secret-tags';
 import { checkConnection } from '../../functions/connection-check';
 import { handler as watchdogHandler } from '../../functions/entry/watchdog';
 import { readWatchdogConfig, runWatchdog } from '../../functions/watchdog';
-import { awsError, FAKE_CREDENTIALS, HOST, OLD_VERSION, SECRET_ARN, TOKEN } from './fixtures';
+import { awsError, BOUND_SERVICES_PARAMETER, FAKE_CREDENTIALS, HOST, OLD_VERSION, SECRET_ARN, TOKEN } from './fixtures';
 import { configEnv, setEnv, watchdogConfig } from './fixtures-config';
 import { newFakeAccessKey } from './fixtures-iam';
 import { placeholderValue } from './fixtures-secrets-manager';
@@ -23,6 +25,9 @@ jest.mock('../../functions/connection-check');
 const checkConnectionMock = jest.mocked(checkConnection);
 
 const smMock = mockClient(SecretsManagerClient);
+// The fleet check (test/functions/fleet-check.test.ts) finds no bound services here: a new stack.
+const ssmMock = mockClient(SSMClient);
+const ecsMock = mockClient(ECSClient);
 
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 const ROTATE_BEFORE = 3600;
@@ -46,6 +51,11 @@ let restoreEnv: () => void;
 let logSpy: jest.SpyInstance;
 beforeEach(() => {
   smMock.reset();
+  ecsMock.reset();
+  ssmMock
+    .reset()
+    .on(GetParametersCommand)
+    .resolves({ Parameters: [], InvalidParameters: [BOUND_SERVICES_PARAMETER] });
   checkConnectionMock.mockReset();
   restoreEnv = setEnv(watchdogEnv());
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -54,7 +64,7 @@ afterEach(() => {
   restoreEnv();
   jest.restoreAllMocks();
 });
-afterAll(() => smMock.restore());
+afterAll(() => [smMock, ssmMock, ecsMock].forEach((m) => m.restore()));
 
 function lines(): string[] {
   return logSpy.mock.calls.map((args) => args.map(String).join(' '));
@@ -67,8 +77,9 @@ function metricDocuments(): Array<Record<string, unknown>> {
     .filter((d) => '_aws' in d);
 }
 
+/** The token check's metrics (the fleet check's come in a document of their own). */
 function metricValues(): Record<string, number> {
-  const docs = metricDocuments();
+  const docs = metricDocuments().filter((d) => MetricName.TOKEN_CHECK_FAILED in d);
   expect(docs).toHaveLength(1);
   const doc = docs[0];
   return Object.fromEntries(Object.values(MetricName).map((name) => [name, doc[name] as number]));
@@ -458,6 +469,10 @@ describe('readWatchdogConfig', () => {
       stalePendingSeconds: STALE,
       metricDimension: DIMENSION,
       connectTimeoutSeconds: 10,
+      boundServicesParameter: BOUND_SERVICES_PARAMETER,
+      boundServicesParameterCount: 1,
+      rolloutAllowanceSeconds: 1800,
+      redeployConcurrency: 5,
     });
   });
 

@@ -114,6 +114,10 @@ describe('a secret scheduled for deletion (2 services)', () => {
           stalePendingSeconds: 1,
           metricDimension: 'scheduled-deletion-test',
           connectTimeoutSeconds: 5,
+          boundServicesParameter: stack.parameterName,
+          boundServicesParameterCount: 1,
+          rolloutAllowanceSeconds: 0,
+          redeployConcurrency: 5,
         }),
       },
     );

@@ -227,6 +227,10 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
               stalePendingSeconds: STALE_PENDING_SECONDS,
               metricDimension: METRIC_DIMENSION,
               connectTimeoutSeconds: 5,
+              boundServicesParameter: roleStack.parameterName,
+              boundServicesParameterCount: 1,
+              rolloutAllowanceSeconds: 0,
+              redeployConcurrency: 5,
             }),
             // Its own role session; AWS calls go through the interceptor.
             AWS_ACCESS_KEY_ID: watchdogSession.accessKeyId,

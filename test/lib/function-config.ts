@@ -32,6 +32,10 @@ const WATCHDOG_FIELDS: Record<keyof WatchdogFunctionConfig, true> = {
   stalePendingSeconds: true,
   metricDimension: true,
   connectTimeoutSeconds: true,
+  boundServicesParameter: true,
+  boundServicesParameterCount: true,
+  rolloutAllowanceSeconds: true,
+  redeployConcurrency: true,
 };
 const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true> = {
   secretArn: true,

@@ -7,6 +7,13 @@ import { bundleOfFunction, functionId } from './function-bundle';
 import { CONFIG_FIELDS, functionConfig } from './function-config';
 import { givenStack } from './stack-fixture';
 
+/** Every statement of the policies attached to the watchdog's role. */
+function watchdogStatements(stack: cdk.Stack): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }> {
+  return Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes('DbWatchdogFunctionServiceRole'))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
 describe('watchdog', () => {
   test('runs every watchdogInterval and rotates before rollout + interval + stale-pending wait + margin remain', () => {
     const { stack, cluster } = givenStack();
@@ -39,7 +46,7 @@ describe('watchdog', () => {
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster });
     const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify(p.Properties.Roles).includes('DbWatchdogFunctionServiceRole'),
+      JSON.stringify(p.Properties.Roles ?? []).includes('DbWatchdogFunctionServiceRole'),
     );
     const statements: Array<{ Action: string | string[]; Resource: unknown }> = policies.flatMap(
       (p) => p.Properties.PolicyDocument.Statement,
@@ -49,6 +56,72 @@ describe('watchdog', () => {
     const invoke = statements.find((s) => s.Action === 'lambda:InvokeFunction');
     expect(invoke?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunction/), 'Arn'] });
     expect(JSON.stringify(statements)).not.toMatch(/"\*"|dsql:/);
+  });
+
+  test('its configuration carries the bound-services parameters, rolloutAllowance and the redeploy concurrency; its timeout is one interval', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', {
+      cluster,
+      rolloutAllowance: Duration.minutes(20),
+      redeployConcurrency: 3,
+      watchdogInterval: Duration.minutes(2),
+    });
+    const watchdog = functionConfig(stack, 'DbWatchdogFunction');
+    const rotation = functionConfig(stack, 'DbRotationFunction');
+    expect(watchdog).toMatchObject({
+      boundServicesParameter: rotation.boundServicesParameter,
+      boundServicesParameterCount: rotation.boundServicesParameterCount,
+      rolloutAllowanceSeconds: 20 * 60,
+      redeployConcurrency: 3,
+    });
+    expect(
+      Template.fromStack(stack).findResources('AWS::Lambda::Function')[functionId(stack, 'DbWatchdogFunction')].Properties.Timeout,
+    ).toBe(120);
+  });
+
+  test.each([
+    [Duration.minutes(1), 60],
+    [Duration.minutes(5), 300],
+    [Duration.minutes(30), 300],
+  ])('with a %s interval the timeout is %i s: never longer than an interval, at most 5 minutes', (interval, seconds) => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster, watchdogInterval: interval });
+    expect(
+      Template.fromStack(stack).findResources('AWS::Lambda::Function')[functionId(stack, 'DbWatchdogFunction')].Properties.Timeout,
+    ).toBe(seconds);
+  });
+
+  test('may read the bound-services parameters with GetParameters: <base> and <base>-* only', () => {
+    const { stack, cluster } = givenStack();
+    new DsqlUrlSecret(stack, 'Db', { cluster });
+    const base = functionConfig(stack, 'DbWatchdogFunction').boundServicesParameter as string;
+    const statements = watchdogStatements(stack);
+    const read = statements.filter((s) => ([] as string[]).concat(s.Action).includes('ssm:GetParameters'));
+    expect(read).toHaveLength(1);
+    expect(read[0].Action).toBe('ssm:GetParameters');
+    const resources = JSON.stringify(read[0].Resource);
+    expect(resources).toContain(`:parameter${base}"`);
+    expect(resources).toContain(`:parameter${base}-*"`);
+    expect(read[0].Resource).toHaveLength(2);
+  });
+
+  test('the fleet-token alarm: FleetTokenSecondsLeft (Minimum, one interval) below rolloutAllowance + interval; missing data not breaching', () => {
+    const { stack, cluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, watchdogInterval: Duration.minutes(4), rolloutAllowance: Duration.minutes(25) });
+    const t = Template.fromStack(stack);
+    const alarms = t.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'FleetTokenSecondsLeft' } });
+    expect(Object.values(alarms)).toHaveLength(1);
+    expect(Object.values(alarms)[0].Properties).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      Dimensions: [{ Name: 'Secret', Value: functionConfig(stack, 'DbWatchdogFunction').metricDimension }],
+      Statistic: 'Minimum',
+      Period: 4 * 60,
+      Threshold: (25 + 4) * 60,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(stack.getLogicalId(db.fleetTokenAlarm.node.defaultChild as cdk.CfnElement)).toBe(Object.keys(alarms)[0]);
   });
 
   test('the token-check alarm fires on two consecutive failed checks', () => {
