@@ -70,6 +70,11 @@ export class DsqlUrlSecret extends Construct {
    * data counts as breaching: silence means the watchdog is not running.
    */
   public readonly watchdogFailedAlarm: cloudwatch.Alarm;
+  /**
+   * Fires when a running task of a bound service holds a token expiring sooner than a heal could replace the task: FleetTokenSecondsLeft
+   * (Minimum over a watchdogInterval) below rolloutAllowance + watchdogInterval. Missing data is not breaching (see watchdogFailedAlarm).
+   */
+  public readonly fleetTokenAlarm: cloudwatch.Alarm;
   /** Fires when a rotation step fails (Secrets Manager then retries the rotation). */
   public readonly rotationFailedAlarm: cloudwatch.Alarm;
   /** Fires when no rotation succeeded within 1.5 x rotationInterval. */
@@ -244,8 +249,13 @@ export class DsqlUrlSecret extends Construct {
       connectTimeout: CONNECT_TIMEOUT,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
+      boundServicesParameter: boundServicesParameterName,
+      boundServicesParameterCount: this.boundServices.count,
+      rolloutAllowance,
+      redeployConcurrency,
     });
     this.watchdogFunction = watchdog.function;
+    this.fleetTokenAlarm = watchdog.fleetTokenAlarm;
     this.tokenCheckAlarm = watchdog.alarm;
     this.watchdogFailedAlarm = watchdog.failedAlarm;
     const alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.function, rotationInterval, metricDimension });
