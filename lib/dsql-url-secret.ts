@@ -19,7 +19,8 @@ import { validateServiceLayout } from './service-layout';
 import { RotationAlarms } from './rotation-alarms';
 import { scheduleRotation } from './rotation-schedules';
 import { SecretTag } from './secret-tags';
-import { rotateBeforeExpirySeconds } from './timing';
+import { StandaloneTaskOptions, StandaloneTasks } from './standalone-tasks';
+import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing';
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
@@ -83,6 +84,8 @@ export class DsqlUrlSecret extends Construct {
   public readonly host: string;
   /** The database role the URL logs in as. */
   public readonly databaseRole: DatabaseRole;
+  /** Least token validity a task gets at start: rotateBeforeExpiry - watchdogInterval - 15 min (failed rotation) - 5 min = rolloutAllowance. */
+  public readonly minimumTaskValidity: Duration;
 
   private readonly boundServices: BoundServices;
   private readonly initialRotation: InitialRotation;
@@ -104,6 +107,7 @@ export class DsqlUrlSecret extends Construct {
     const signer = props.signer ?? TokenSigner.rotationFunctionRole();
     this.signerCallsIam = signer._callsIam;
     validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
+    const budget = timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     validateDatabaseName(database);
     validateSecretName(props.secretName);
     validateUrlParameters(urlParameters);
@@ -242,9 +246,7 @@ export class DsqlUrlSecret extends Construct {
       secret: this.secret,
       rotationFunction: this.function,
       interval: watchdogInterval,
-      rotateBeforeExpiry: Duration.seconds(
-        rotateBeforeExpirySeconds(timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval })),
-      ),
+      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(budget)),
       metricDimension,
       connectTimeout: CONNECT_TIMEOUT,
       vpc: props.vpc,
@@ -261,6 +263,8 @@ export class DsqlUrlSecret extends Construct {
     const alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.function, rotationInterval, metricDimension });
     this.rotationFailedAlarm = alarms.rotationFailed;
     this.rotationOverdueAlarm = alarms.rotationOverdue;
+    this.minimumTaskValidity = Duration.seconds(minimumTaskValiditySeconds(budget));
+    new StandaloneTasks(this, { secret: this.secret, signer, budget, bound: this.boundServices, initialRotation: this.initialRotation });
   }
 
   /**
@@ -298,6 +302,14 @@ export class DsqlUrlSecret extends Construct {
       this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', [this.function.role!], this.boundServices.services);
     }
     service.node.addDependency(this.initialRotation.resource);
+  }
+
+  /**
+   * Declares a task definition run outside bound services (RunTask, schedules, Step Functions): never redeployed, its tasks must end within
+   * minimumTaskValidity. Grants the execution role read. Needs TokenSigner.managedAccessKey(): a role's tokens may die at any time.
+   */
+  public addStandaloneTask(taskDefinition: ecs.TaskDefinition, options: StandaloneTaskOptions): void {
+    StandaloneTasks.of(this).add(taskDefinition, options);
   }
 
   /** Grants read access to the secret's value. */

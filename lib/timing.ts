@@ -62,3 +62,19 @@ export function minimumRotationIntervalSeconds(t: Pick<TimingBudget, 'rolloutAll
     STALE_PENDING_SECONDS + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS,
   );
 }
+
+/**
+ * The least validity AWSCURRENT's token has left at any moment, so the least
+ * a task that reads it at start and is never redeployed (RunTask, a schedule,
+ * Step Functions) gets. The watchdog rotates once AWSCURRENT has less than
+ * rotateBeforeExpirySeconds left, notices up to one watchdog interval late, a
+ * failed rotation blocks a new one for STALE_PENDING_SECONDS, and a rotation
+ * takes up to SAFETY_MARGIN_SECONDS: the next token is promoted with the old
+ * one still valid for rotateBeforeExpiry - watchdogInterval - STALE_PENDING -
+ * SAFETY_MARGIN = rolloutAllowance. With the access-key signer, the key of
+ * AWSPREVIOUS is kept for rolloutAllowance after a promotion as well. With the
+ * role signer nothing is guaranteed: a token dies with the role's session.
+ */
+export function minimumTaskValiditySeconds(t: Omit<TimingBudget, 'rotationIntervalSeconds' | 'scheduleWindowSeconds'>): number {
+  return rotateBeforeExpirySeconds(t) - t.watchdogIntervalSeconds - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;
+}

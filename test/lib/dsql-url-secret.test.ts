@@ -132,7 +132,8 @@ describe('DsqlUrlSecret resources', () => {
   test('ecsSecret() reads the url field and grants the execution role read', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
-    givenService(stack, ecsCluster, 'App', db.ecsSecret());
+    // Bound: consumer discovery refuses an unbound service that injects the secret.
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'App', db.ecsSecret()));
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [
