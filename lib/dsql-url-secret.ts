@@ -10,6 +10,7 @@ import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig } from './c
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
 import { DatabaseRole } from './database-role';
+import { RedeployOnRotationOptions } from './deployment-controllers';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
@@ -164,7 +165,7 @@ export class DsqlUrlSecret extends Construct {
       environment: {},
     });
     this.rotationFunction = this.function;
-    this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function);
+    this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function, rolloutAllowance);
 
     const boundSigner = signer._bind(this, {
       clusterArn,
@@ -291,12 +292,14 @@ export class DsqlUrlSecret extends Construct {
    * dependency cycle, and the rotation function redeploys in its own region
    * and account only. A service stack can hold its own DsqlUrlSecret instead
    * (the cluster may stay in a data stack).
+   * A CODE_DEPLOY service needs `codeDeployDeploymentGroup` (README: Deployment controllers).
+   * @param options how the service is redeployed
    */
-  public redeployOnRotation(service: ecs.IBaseService): void {
+  public redeployOnRotation(service: ecs.IBaseService, options: RedeployOnRotationOptions = {}): void {
     validateServiceLayout(this, service);
-    this.boundServices.add(service);
+    this.boundServices.add(service, options);
     // Created with the first service: a policy needs at least one resource.
-    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', this.function.role!, this.boundServices.services);
+    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', [this.function.role!], this.boundServices);
     // Before deleting an access key, createSecret asks which token each running task holds (functions/key-guard.ts).
     if (this.signerCallsIam) {
       this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', [this.function.role!], this.boundServices.services);

@@ -1,4 +1,5 @@
 export * from './database-role';
+export type { RedeployOnRotationOptions } from './deployment-controllers';
 export * from './dsql-private-link';
 export * from './dsql-url-secret';
 export * from './dsql-url-secret-props';

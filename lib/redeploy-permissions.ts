@@ -1,8 +1,10 @@
 import { Fn, Lazy, Stack, Token } from 'aws-cdk-lib';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { clusterNameOf, worstCaseClusterWildcardLength, worstCaseServiceArnLength } from './service-arn-length';
+import { MAX_CODEDEPLOY_NAME_LENGTH } from './bound-services';
+import { clusterNameOf, literalOf, worstCaseClusterWildcardLength, worstCaseServiceArnLength } from './service-arn-length';
 
 /**
  * This policy's share of IAM's 10,240 characters for all of a role's inline
@@ -13,52 +15,146 @@ import { clusterNameOf, worstCaseClusterWildcardLength, worstCaseServiceArnLengt
 export const REDEPLOY_POLICY_BUDGET = 5000;
 /** The document around the resources: version, effect, the two actions. */
 const POLICY_OVERHEAD = 160;
+/** Each CodeDeploy statement around its resources: effect and actions. */
+const CODEDEPLOY_STATEMENT_OVERHEAD = 160;
+/** `arn:<partition>:codedeploy:<region>:<account>:` at its longest (as lib/service-arn-length.ts counts ECS's). */
+const MAX_PARTITION_LENGTH = 16;
+const MAX_REGION_LENGTH = 20;
+
+/** The bound services and the deployment group of those with one, read when the policy is synthesized (lib/bound-services.ts). */
+export interface RedeployTargets {
+  readonly services: readonly ecs.IBaseService[];
+  readonly deploymentGroups: ReadonlyMap<ecs.IBaseService, codedeploy.IEcsDeploymentGroup>;
+}
 
 /**
- * Lets the rotation function redeploy the bound services. A policy of its
- * own, written at synth when every service is known: the function must not
- * depend on the services, which depend on the first rotation, which depends
- * on the function.
+ * Lets the rotation function (and any other role added) redeploy the bound
+ * services. A policy of its own, written at synth when every service is
+ * known: the function must not depend on the services, which depend on the
+ * first rotation, which depends on the function.
  *
  * It names each service while their ARNs, at their longest resolved length
  * (lib/service-arn-length.ts), fit REDEPLOY_POLICY_BUDGET; else each
  * cluster's services (`service/<cluster>/*`); more clusters than that is an
  * error at synth naming the fix.
+ *
+ * For services bound with a CodeDeploy deployment group (CODE_DEPLOY
+ * controller), and only then, it also allows what a deployment of an
+ * AppSpecContent revision needs, as AWS's own ECS deploy action lists it
+ * (aws-actions/amazon-ecs-deploy-task-definition): CreateDeployment,
+ * GetDeployment and ListDeployments on each deployment group,
+ * RegisterApplicationRevision on its application (CodeDeploy records the
+ * revision), GetDeploymentConfig on its deployment configuration. No
+ * iam:PassRole: the task definition is not registered again, and the
+ * deployment group's own service role starts the new task set.
  */
 export class RedeployPermissions extends Construct {
-  /** @param services the bound services, read when the policy is synthesized */
+  private readonly roles: iam.IRole[];
+
+  /**
+   * @param roles the roles that get the policy (more with addRole)
+   * @param targets the bound services, read when the policy is synthesized
+   */
   constructor(
     scope: Construct,
     id: string,
-    role: iam.IRole,
-    private readonly services: readonly ecs.IBaseService[],
+    roles: readonly iam.IRole[],
+    private readonly targets: RedeployTargets,
   ) {
     super(scope, id);
+    this.roles = [...roles];
     new iam.CfnPolicy(this, 'Resource', {
       policyName: Lazy.string({ produce: () => `redeploy-${this.node.addr.slice(0, 16)}` }),
-      roles: [role.roleName],
+      roles: Lazy.list({ produce: () => this.roles.map((r) => r.roleName) }),
       policyDocument: Lazy.any({ produce: () => this.document().toJSON() }),
     });
     this.node.addValidation({ validate: () => this.validateSize() });
   }
 
+  /** Gives `role` the same policy (IAM counts it against each role's inline-policy limit). */
+  public addRole(role: iam.IRole): void {
+    if (!this.roles.includes(role)) this.roles.push(role);
+  }
+
   private document(): iam.PolicyDocument {
-    const resources = this.fitsByArn() ? this.services.map((s) => s.serviceArn) : this.byCluster().map((c) => c.wildcard);
-    return new iam.PolicyDocument({
-      statements: [new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources })],
-    });
+    const services = this.targets.services;
+    const resources = this.fitsByArn() ? services.map((s) => s.serviceArn) : this.byCluster().map((c) => c.wildcard);
+    const statements = [new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources })];
+    const cd = this.codeDeployResources();
+    if (cd.groups.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments'],
+          resources: cd.groups,
+        }),
+        new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision'], resources: cd.applications }),
+        new iam.PolicyStatement({ actions: ['codedeploy:GetDeploymentConfig'], resources: cd.configs }),
+      );
+    }
+    return new iam.PolicyDocument({ statements });
+  }
+
+  /** Each distinct deployment group, application and deployment configuration ARN of the bound groups. */
+  private codeDeployResources(): { groups: string[]; applications: string[]; configs: string[] } {
+    const stack = Stack.of(this);
+    const distinct = (arns: string[]) => [...new Map(arns.map((a) => [JSON.stringify(stack.resolve(a)), a])).values()];
+    const groups = [...this.targets.deploymentGroups.values()];
+    return {
+      groups: distinct(groups.map((g) => g.deploymentGroupArn)),
+      applications: distinct(groups.map((g) => g.application.applicationArn)),
+      configs: distinct(groups.map((g) => g.deploymentConfig.deploymentConfigArn)),
+    };
+  }
+
+  /** The CodeDeploy statements at their longest: each ARN's resolved length at most, three statements. */
+  private codeDeployLength(): number {
+    const groups = [...this.targets.deploymentGroups.values()];
+    if (groups.length === 0) return 0;
+    const stack = Stack.of(this);
+    const prefix =
+      'arn:'.length +
+      (literalOf(stack, stack.partition)?.length ?? MAX_PARTITION_LENGTH) +
+      ':codedeploy:'.length +
+      (literalOf(stack, stack.region)?.length ?? MAX_REGION_LENGTH) +
+      ':123456789012:'.length;
+    const name = (value: string) => literalOf(stack, value)?.length ?? MAX_CODEDEPLOY_NAME_LENGTH;
+    // Quotes and a comma around each ARN; distinct ones only, as document() writes them.
+    const arns = (values: Array<{ arn: string; length: number }>) =>
+      sum([...new Map(values.map((v) => [JSON.stringify(stack.resolve(v.arn)), v.length + 3])).values()]);
+    return (
+      3 * CODEDEPLOY_STATEMENT_OVERHEAD +
+      arns(
+        groups.map((g) => ({
+          arn: g.deploymentGroupArn,
+          length: prefix + 'deploymentgroup:'.length + name(g.application.applicationName) + 1 + name(g.deploymentGroupName),
+        })),
+      ) +
+      arns(
+        groups.map((g) => ({
+          arn: g.application.applicationArn,
+          length: prefix + 'application:'.length + name(g.application.applicationName),
+        })),
+      ) +
+      arns(
+        groups.map((g) => ({
+          arn: g.deploymentConfig.deploymentConfigArn,
+          length: prefix + 'deploymentconfig:'.length + name(g.deploymentConfig.deploymentConfigName),
+        })),
+      )
+    );
   }
 
   private fitsByArn(): boolean {
     const stack = Stack.of(this);
-    return POLICY_OVERHEAD + sum(this.services.map((s) => worstCaseServiceArnLength(stack, s) + 3)) <= REDEPLOY_POLICY_BUDGET;
+    const ecsLength = sum(this.targets.services.map((s) => worstCaseServiceArnLength(stack, s) + 3));
+    return POLICY_OVERHEAD + ecsLength + this.codeDeployLength() <= REDEPLOY_POLICY_BUDGET;
   }
 
   /** One `service/<cluster>/*` per distinct cluster: one name given at synth, or one cluster construct. */
   private byCluster(): Array<{ wildcard: string; length: number }> {
     const stack = Stack.of(this);
     const clusters = new Map<string, { wildcard: string; length: number }>();
-    for (const s of this.services) {
+    for (const s of this.targets.services) {
       // Services imported by ARN alone have no cluster: the ARN names it.
       const cluster = s.cluster as ecs.ICluster | undefined;
       const name = cluster?.clusterName ?? clusterFromArn(s.serviceArn);
@@ -76,14 +172,17 @@ export class RedeployPermissions extends Construct {
   private validateSize(): string[] {
     if (this.fitsByArn()) return [];
     const clusters = this.byCluster();
-    const length = POLICY_OVERHEAD + sum(clusters.map((c) => c.length));
+    const codeDeploy = this.codeDeployLength();
+    const length = POLICY_OVERHEAD + sum(clusters.map((c) => c.length)) + codeDeploy;
     if (length <= REDEPLOY_POLICY_BUDGET) return [];
+    const groups = codeDeploy > 0 ? ` and ${this.targets.deploymentGroups.size} CodeDeploy deployment groups` : '';
     return [
-      `redeployOnRotation: the ${this.services.length} services bound to ${this.node.scope!.node.path} are in ${clusters.length} ` +
-        `ECS clusters; the rotation function's redeploy policy names each cluster and would need up to ${length} characters ` +
-        `(IAM allows 10,240 for all of a role's inline policies; this policy may use ${REDEPLOY_POLICY_BUDGET}). A cluster ` +
-        'whose name CloudFormation generates counts 255 characters: give the clusters names (clusterName), or bind their ' +
-        'services to several DsqlUrlSecret constructs.',
+      `redeployOnRotation: the ${this.targets.services.length} services bound to ${this.node.scope!.node.path} are in ` +
+        `${clusters.length} ECS clusters${groups}; the rotation function's redeploy policy names each cluster${groups ? ' and group' : ''} ` +
+        `and would need up to ${length} characters (IAM allows 10,240 for all of a role's inline policies; this policy may use ` +
+        `${REDEPLOY_POLICY_BUDGET}). A cluster whose name CloudFormation generates counts 255 characters (a CodeDeploy ` +
+        'application or group name 100): give the clusters names (clusterName), or bind their services to several ' +
+        'DsqlUrlSecret constructs.',
     ];
   }
 }

@@ -22,6 +22,9 @@ const REF: Record<string, number> = {
   'AWS::KMS::Key': 36,
   'AWS::DSQL::Cluster': 26,
   'AWS::Lambda::Function': 64,
+  // CodeDeploy application and deployment group names: at most 100 characters.
+  'AWS::CodeDeploy::Application': 100,
+  'AWS::CodeDeploy::DeploymentGroup': 100,
 };
 /** Longest GetAtt value per `type.attribute`. */
 const ATT: Record<string, number> = {
