@@ -13,8 +13,9 @@ import { CurrentToken, fleetHistoryOf, healAfter, healDue } from '../core/fleet'
 import { ecsFleetPort } from '../core/fleet-ecs-port';
 import { ServiceFleet, surveyFleet } from '../core/fleet-survey';
 import { rotationStateOf, SecretMetadata } from '../core/rotation-state';
-import { boundServicesParameterName, MetricName, WatchdogFunctionConfig } from '../lib/contract';
+import { boundServicesParameterName, CodeDeployTarget, MetricName, WatchdogFunctionConfig } from '../lib/contract';
 import { PromotionHistoryTag, PromotionRecord } from '../lib/secret-tags';
+import { codeDeployPath } from './codedeploy-redeploy';
 import { log } from './log';
 import { emitMetrics, MetricDatum } from './metrics';
 import { homeOf, redeployServices } from './redeploy';
@@ -127,7 +128,7 @@ async function surveyAndHeal(
     log.warn('fleet check: service runs tasks started before the current promotion', { ...serviceFields(s, now) });
   }
 
-  const heal = await healStuckServices(input, survey.services, history[0], retry);
+  const heal = await healStuckServices(input, survey.services, history[0], retry, bound.codeDeploy);
   const failed = [
     ...survey.services.filter((s) => s.state === 'failed').map((s) => s.serviceArn),
     ...heal.failed,
@@ -179,6 +180,7 @@ async function healStuckServices(
   fleets: readonly ServiceFleet[],
   promotion: PromotionRecord | undefined,
   retry: RetryPolicy,
+  codeDeployTargets: ReadonlyMap<string, CodeDeployTarget>,
 ): Promise<{ healed: string[]; stillStale: string[]; failed: string[] }> {
   const rolloutAllowanceSeconds = input.config.rolloutAllowanceSeconds;
   if (promotion === undefined) return { healed: [], stillStale: [], failed: [] };
@@ -190,7 +192,14 @@ async function healStuckServices(
   const report = await redeployServices(
     input.ecs,
     due.map((s) => s.serviceArn),
-    { promotedAt: after, concurrency: input.config.redeployConcurrency, retry, home: homeOf(input.secretArn) },
+    {
+      promotedAt: after,
+      concurrency: input.config.redeployConcurrency,
+      retry,
+      home: homeOf(input.secretArn),
+      // A CODE_DEPLOY service is healed with a CodeDeploy deployment in the group it was bound with, as finishSecret redeploys it.
+      codeDeploy: codeDeployPath(codeDeployTargets, retry),
+    },
   );
   const why = {
     promotedVersionId: promotion.versionId,

@@ -39,7 +39,8 @@ type Client = keyof typeof MARKERS;
 
 const EXPECTED: Record<FunctionBundleName, Client[]> = {
   [FunctionBundle.ROTATION]: ['secrets-manager', 'ecs', 'ssm', 'iam', 'codedeploy', 'pg'],
-  [FunctionBundle.WATCHDOG]: ['secrets-manager', 'pg'],
+  // ECS, SSM and CodeDeploy for the fleet check and its heal (functions/fleet-check.ts).
+  [FunctionBundle.WATCHDOG]: ['secrets-manager', 'ecs', 'ssm', 'codedeploy', 'pg'],
   // pg only for the grant check of a custom role without the bootstrap (role-grant-check.ts), loaded on first use.
   [FunctionBundle.INITIAL_ROTATION]: ['secrets-manager', 'iam', 'dsql', 'pg'],
   [FunctionBundle.ROLE_BOOTSTRAP]: ['pg'],
@@ -69,13 +70,13 @@ describe('built function bundles', () => {
     expect(present).toEqual(EXPECTED[name]);
   });
 
-  test('the watchdog leaves out ECS, IAM and SSM; the first rotation leaves out ECS and SSM', () => {
+  test('the watchdog leaves out IAM; the first rotation leaves out ECS and SSM', () => {
     const has = (name: FunctionBundleName, client: Client) => fs.readFileSync(bundleFile(name), 'utf8').includes(MARKERS[client]);
     // The markers are real: the rotation bundle, which calls every client, contains each of them.
     for (const client of Object.keys(MARKERS) as Client[]) {
       expect(has(client === 'dsql' ? FunctionBundle.INITIAL_ROTATION : FunctionBundle.ROTATION, client)).toBe(true);
     }
-    for (const client of ['ecs', 'iam', 'ssm'] as const) expect(has(FunctionBundle.WATCHDOG, client)).toBe(false);
+    expect(has(FunctionBundle.WATCHDOG, 'iam')).toBe(false);
     for (const client of ['ecs', 'ssm'] as const) expect(has(FunctionBundle.INITIAL_ROTATION, client)).toBe(false);
   });
 
