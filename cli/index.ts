@@ -16,7 +16,8 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 
 const argv = process.argv.slice(2);
 const controller = new AbortController();
-if (argv.includes('--wait')) {
+// Not exec's command line after `--`: exec passes every signal on to its command (cli/child-process.ts).
+if ((argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv).includes('--wait')) {
   // rotate --wait: the first Ctrl-C stops watching cleanly (last frame, cursor, a summary);
   // a second one leaves at once. Other commands keep Node's default: exit at once.
   let interrupted = false;

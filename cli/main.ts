@@ -1,7 +1,8 @@
 /** The CLI as a function: arguments and streams in, an exit code out. */
 import { Command, parseCommandLine, PROGRAM, USAGE } from './args';
 import { AwsOptions, Clients, createClients, regionFromArn } from './aws';
-import { CliError, ExitCode, ExitCodeValue } from './errors';
+import { CliError, ExitCode } from './errors';
+import { ExecDeps, runExec } from './exec';
 import { redact } from '../core/redact';
 import { createReporter, liveOutput, OutStream } from './render';
 import { runRotate } from './rotate';
@@ -22,9 +23,12 @@ export interface MainOptions {
   readonly createClients?: (opts: AwsOptions) => Clients;
   /** Between two polls of rotate --wait (tests pass a fake). */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** exec: how the command starts, where signals arrive, the --sign credentials (tests pass fakes). */
+  readonly exec?: Pick<ExecDeps, 'spawn' | 'signals' | 'credentials'>;
 }
 
-export async function main(o: MainOptions): Promise<ExitCodeValue> {
+/** An ExitCode, or for exec the command's own exit code. */
+export async function main(o: MainOptions): Promise<number> {
   const now = o.now ?? Date.now;
   const error = (message: string) => o.stderr.write(`error: ${redact(message)}\n`);
   let command: Command;
@@ -57,6 +61,9 @@ export async function main(o: MainOptions): Promise<ExitCodeValue> {
       const report = await collectStatus(clients, command.secretId, now);
       o.stdout.write(redact(command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report).join('\n')}\n`));
       return ExitCode.OK;
+    }
+    if (command.command === 'exec') {
+      return await runExec({ ...command, profile: command.aws.profile }, { ...o.exec, clients, env: o.env, stderr: o.stderr, now });
     }
     reporter = createReporter({ stdout: o.stdout, stderr: o.stderr, live: command.wait && liveOutput(o.stdout, o.env), now });
     return await runRotate(command, { clients, reporter, now, signal: o.signal, sleep: o.sleep });

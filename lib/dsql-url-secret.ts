@@ -19,7 +19,7 @@ import { setUpDatabaseRole } from './role-bootstrap';
 import { validateServiceLayout } from './service-layout';
 import { RotationAlarms } from './rotation-alarms';
 import { scheduleRotation } from './rotation-schedules';
-import { SecretTag } from './secret-tags';
+import { EndpointTag, SecretTag } from './secret-tags';
 import { StandaloneTaskOptions, StandaloneTasks } from './standalone-tasks';
 import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing';
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
@@ -194,6 +194,9 @@ export class DsqlUrlSecret extends Construct {
       rolloutAllowanceSeconds: rolloutAllowance.toSeconds(),
     };
     this.function.addEnvironment(FUNCTION_CONFIG_ENV, Stack.of(this).toJsonString(config));
+    // The URL without its token, for `cdk-dsql-url-secret exec --sign` (left out when it may not fit in a tag).
+    const endpointTag = EndpointTag.encode(config);
+    if (endpointTag !== undefined) Tags.of(this.secret).add(EndpointTag.key, endpointTag);
     // finishSecret records the promotion time on the secret so retries never redeploy twice;
     // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
     this.function.addToRolePolicy(

@@ -122,3 +122,70 @@ export const PromotionHistoryTag = {
 export function withPromotion(history: readonly PromotionRecord[], record: PromotionRecord): PromotionRecord[] {
   return [record, ...history.filter((r) => r.versionId !== record.versionId)];
 }
+
+/** What the URL is made of besides the token: the fields of UrlSettings (core/url-settings.ts). */
+export interface EndpointSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  /** Database role. */
+  readonly username: string;
+  /** URL query string without the leading `?` ('' for none), as URLSearchParams writes it. */
+  readonly urlQuery: string;
+}
+
+// A CDK string token at synth (the host is one): left as it is, CloudFormation fills it in.
+const CDK_TOKEN = /(\$\{Token\[[^\]]*\]\})/;
+/** How long a token's value is assumed to be: cluster ids are 26 characters, VPC endpoint names about 70. */
+const TOKEN_LENGTH_ESTIMATE = 64;
+
+/**
+ * Tag values allow only letters, digits, spaces and `_.:/=+-@`: no `%`, `?` or `&`. Like
+ * percent-encoding with `+` for `%`: every character but letters, digits and `_.-` becomes `+XX`
+ * per UTF-8 byte, so `:`, `/`, `@`, `=` and spaces stay free as separators.
+ */
+function tagEscape(text: string): string {
+  return text
+    .split(CDK_TOKEN)
+    .map((part, i) => (i % 2 === 1 ? part : encodeURIComponent(part).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)))
+    .join('')
+    .replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => `+${hex.toUpperCase()}`);
+}
+
+function tagUnescape(text: string): string {
+  if (/\+(?![0-9A-F]{2})/.test(text)) throw new URIError('a + that starts no escape');
+  return decodeURIComponent(text.replace(/%/g, '%25').replace(/\+([0-9A-F]{2})/g, '%$1'));
+}
+
+/**
+ * Written by the construct at synth: the connection URL without credentials, so the CLI's
+ * `exec --sign` can mint a token for the same endpoint, role and parameters without reading the
+ * secret's value. `postgres://<role>@<host>:<port>/<database>` then ` <key>=<value>` per URL
+ * parameter, each part escaped as tagEscape says, e.g.
+ * `postgres://admin@abc.dsql.eu-west-1.on.aws:5432/postgres sslmode=require`.
+ */
+export const EndpointTag = {
+  key: 'cdk-dsql-url-secret:endpoint',
+  /** undefined when the value could be longer than a tag value may be (the tag is then left out). */
+  encode(s: EndpointSettings): string | undefined {
+    const pairs = [...new URLSearchParams(s.urlQuery)].map(([k, v]) => ` ${tagEscape(k)}=${tagEscape(v)}`);
+    const value = `postgres://${tagEscape(s.username)}@${tagEscape(s.host)}:${s.port}/${tagEscape(s.database)}${pairs.join('')}`;
+    const length = value.split(CDK_TOKEN).reduce((n, part, i) => n + (i % 2 === 1 ? TOKEN_LENGTH_ESTIMATE : part.length), 0);
+    return length > TAG_VALUE_LIMIT ? undefined : value;
+  },
+  /** undefined when absent or malformed. */
+  decode(raw: string | undefined): EndpointSettings | undefined {
+    const m = /^postgres:\/\/([^@\s]+)@([^:\s]+):(\d{1,5})\/(\S+)((?: [^\s=]+=\S*)*)$/.exec(raw ?? '');
+    if (!m) return undefined;
+    try {
+      const pairs = m[5]
+        .split(' ')
+        .slice(1)
+        .map((pair) => pair.split('=').map(tagUnescape) as [string, string]);
+      const query = new URLSearchParams(pairs).toString();
+      return { username: tagUnescape(m[1]), host: tagUnescape(m[2]), port: Number(m[3]), database: tagUnescape(m[4]), urlQuery: query };
+    } catch {
+      return undefined; // a broken +XX escape
+    }
+  },
+} as const;
