@@ -79,6 +79,13 @@ describe('DsqlUrlSecret resources', () => {
       'cdk-dsql-url-secret:managed-by': 'TestStack/Db',
       'cdk-dsql-url-secret:bound-services-parameter': expect.stringMatching(/^\/cdk-dsql-url-secret\/.+\/bound-services$/),
       'cdk-dsql-url-secret:rotation-interval-seconds': '21600',
+      // The URL without its token, for the CLI's exec --sign (test/cli/endpoint-tag.test.ts).
+      'cdk-dsql-url-secret:endpoint': {
+        'Fn::Join': [
+          '',
+          ['postgres://admin@', { Ref: expect.stringMatching(/^Cluster/) }, '.dsql.eu-west-1.on.aws:5432/postgres sslmode=require'],
+        ],
+      },
     });
   });
 
