@@ -301,12 +301,12 @@ export class DsqlUrlSecret extends Construct {
   public redeployOnRotation(service: ecs.IBaseService, options: RedeployOnRotationOptions = {}): void {
     validateServiceLayout(this, service);
     this.boundServices.add(service, options);
-    // Created with the first service: a policy needs at least one resource.
-    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', [this.function.role!], this.boundServices);
-    // Before deleting an access key, createSecret asks which token each running task holds (functions/key-guard.ts).
-    if (this.signerCallsIam) {
-      this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', [this.function.role!], this.boundServices.services);
-    }
+    // Created with the first service: a policy needs at least one resource. The watchdog's fleet check heals a stuck service.
+    const roles = [this.function.role!, this.watchdogFunction.role!];
+    this.redeployPermissions ??= new RedeployPermissions(this, 'RedeployPolicy', roles, this.boundServices);
+    // The fleet check lists the tasks; with the access key, so does createSecret before deleting a key (functions/key-guard.ts).
+    const readers = this.signerCallsIam ? roles : [this.watchdogFunction.role!];
+    this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', readers, this.boundServices.services);
     service.node.addDependency(this.initialRotation.resource);
   }
 

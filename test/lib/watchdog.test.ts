@@ -2,16 +2,52 @@ import * as cdk from 'aws-cdk-lib';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FunctionBundle, METRICS_NAMESPACE } from '../../lib/contract';
-import { DsqlUrlSecret } from '../../lib';
+import { DsqlUrlSecret, DsqlUrlSecretProps, TokenSigner } from '../../lib';
 import { bundleOfFunction, functionId } from './function-bundle';
 import { CONFIG_FIELDS, functionConfig } from './function-config';
-import { givenStack } from './stack-fixture';
+import { givenService, givenStack } from './stack-fixture';
 
 /** Every statement of the policies attached to the watchdog's role. */
 function watchdogStatements(stack: cdk.Stack): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }> {
   return Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
     .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes('DbWatchdogFunctionServiceRole'))
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** Resources by logical id, each with the ids it references (Ref, Fn::GetAtt) or depends on. */
+function dependencyGraph(stack: cdk.Stack): Map<string, Set<string>> {
+  const resources: Record<string, { DependsOn?: string | string[] }> = Template.fromStack(stack).toJSON().Resources;
+  const graph = new Map<string, Set<string>>();
+  for (const [id, resource] of Object.entries(resources)) {
+    const refs = new Set<string>([resource.DependsOn ?? []].flat());
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v !== null && typeof v === 'object') {
+        for (const [k, inner] of Object.entries(v)) {
+          if (k === 'Ref' && typeof inner === 'string' && inner in resources) refs.add(inner);
+          else if (k === 'Fn::GetAtt' && Array.isArray(inner)) refs.add(String(inner[0]));
+          else walk(inner);
+        }
+      }
+    };
+    walk((resource as { Properties?: unknown }).Properties);
+    graph.set(id, refs);
+  }
+  return graph;
+}
+
+/** Whether `to` is reachable from `from`. */
+function reaches(graph: Map<string, Set<string>>, from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const stack = [...(graph.get(from) ?? [])];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (id === to) return true;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(graph.get(id) ?? []));
+  }
+  return false;
 }
 
 describe('watchdog', () => {
@@ -122,6 +158,80 @@ describe('watchdog', () => {
       TreatMissingData: 'notBreaching',
     });
     expect(stack.getLogicalId(db.fleetTokenAlarm.node.defaultChild as cdk.CfnElement)).toBe(Object.keys(alarms)[0]);
+  });
+
+  describe('the fleet check ECS permissions, with bound services', () => {
+    function bound(props: Partial<DsqlUrlSecretProps> = {}) {
+      const { stack, cluster, ecsCluster } = givenStack();
+      const db = new DsqlUrlSecret(stack, 'Db', { cluster, ...props });
+      db.redeployOnRotation(givenService(stack, ecsCluster, 'A', db.ecsSecret()));
+      db.redeployOnRotation(givenService(stack, ecsCluster, 'B', db.ecsSecret()));
+      return { stack, ecsClusterId: stack.getLogicalId(ecsCluster.node.defaultChild as cdk.CfnElement) };
+    }
+    const actionsOf = (s: { Action: string | string[] }) => ([] as string[]).concat(s.Action);
+
+    test('DescribeServices and UpdateService on the bound services, through the redeploy policy the rotation function has', () => {
+      const { stack } = bound();
+      const redeploy = watchdogStatements(stack).find((s) => actionsOf(s).includes('ecs:UpdateService'));
+      expect(actionsOf(redeploy!).sort()).toEqual(['ecs:DescribeServices', 'ecs:UpdateService']);
+      expect(JSON.stringify(redeploy!.Resource)).toMatch(/AService.*BService|BService.*AService/);
+      const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
+        Properties: { PolicyName: Match.stringLikeRegexp('^redeploy-') },
+      });
+      // One policy for both roles: the same services, one size budget.
+      expect(Object.values(policies)).toHaveLength(1);
+      const roles = JSON.stringify(Object.values(policies)[0].Properties.Roles);
+      expect(roles).toMatch(/DbWatchdogFunctionServiceRole/);
+      expect(roles).toMatch(/DbRotationFunctionServiceRole/);
+    });
+
+    test('DescribeTasks on task/<cluster>/*, ListTasks on container-instance/<cluster>/* with the ecs:cluster condition', () => {
+      const { stack, ecsClusterId } = bound({ signer: TokenSigner.rotationFunctionRole() });
+      const statements = watchdogStatements(stack);
+      const describe = statements.find((s) => actionsOf(s).includes('ecs:DescribeTasks'))!;
+      const list = statements.find((s) => actionsOf(s).includes('ecs:ListTasks'))!;
+      expect(describe.Action).toBe('ecs:DescribeTasks');
+      expect(list.Action).toBe('ecs:ListTasks');
+      const resource = (s: { Resource: unknown }) => JSON.stringify(s.Resource);
+      expect(resource(describe)).toMatch(/:task\/"/);
+      expect(resource(describe)).toContain(ecsClusterId);
+      expect(resource(describe)).toContain('/*');
+      expect(resource(list)).toMatch(/:container-instance\/"/);
+      expect(resource(list)).toContain(ecsClusterId);
+      expect(JSON.stringify(list.Condition)).toMatch(/"ArnEquals":\{"ecs:cluster":/);
+      expect(JSON.stringify(list.Condition)).toContain(ecsClusterId);
+      expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"/);
+      // With the role signer the rotation function lists no task: only the watchdog reads them.
+      const taskPolicies = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
+        Properties: { PolicyName: Match.stringLikeRegexp('^read-tasks-') },
+      });
+      const roles = JSON.stringify(Object.values(taskPolicies).map((p) => p.Properties.Roles));
+      expect(roles).toMatch(/DbWatchdogFunctionServiceRole/);
+      expect(roles).not.toMatch(/DbRotationFunctionServiceRole/);
+    });
+
+    test('with the access-key signer the rotation function reads the tasks too (its key guard), from the same policy', () => {
+      const { stack } = bound({ signer: TokenSigner.managedAccessKey() });
+      const taskPolicies = Object.values(
+        Template.fromStack(stack).findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^read-tasks-') } }),
+      );
+      expect(taskPolicies).toHaveLength(1);
+      const roles = JSON.stringify(taskPolicies[0].Properties.Roles);
+      expect(roles).toMatch(/DbWatchdogFunctionServiceRole/);
+      expect(roles).toMatch(/DbRotationFunctionServiceRole/);
+    });
+
+    test('no dependency cycle: the first rotation does not wait for the watchdog, the services do not wait for it either', () => {
+      const { stack } = bound();
+      const graph = dependencyGraph(stack);
+      const id = (prefix: string) => [...graph.keys()].find((k) => k.startsWith(prefix))!;
+      const watchdog = id('DbWatchdogFunction');
+      for (const [resource] of graph) expect(reaches(graph, resource, resource)).toBe(false);
+      expect(reaches(graph, id('DbInitialRotation'), watchdog)).toBe(false);
+      expect(reaches(graph, id('AService'), watchdog)).toBe(false);
+      // The graph is real: the services do wait for the first rotation.
+      expect(reaches(graph, id('AService'), id('DbInitialRotation'))).toBe(true);
+    });
   });
 
   test('the token-check alarm fires on two consecutive failed checks', () => {
