@@ -6,6 +6,7 @@
 import { clock, formatDuration, relative } from './duration';
 import { redact } from '../core/redact';
 import { fit, isoSeconds, shortDeploymentId, shortId, table } from './format';
+import type { StatusReport } from './status';
 import { Outcome, Reporter, ServiceProgress, WatchSnapshot } from './watch-report';
 
 export interface OutStream {
@@ -245,4 +246,46 @@ export class LiveReporter implements Reporter {
     if (this.cursorHidden) this.io.stdout.write(SHOW_CURSOR);
     this.cursorHidden = false;
   }
+}
+
+// `status`'s fleet: which token the bound services' running tasks hold.
+
+/** valid/expired: a known expiry against checkedAt; unknown: a task holds a token older than the history (counted as expired). */
+export type ExpiryState = 'valid' | 'expired' | 'unknown';
+
+export interface ServiceFleetStatus {
+  /** surveyed: tasks listed; current: all deployments newer than the promotion (not listed); gone; failed: an ECS call failed. */
+  readonly state: 'surveyed' | 'current' | 'gone' | 'failed';
+  /** Running tasks on AWSCURRENT's token, on the one before, and on anything older or of unknown age. */
+  readonly tasks: { readonly current: number; readonly previous: number; readonly older: number };
+  /** The earliest expiry its running tasks hold; null when unknown or, with oldestState null, when no task runs or the survey failed. */
+  readonly oldestExpiresAt: string | null;
+  readonly oldestState: ExpiryState | null;
+  /** The failed call (`failed`), e.g. AccessDeniedException on ecs:ListTasks. */
+  readonly error: string | null;
+}
+
+function fleetExpiryText(oldest: Pick<ServiceFleetStatus, 'oldestExpiresAt' | 'oldestState'>, now: number): string {
+  if (oldest.oldestState === null) return '-';
+  if (oldest.oldestState === 'unknown') return 'unknown (counted as expired)';
+  const at = new Date(oldest.oldestExpiresAt!);
+  return oldest.oldestState === 'expired' ? `EXPIRED ${relative(at, now)}` : `${isoSeconds(at)} (${relative(at, now)})`;
+}
+
+/** The fleet table of `status`: tasks by the token they hold, and the oldest expiry each service's tasks hold. */
+export function fleetLines(r: StatusReport, now: number): string[] {
+  const lines = [`Tokens held by running tasks (oldest: ${fleetExpiryText(r.fleet, now)}):`];
+  const rows = [['SERVICE', 'CURRENT', 'PREVIOUS', 'OLDER', 'OLDEST EXPIRY']];
+  for (const s of r.boundServices.services) {
+    const f = s.fleet;
+    const label = s.cluster ? `${s.cluster}/${s.name}` : s.arn;
+    if (f === null || f.state === 'gone') rows.push([label, '-', '-', '-', f === null ? 'not surveyed' : 'gone']);
+    else if (f.state === 'failed') rows.push([label, '?', '?', '?', `could not tell: ${f.error ?? 'unknown error'}`]);
+    else rows.push([label, String(f.tasks.current), String(f.tasks.previous), String(f.tasks.older), fleetExpiryText(f, now)]);
+  }
+  lines.push(...table(rows).map((l) => `  ${l}`));
+  if (r.boundServices.services.some((s) => (s.fleet?.tasks.previous ?? 0) + (s.fleet?.tasks.older ?? 0) > 0)) {
+    lines.push('  Tasks not on the current token are replaced by their rollout; the watchdog redeploys services where they outlive it.');
+  }
+  return lines.map((l) => redact(l));
 }

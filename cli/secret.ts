@@ -9,9 +9,9 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { rotationStateOf } from '../core/rotation-state';
+import { RotationState, rotationStateOf } from '../core/rotation-state';
 import { versionCreationDates as readVersionDates } from '../core/version-dates';
-import { decodeRotationInterval, SecretTag } from '../lib/secret-tags';
+import { decodeRotationInterval, PromotionHistoryTag, PromotionRecord, SecretTag } from '../lib/secret-tags';
 import { awsCall, Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -37,6 +37,10 @@ export interface ManagedSecret {
   readonly promoted?: { readonly versionId: string; readonly at: Date };
   /** Set while a rotation was deferred (a no-op): the watchdog rotates for real after this time. */
   readonly deferredUntil?: Date;
+  /** The whole rotation state (core/rotation-state.ts), for the fleet rules (core/fleet.ts). */
+  readonly rotationState: RotationState;
+  /** From the promotions tag finishSecret writes, newest first; [] before it exists. */
+  readonly promotionHistory: readonly PromotionRecord[];
 }
 
 /** What the CLI reads from AWSCURRENT's JSON: never the url or the password. */
@@ -108,6 +112,8 @@ export function parseManagedSecret(out: DescribeSecretCommandOutput, secretId: s
     pendingVersion: state.pending,
     promoted: state.promoted,
     deferredUntil: state.deferred?.until,
+    rotationState: state,
+    promotionHistory: PromotionHistoryTag.decode(tags.get(PromotionHistoryTag.key)),
   };
 }
 

@@ -1,9 +1,13 @@
 /** `status`: what the secret and its bound services look like now. */
 import { parseServiceArn } from '../core/ecs-services';
+import { CurrentToken, fleetHistoryOf } from '../core/fleet';
+import { ecsFleetPort } from '../core/fleet-ecs-port';
+import { FleetSurvey, ServiceFleet, surveyFleet } from '../core/fleet-survey';
 import { rotatesByScheduler } from '../lib/rotation-schedule-kind';
 import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
+import { ExpiryState, fleetLines, ServiceFleetStatus } from './render';
 import { functionNameOf, logGroupOf } from './rotation-function';
 import { CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates } from './secret';
 import { describeServices, loadBoundServices, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot } from './services';
@@ -28,6 +32,8 @@ export interface ServiceStatus {
   };
   /** Deployments ECS lists (PRIMARY plus any still draining). */
   readonly deployments: number;
+  /** Its running tasks by the token they hold (the fleet survey, core/fleet-survey.ts); null for an invalid ARN. */
+  readonly fleet: ServiceFleetStatus | null;
 }
 
 /** The machine-readable status (`status --json`). Holds no token, password or URL. */
@@ -65,6 +71,14 @@ export interface StatusReport {
     readonly parameterExists: boolean;
     readonly services: readonly ServiceStatus[];
   };
+  /** The fleet over every bound service (per service in boundServices.services[].fleet). */
+  readonly fleet: {
+    /** The earliest expiry of a token any running task holds, AWSCURRENT's included; state null: no token and no task yet. */
+    readonly oldestExpiresAt: string | null;
+    readonly oldestState: ExpiryState | null;
+    /** ECS calls the survey made (DescribeServices; ListTasks/DescribeTasks for services mid-rollout). */
+    readonly calls: number;
+  };
 }
 
 export async function collectStatus(clients: Clients, secretId: string, now: () => number = Date.now): Promise<StatusReport> {
@@ -74,6 +88,14 @@ export async function collectStatus(clients: Clients, secretId: string, now: () 
     loadBoundServices(clients, secret.boundServicesParameter),
   ]);
   const snapshots = await describeServices(clients, bound.arns);
+  const { issuedAt, expiresAt } = value;
+  const token: CurrentToken | undefined = !value.placeholder && issuedAt && expiresAt ? { issuedAt, expiresAt } : undefined;
+  // One service's failed call marks only that service: status still shows the rest.
+  const survey = await surveyFleet(
+    ecsFleetPort(clients.ecs),
+    bound.arns,
+    fleetHistoryOf(secret.promotionHistory, secret.rotationState, token),
+  );
   const created = secret.pendingVersion ? await versionCreationDates(clients, secret.arn) : new Map<string, Date>();
   return buildStatus({
     secret,
@@ -83,6 +105,7 @@ export async function collectStatus(clients: Clients, secretId: string, now: () 
     arns: bound.arns,
     snapshots,
     created,
+    survey,
     now: now(),
   });
 }
@@ -95,6 +118,7 @@ export interface StatusInputs {
   readonly arns: readonly string[];
   readonly snapshots: ReadonlyMap<string, ServiceSnapshot>;
   readonly created: ReadonlyMap<string, Date>;
+  readonly survey: FleetSurvey;
   readonly now: number;
 }
 
@@ -120,9 +144,11 @@ export function buildStatus(i: StatusInputs): StatusReport {
     };
   }
 
+  const fleets = new Map(i.survey.services.map((f) => [f.serviceArn, f]));
   const services: ServiceStatus[] = i.arns.map((arn) => {
     const parsed = parseServiceArn(arn);
-    const base = { arn, cluster: parsed?.cluster, name: parsed?.name };
+    const fleet = parsed ? serviceFleetStatus(fleets.get(arn), now) : null;
+    const base = { arn, cluster: parsed?.cluster, name: parsed?.name, fleet };
     const snap = i.snapshots.get(arn);
     if (snap === undefined) return { ...base, state: 'gone', reason: 'not described', deployments: 0 };
     if (snap.kind !== 'found') return { ...base, state: snap.kind, reason: snap.reason, deployments: 0 };
@@ -173,7 +199,22 @@ export function buildStatus(i: StatusInputs): StatusReport {
       deferredUntil: secret.deferredUntil?.toISOString() ?? null,
     },
     boundServices: { parameter: i.parameter ?? null, parameterExists: i.parameterExists, services },
+    fleet: { ...expiry(i.survey.oldestExpiresAt, now), calls: i.survey.calls },
   };
+}
+
+/** One service's survey result as `status` reports it; null when it was not surveyed. */
+function serviceFleetStatus(f: ServiceFleet | undefined, now: number): ServiceFleetStatus | null {
+  if (f === undefined) return null;
+  const oldest = expiry(f.state === 'failed' ? undefined : f.oldestExpiresAt, now);
+  return { state: f.state, tasks: { ...f.tasks }, ...oldest, error: f.error ?? null };
+}
+
+/** A survey's expiry (undefined: none; null: unknown, counted as expired) as the report shows it. */
+function expiry(at: Date | null | undefined, now: number): Pick<ServiceFleetStatus, 'oldestExpiresAt' | 'oldestState'> {
+  if (at === undefined) return { oldestExpiresAt: null, oldestState: null };
+  if (at === null) return { oldestExpiresAt: null, oldestState: 'unknown' };
+  return { oldestExpiresAt: at.toISOString(), oldestState: at.getTime() > now ? 'valid' : 'expired' };
 }
 
 const at = (iso: string, now: number) => `${isoSeconds(new Date(iso))} (${relative(new Date(iso), now)})`;
@@ -252,6 +293,7 @@ export function formatStatus(r: StatusReport): string[] {
     if (b.services.some((s) => s.deployment?.rolloutStateSource === 'counts')) {
       lines.push('  * ECS reported no rolloutState: derived from the task counts');
     }
+    lines.push('', ...fleetLines(r, now));
   }
   return lines;
 }

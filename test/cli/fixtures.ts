@@ -2,7 +2,7 @@
  * A small, mutable fake of the AWS state the CLI reads (aws-sdk-client-mock underneath), and
  * capturing streams. Unit tests change the state between polls through the fake sleep.
  */
-import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -68,8 +68,10 @@ export interface FakeState {
   /** undefined: the parameter does not exist. */
   parameter?: string;
   services: Map<string, { status: string; deployments: FakeDeployment[] } | undefined>;
+  /** Running tasks' createdAt by service ARN, for ListTasks and DescribeTasks (none unless a test sets them). */
+  tasks: Map<string, Array<Date | undefined>>;
   /** Errors to throw, by operation name. */
-  errors: Partial<Record<'DescribeSecret' | 'GetSecretValue' | 'RotateSecret' | 'GetParameter' | 'DescribeServices', Error>>;
+  errors: Partial<Record<'DescribeSecret' | 'GetSecretValue' | 'RotateSecret' | 'GetParameter' | 'DescribeServices' | 'ListTasks', Error>>;
   /** Calls seen, by operation name. */
   calls: string[];
   /** What RotateSecret does (default: stage NEW_VERSION as AWSPENDING). */
@@ -125,6 +127,7 @@ export class FakeAws {
       services: new Map(
         services.map((arn, i) => [arn, { status: 'ACTIVE', deployments: [deployment(`ecs-svc/old-${i}`, T0 - 3600_000)] }]),
       ),
+      tasks: new Map(),
       errors: {},
       calls: [],
     };
@@ -183,11 +186,36 @@ export class FakeAws {
             serviceArn: arn,
             serviceName: arn.split('/').pop(),
             status: svc.status,
+            runningCount: svc.deployments.reduce((n, d) => n + d.runningCount, 0),
             deployments: structuredClone(svc.deployments),
           });
       }
       return { services, failures };
     });
+    this.installTasks(fail);
+  }
+
+  /** A stub for ListTasks and DescribeTasks over state.tasks (task ARNs `<service ARN>/task-<i>`). */
+  private installTasks(fail: (op: 'ListTasks') => void): void {
+    const s = () => this.state;
+    this.ecs.on(ListTasksCommand).callsFake((input: { cluster: string; serviceName: string }) => {
+      fail('ListTasks');
+      const arn = [...s().tasks.keys()].find((a) => a.endsWith(`:service/${input.cluster}/${input.serviceName}`));
+      return {
+        taskArns:
+          arn === undefined
+            ? []
+            : s()
+                .tasks.get(arn)!
+                .map((_, i) => `${arn}/task-${i}`),
+      };
+    });
+    this.ecs.on(DescribeTasksCommand).callsFake((input: { tasks: string[] }) => ({
+      tasks: input.tasks.map((taskArn) => {
+        const [, arn, i] = /^(.*)\/task-(\d+)$/.exec(taskArn)!;
+        return { taskArn, lastStatus: 'RUNNING', createdAt: s().tasks.get(arn)![Number(i)] };
+      }),
+    }));
   }
 
   /** Moves AWSCURRENT to NEW_VERSION, as finishSecret does, and records the promoted tag. */

@@ -1,4 +1,5 @@
-import { LineReporter, LiveReporter, liveOutput } from '../../cli/render';
+import { fleetLines, LineReporter, LiveReporter, liveOutput, ServiceFleetStatus } from '../../cli/render';
+import { StatusReport } from '../../cli/status';
 import { WatchSnapshot } from '../../cli/watch-report';
 import { Capture, NEW_VERSION, OLD_VERSION, T0, TOKEN } from './fixtures';
 
@@ -118,5 +119,78 @@ describe('LiveReporter', () => {
     r.finish({ code: 3, message: 'Timed out.' }, undefined);
     expect(err.text).toBe('Timed out.\n');
     expect(out.text).toContain('Rotating app/database-url   e…\n');
+  });
+});
+
+describe("status's fleet table", () => {
+  const fleet = (over: Partial<ServiceFleetStatus>): ServiceFleetStatus => ({
+    state: 'surveyed',
+    tasks: { current: 0, previous: 0, older: 0 },
+    oldestExpiresAt: null,
+    oldestState: null,
+    error: null,
+    ...over,
+  });
+  const report = (services: Array<[string, ServiceFleetStatus | null]>, oldest: StatusReport['fleet']): StatusReport =>
+    ({
+      boundServices: {
+        parameter: '/p',
+        parameterExists: true,
+        services: services.map(([name, f]) => ({ arn: `arn:aws:ecs:eu-west-1:1:service/main/${name}`, cluster: 'main', name, fleet: f })),
+      },
+      fleet: oldest,
+    }) as unknown as StatusReport;
+
+  test('counts by token, the oldest expiry per service, and what could not be told; no secret in any line', () => {
+    const lines = fleetLines(
+      report(
+        [
+          [
+            'web',
+            fleet({
+              state: 'current',
+              tasks: { current: 3, previous: 0, older: 0 },
+              oldestExpiresAt: '2030-06-01T13:00:00.000Z',
+              oldestState: 'valid',
+            }),
+          ],
+          [
+            'api',
+            fleet({ tasks: { current: 1, previous: 1, older: 0 }, oldestExpiresAt: '2030-06-01T11:00:00.000Z', oldestState: 'expired' }),
+          ],
+          ['old', fleet({ tasks: { current: 0, previous: 0, older: 4 }, oldestState: 'unknown' })],
+          ['idle', fleet({})],
+          ['down', fleet({ state: 'failed', error: `ThrottlingException: Rate exceeded for ${TOKEN}` })],
+          ['gone', fleet({ state: 'gone' })],
+        ],
+        { oldestExpiresAt: null, oldestState: 'unknown', calls: 7 },
+      ),
+      T0,
+    );
+    expect(lines.slice(0, 8)).toEqual([
+      'Tokens held by running tasks (oldest: unknown (counted as expired)):',
+      '  SERVICE    CURRENT  PREVIOUS  OLDER  OLDEST EXPIRY',
+      '  main/web   3        0         0      2030-06-01T13:00:00Z (in 1h)',
+      '  main/api   1        1         0      EXPIRED 1h ago',
+      '  main/old   0        0         4      unknown (counted as expired)',
+      '  main/idle  0        0         0      -',
+      expect.stringMatching(/^ {2}main\/down {2}\? {8}\? {9}\? {6}could not tell: ThrottlingException: Rate exceeded for /),
+      '  main/gone  -        -         -      gone',
+    ]);
+    expect(lines[8]).toContain('the watchdog redeploys services');
+    expect(lines.join('\n')).not.toContain('X-Amz-Signature');
+  });
+
+  test('every task on the current token: no note about stale tasks', () => {
+    const lines = fleetLines(
+      report([['web', fleet({ state: 'current', tasks: { current: 2, previous: 0, older: 0 } })]], {
+        oldestExpiresAt: '2030-06-01T19:00:00.000Z',
+        oldestState: 'valid',
+        calls: 1,
+      }),
+      T0,
+    );
+    expect(lines[0]).toBe('Tokens held by running tasks (oldest: 2030-06-01T19:00:00Z (in 7h)):');
+    expect(lines).toHaveLength(3);
   });
 });

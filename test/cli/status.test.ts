@@ -1,4 +1,4 @@
-import { PromotedTag, SecretTag } from '../../lib/secret-tags';
+import { PromotedTag, PromotionHistoryTag, SecretTag } from '../../lib/secret-tags';
 import { CliError } from '../../cli/errors';
 import { collectStatus, formatStatus, StatusReport } from '../../cli/status';
 import {
@@ -22,6 +22,17 @@ beforeEach(() => aws.reset());
 
 const WEB = serviceArn('main', 'web');
 const WORKER = serviceArn('main', 'worker');
+const HOUR = 3600_000;
+/** The version before OLD_VERSION (AWSCURRENT). */
+const EARLIER_VERSION = '00000000-cccc-4ccc-8ccc-000000000003';
+
+/** The promotions tag finishSecret writes: OLD_VERSION at T0-1h (expires T0+7h), EARLIER_VERSION at T0-5h (expires `earlierExpires`). */
+function recordHistory(earlierExpires = T0 + 3 * HOUR): void {
+  aws.state.tags[PromotionHistoryTag.key] = PromotionHistoryTag.encode([
+    { versionId: OLD_VERSION, promotedAt: new Date(T0 - HOUR), expiresAt: new Date(T0 + 7 * HOUR) },
+    { versionId: EARLIER_VERSION, promotedAt: new Date(T0 - 5 * HOUR), expiresAt: new Date(earlierExpires) },
+  ]);
+}
 
 async function status(): Promise<{ report: StatusReport; text: string }> {
   const report = await collectStatus(testClients(), SECRET_ARN, () => T0);
@@ -46,6 +57,9 @@ async function statusError(): Promise<string> {
 
 test('the full picture, as text', async () => {
   aws.state.services.get(WORKER)!.deployments = [deployment('ecs-svc/1102845487063586807', T0 - 4 * 3600_000)];
+  recordHistory();
+  // The worker's deployment predates the promotion: one task still holds the earlier token, one started since.
+  aws.state.tasks.set(WORKER, [new Date(T0 - 4 * HOUR), new Date(T0 - 30 * 60_000)]);
   const { text } = await status();
   expect(text).toBe(
     [
@@ -64,6 +78,12 @@ test('the full picture, as text', async () => {
       '  SERVICE      DEPLOYMENT            ROLLOUT    TASKS  STARTED  AFTER ROTATION',
       '  main/web     ecs-svc/old-0         COMPLETED  2/2    1h ago   yes',
       '  main/worker  ecs-svc/11028454870…  COMPLETED  2/2    4h ago   no',
+      '',
+      'Tokens held by running tasks (oldest: 2030-06-01T15:00:00Z (in 3h)):',
+      '  SERVICE      CURRENT  PREVIOUS  OLDER  OLDEST EXPIRY',
+      '  main/web     2        0         0      2030-06-01T19:00:00Z (in 7h)',
+      '  main/worker  1        1         0      2030-06-01T15:00:00Z (in 3h)',
+      '  Tasks not on the current token are replaced by their rollout; the watchdog redeploys services where they outlive it.',
     ].join('\n'),
   );
 });
@@ -112,8 +132,17 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
           createdAt: '2030-06-01T11:00:00.000Z',
           startedAfterRotation: true,
         },
+        // Deployed after the promotion: its 2 running tasks hold the current token, without listing them.
+        fleet: {
+          state: 'current',
+          tasks: { current: 2, previous: 0, older: 0 },
+          oldestExpiresAt: '2030-06-01T19:00:00.000Z',
+          oldestState: 'valid',
+          error: null,
+        },
       })),
     },
+    fleet: { oldestExpiresAt: '2030-06-01T19:00:00.000Z', oldestState: 'valid', calls: 1 },
   });
 });
 
@@ -231,4 +260,62 @@ test("under EventBridge Scheduler, the parked native rule's date (1,000 days out
   aws.state.tags = { ...aws.state.tags, [SecretTag.ROTATION_INTERVAL_SECONDS]: String(6 * 3600) };
   aws.state.nextRotationDate = new Date(T0 + 3 * 3600_000);
   expect((await status()).report.rotation.nextRotation).toEqual({ source: 'secrets-manager', at: '2030-06-01T15:00:00.000Z' });
+});
+
+describe('the fleet: which token the running tasks hold', () => {
+  test('stale tasks on an expired token show EXPIRED; tasks older than the history show unknown (counted as expired)', async () => {
+    recordHistory(T0 - 10 * 60_000);
+    aws.state.services.get(WEB)!.deployments = [deployment('ecs-svc/web', T0 - 6 * HOUR)];
+    aws.state.services.get(WORKER)!.deployments = [deployment('ecs-svc/worker', T0 - 9 * HOUR)];
+    aws.state.tasks.set(WEB, [new Date(T0 - 4 * HOUR), new Date(T0 - 3 * HOUR), new Date(T0 - 10 * 60_000)]);
+    // One task started before every recorded promotion, one with no createdAt from ECS.
+    aws.state.tasks.set(WORKER, [new Date(T0 - 8 * HOUR), undefined]);
+
+    const { text, report } = await status();
+
+    expect(text).toContain('Tokens held by running tasks (oldest: unknown (counted as expired)):');
+    expect(text).toContain('  main/web     1        2         0      EXPIRED 10m ago');
+    expect(text).toContain('  main/worker  0        0         2      unknown (counted as expired)');
+    expect(report.boundServices.services.map((s) => s.fleet)).toEqual([
+      {
+        state: 'surveyed',
+        tasks: { current: 1, previous: 2, older: 0 },
+        oldestExpiresAt: '2030-06-01T11:50:00.000Z',
+        oldestState: 'expired',
+        error: null,
+      },
+      { state: 'surveyed', tasks: { current: 0, previous: 0, older: 2 }, oldestExpiresAt: null, oldestState: 'unknown', error: null },
+    ]);
+    // One DescribeServices and one DescribeTasks for the cluster, a ListTasks per service.
+    expect(report.fleet).toEqual({ oldestExpiresAt: null, oldestState: 'unknown', calls: 4 });
+  });
+
+  test('no promotion history yet: tasks older than the current promotion are of unknown token', async () => {
+    aws.state.services.get(WEB)!.deployments = [deployment('ecs-svc/web', T0 - 6 * HOUR)];
+    aws.state.tasks.set(WEB, [new Date(T0 - 2 * HOUR), new Date(T0 - 30 * 60_000)]);
+
+    const web = (await status()).report.boundServices.services[0].fleet;
+
+    expect(web).toMatchObject({ tasks: { current: 1, previous: 0, older: 1 }, oldestState: 'unknown' });
+  });
+
+  test('ListTasks refused: that service says it could not tell, and status still shows the rest', async () => {
+    aws.state.services.get(WORKER)!.deployments = [deployment('ecs-svc/worker', T0 - 6 * HOUR)];
+    aws.state.errors.ListTasks = awsError('AccessDeniedException', 'not authorized to perform: ecs:ListTasks', 403);
+
+    const { text, report } = await status();
+
+    expect(text).toContain('  main/web     2        0         0      2030-06-01T19:00:00Z (in 7h)');
+    expect(text).toContain(
+      '  main/worker  ?        ?         ?      could not tell: AccessDeniedException: not authorized to perform: ecs:ListTasks',
+    );
+    expect(report.boundServices.services[1].fleet).toMatchObject({ state: 'failed', oldestState: null });
+  });
+
+  test('a gone service holds no token', async () => {
+    aws.state.services.set(WORKER, { status: 'INACTIVE', deployments: [] });
+    const { text, report } = await status();
+    expect(text).toContain('  main/worker  -        -         -      gone');
+    expect(report.boundServices.services[1].fleet).toMatchObject({ state: 'gone', tasks: { current: 0, previous: 0, older: 0 } });
+  });
 });
