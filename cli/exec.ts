@@ -56,11 +56,12 @@ interface Connection {
 }
 
 export async function runExec(opts: ExecOptions, deps: ExecDeps): Promise<number> {
-  const now = deps.now ?? Date.now;
+  // One moment for the whole check: a token signed for exactly --min-validity must pass.
+  const now = (deps.now ?? Date.now)();
   const { secret, tags } = await describeWithTags(deps.clients, opts.secretId);
-  const connection = opts.sign ? await signedConnection(secret, tags, opts, deps, now()) : await storedConnection(deps.clients, secret);
+  const connection = opts.sign ? await signedConnection(secret, tags, opts, deps, now) : await storedConnection(deps.clients, secret);
 
-  const left = connection.expiresAt.getTime() - now();
+  const left = connection.expiresAt.getTime() - now;
   if (left < opts.minValidityMs) {
     const has = left <= 0 ? `expired ${formatDuration(-left)} ago` : `has ${formatDuration(left)} of validity left`;
     throw new CliError(

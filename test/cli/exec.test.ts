@@ -62,7 +62,7 @@ const signals = () => new EventEmitter() as EventEmitter & { on: never; off: nev
 
 async function exec(
   argv: string[],
-  o: { start?: (c: FakeChild) => void; signals?: EventEmitter; credentials?: () => Promise<never> } = {},
+  o: { start?: (c: FakeChild) => void; signals?: EventEmitter; credentials?: () => Promise<never>; now?: () => number } = {},
 ) {
   const stdout = new Capture();
   const stderr = new Capture();
@@ -72,7 +72,7 @@ async function exec(
     env: { PATH: '/usr/bin:/bin', HOME: '/home/ci', KEEP: 'me' },
     stdout,
     stderr,
-    now: () => T0,
+    now: o.now ?? (() => T0),
     exec: { spawn, signals: (o.signals ?? signals()) as never, credentials: o.credentials },
   });
   const printed = stdout.text + stderr.text;
@@ -261,6 +261,14 @@ describe('exec --sign', () => {
     expect(verifyDsqlToken(token, { host: HOST, region: 'eu-west-1', user: role === 'admin' ? 'x' : 'admin', credentials: check }).ok).toBe(
       false,
     );
+  });
+
+  test('a token signed for exactly --min-validity passes, however long signing took', async () => {
+    aws.state.tags[EndpointTag.key] = tag('admin');
+    let now = T0;
+    const r = await exec(['--sign', '--', 'sh'], { credentials: credentials(), now: () => (now += 1_000) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   test('credentials that expire before --min-validity: refused', async () => {
