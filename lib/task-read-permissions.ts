@@ -16,8 +16,9 @@ const PER_CLUSTER_EXTRA = 3 * 10 + 3 * 3;
 
 /**
  * Lets a role list and describe the running tasks of the bound services'
- * clusters, which the fleet survey (core/fleet-survey.ts) needs: the rotation
- * function's key guard with the access-key signer (functions/key-guard.ts).
+ * clusters, which the fleet survey (core/fleet-survey.ts) needs: the
+ * watchdog's fleet check, and the rotation function's key guard with the
+ * access-key signer (functions/key-guard.ts).
  * Like the redeploy policy, a policy of its own written at synth, when every
  * service is known.
  *

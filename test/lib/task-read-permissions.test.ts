@@ -1,22 +1,30 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { DsqlUrlSecret, TokenSigner } from '../../lib';
 import { TASK_READ_POLICY_BUDGET } from '../../lib/task-read-permissions';
 import { givenService, givenStack } from './stack-fixture';
 
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 
+function taskReadPolicy(stack: Stack): { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: unknown } } | undefined {
+  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+  return Object.entries(policies).find(([id]) => /TaskReadPolicy/.test(id))?.[1];
+}
+
 /** The statements of the task-read policy, resolved; undefined when there is none. */
 function taskReadStatements(stack: Stack): Statement[] | undefined {
-  const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
-  const entry = Object.entries(policies).find(([id]) => /TaskReadPolicy/.test(id));
-  return entry === undefined ? undefined : (entry[1].Properties.PolicyDocument.Statement as Statement[]);
+  return taskReadPolicy(stack)?.Properties.PolicyDocument.Statement;
+}
+
+function taskReadRoles(stack: Stack): unknown {
+  return taskReadPolicy(stack)!.Properties.Roles;
 }
 
 const json = (v: unknown) => JSON.stringify(v);
 
-describe('the rotation function reads the bound services tasks only with the access-key signer', () => {
+describe('task-read policy: the watchdog always, the rotation function only with the access-key signer', () => {
   test('access-key signer: DescribeTasks on task/<cluster>/*, ListTasks on container-instance/<cluster>/* with ecs:cluster', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
@@ -44,12 +52,25 @@ describe('the rotation function reads the bound services tasks only with the acc
     expect(json(statements)).not.toMatch(/"Resource":"\*"/);
   });
 
-  test('rotation-function role signer: no task-read policy (its createSecret deletes no key)', () => {
+  test('rotation-function role signer: only the watchdog reads tasks, not the rotation function (its createSecret deletes no key)', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     db.redeployOnRotation(givenService(stack, ecsCluster, 'Api'));
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'Worker'));
 
-    expect(taskReadStatements(stack)).toBeUndefined();
+    const roles = json(taskReadRoles(stack));
+    expect(roles).toContain(stack.getLogicalId(db.watchdogFunction.role!.node.defaultChild as iam.CfnRole));
+    expect(roles).not.toContain(stack.getLogicalId(db.rotationFunction.role!.node.defaultChild as iam.CfnRole));
+  });
+
+  test('access-key signer: both the rotation function and the watchdog read tasks', () => {
+    const { stack, cluster, ecsCluster } = givenStack();
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
+    db.redeployOnRotation(givenService(stack, ecsCluster, 'Api'));
+
+    const roles = json(taskReadRoles(stack));
+    expect(roles).toContain(stack.getLogicalId(db.rotationFunction.role!.node.defaultChild as iam.CfnRole));
+    expect(roles).toContain(stack.getLogicalId(db.watchdogFunction.role!.node.defaultChild as iam.CfnRole));
   });
 
   test('no bound service: no task-read policy (an empty one would fail to deploy)', () => {
