@@ -18,10 +18,8 @@ function parameters(resolution: LongestResolution): Array<{ name: string; longes
 }
 
 /** The inline policies on the rotation function's role, each at its longest (IAM does not count whitespace). */
-function rotationRolePolicies(resolution: LongestResolution): number[] {
-  const role = Object.entries(resolution.resources).find(
-    ([id, r]) => r.Type === 'AWS::IAM::Role' && /RotationFunctionServiceRole/.test(id),
-  )![0];
+function rotationRolePolicies(resolution: LongestResolution, roleId = /RotationFunctionServiceRole/): number[] {
+  const role = Object.entries(resolution.resources).find(([id, r]) => r.Type === 'AWS::IAM::Role' && roleId.test(id))![0];
   return Object.values(resolution.resources)
     .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes(`"${role}"`))
     .map((r) => JSON.stringify(resolution.substitute(r.Properties!.PolicyDocument)).length);
@@ -124,6 +122,8 @@ describe('500 services with the names CloudFormation generates (nested stacks of
     // AND the redeploy policy names the 5 clusters; all the role's inline policies together fit IAM's limit
     const policies = rotationRolePolicies(resolution);
     expect(sum(policies)).toBeLessThanOrEqual(10_240);
+    // AND the watchdog's, which shares the redeploy policy and reads the tasks for its fleet check
+    expect(sum(rotationRolePolicies(resolution, /WatchdogFunctionServiceRole/))).toBeLessThanOrEqual(10_240);
     const redeploy = Object.entries(resolution.resources).find(([id]) => /DbRedeployPolicy/.test(id))![1];
     const resources = (redeploy.Properties!.PolicyDocument as { Statement: Array<{ Resource: unknown[] }> }).Statement[0].Resource;
     expect(resources).toHaveLength(5);
