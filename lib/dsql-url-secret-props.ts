@@ -25,8 +25,12 @@ export interface DsqlUrlSecretProps {
   readonly database?: string;
 
   /**
-   * Who signs the tokens. A token dies with the credentials that signed it.
-   * @default TokenSigner.rotationFunctionRole()
+   * Who signs the tokens. A token dies with the credentials that signed it:
+   * the default signs with access keys of a dedicated IAM user, so tokens live
+   * their full tokenLifetime. `TokenSigner.rotationFunctionRole()` creates no
+   * IAM user (for accounts where an SCP forbids IAM users or access keys),
+   * but its tokens die when Lambda ends the role session (a synth warning).
+   * @default TokenSigner.managedAccessKey()
    */
   readonly signer?: TokenSigner;
 

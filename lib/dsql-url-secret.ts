@@ -105,7 +105,7 @@ export class DsqlUrlSecret extends Construct {
     const urlParameters = props.urlParameters ?? { sslmode: 'require' };
     const redeployConcurrency = props.redeployConcurrency ?? 5;
     const watchdogInterval = props.watchdogInterval ?? Duration.minutes(5);
-    const signer = props.signer ?? TokenSigner.rotationFunctionRole();
+    const signer = props.signer ?? TokenSigner.managedAccessKey();
     this.signerCallsIam = signer._callsIam;
     validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     const budget = timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });

@@ -21,7 +21,7 @@ function parameters(resolution: LongestResolution): Array<{ name: string; longes
 function rotationRolePolicies(resolution: LongestResolution, roleId = /RotationFunctionServiceRole/): number[] {
   const role = Object.entries(resolution.resources).find(([id, r]) => r.Type === 'AWS::IAM::Role' && roleId.test(id))![0];
   return Object.values(resolution.resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes(`"${role}"`))
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles ?? []).includes(`"${role}"`))
     .map((r) => JSON.stringify(resolution.substitute(r.Properties!.PolicyDocument)).length);
 }
 

@@ -38,7 +38,8 @@ const URL_CHANGES: Array<[string, PropsChange]> = [
   ['databaseRole', { databaseRole: DatabaseRole.custom('app_rw') }],
   ['urlParameters', { urlParameters: { sslmode: 'verify-full', uselibpqcompat: 'true' } }],
   ['cluster', (stack) => ({ cluster: new dsql.CfnCluster(stack, 'OtherCluster', {}) })],
-  ['signer', { signer: TokenSigner.managedAccessKey() }],
+  // From the default, TokenSigner.managedAccessKey().
+  ['signer', { signer: TokenSigner.rotationFunctionRole() }],
 ];
 
 describe('a configuration change', () => {
@@ -76,9 +77,9 @@ describe('a configuration change', () => {
         UrlQuery: 'sslmode=verify-full',
       }),
     );
-    expect(s.properties.SignerArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunctionServiceRole/), 'Arn'] });
-    expect(synth({ signer: TokenSigner.managedAccessKey() }).properties.SignerArn).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'],
+    expect(s.properties.SignerArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] });
+    expect(synth({ signer: TokenSigner.rotationFunctionRole() }).properties.SignerArn).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunctionServiceRole/), 'Arn'],
     });
   });
 

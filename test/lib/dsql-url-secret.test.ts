@@ -65,7 +65,7 @@ describe('DsqlUrlSecret resources', () => {
       connectTimeoutSeconds: 10,
       boundServicesParameterCount: 1,
       metricDimension: expect.stringMatching(/^TestStackDb/),
-      signer: { kind: SignerKind.ROLE },
+      signer: { kind: SignerKind.ACCESS_KEY },
       rolloutAllowanceSeconds: 30 * 60,
     });
   });
@@ -182,9 +182,10 @@ describe('DsqlUrlSecret resources', () => {
 });
 
 describe('redeployOnRotation', () => {
+  // The role signer: the access-key signer's key guard also reads tasks (task-read-permissions.test.ts).
   test('stores the service ARNs in the parameter and lets the function update exactly those services', () => {
     const { stack, cluster, ecsCluster } = givenStack();
-    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     const a = givenService(stack, ecsCluster, 'A', db.ecsSecret());
     const b = givenService(stack, ecsCluster, 'B', db.ecsSecret());
     db.redeployOnRotation(a);
@@ -200,7 +201,7 @@ describe('redeployOnRotation', () => {
 
   test("when the services' longest ARNs would not fit the policy's share, it names each cluster's services instead", () => {
     const { stack, cluster, ecsCluster } = givenStack();
-    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     for (let i = 0; i < 41; i++) db.redeployOnRotation(givenService(stack, ecsCluster, `S${i}`));
     const ecsStatements = statements(stack).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
     expect(ecsStatements).toHaveLength(1);
@@ -286,9 +287,9 @@ describe('redeployOnRotation', () => {
     expect(functionConfig(stack, 'DbRotationFunction')).toMatchObject({ signer: { kind }, rolloutAllowanceSeconds: 1200 });
   });
 
-  test('signerArn is the rotation function role', () => {
+  test('with the role signer, signerArn is the rotation function role', () => {
     const { stack, cluster } = givenStack();
-    const db = new DsqlUrlSecret(stack, 'Db', { cluster });
+    const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     expect(stack.resolve(db.signerArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/DbRotationFunctionServiceRole/), 'Arn'] });
   });
 });
@@ -367,8 +368,17 @@ describe('validation', () => {
 
   test('a role-signed lifetime above 12 hours warns and points to managed access keys', () => {
     const { stack, cluster } = givenStack();
-    new DsqlUrlSecret(stack, 'Db', { cluster, rotationInterval: Duration.hours(12), tokenLifetime: Duration.days(1) });
-    Annotations.fromStack(stack).hasWarning('/TestStack/Db', Match.stringLikeRegexp('TokenSigner.managedAccessKey\\(\\)'));
+    new DsqlUrlSecret(stack, 'Db', {
+      cluster,
+      signer: TokenSigner.rotationFunctionRole(),
+      rotationInterval: Duration.hours(12),
+      tokenLifetime: Duration.days(1),
+    });
+    // The lifetime warning itself, not the role signer's general one (token-signer.test.ts).
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Db',
+      Match.stringLikeRegexp('^tokenLifetime is 1 day.*TokenSigner.managedAccessKey\\(\\)'),
+    );
     const keys = givenStack();
     new DsqlUrlSecret(keys.stack, 'Db', {
       cluster: keys.cluster,

@@ -24,7 +24,7 @@ describe('first rotation during deployment', () => {
 
   test('its configuration has exactly the fields the function reads: the secret, a 600 s wait, no signer user with the role signer', () => {
     const { stack, cluster } = givenStack();
-    new DsqlUrlSecret(stack, 'Db', { cluster });
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     const cfg = functionConfig(stack, 'DbInitialRotationFunction');
     expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.initialRotation);
     expect(cfg).toEqual({
@@ -38,8 +38,9 @@ describe('first rotation during deployment', () => {
       roleGrantCheck: null,
     });
 
+    // The default signer, the managed user: its keys are removed on Delete.
     const withKey = givenStack();
-    new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster, signer: TokenSigner.managedAccessKey() });
+    new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster });
     expect(functionConfig(withKey.stack, 'DbInitialRotationFunction').signerUserName).toEqual({
       Ref: expect.stringMatching(/^DbSignerUser/),
     });

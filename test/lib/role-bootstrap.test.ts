@@ -10,11 +10,11 @@ const BOOTSTRAP = 'Custom::DsqlUrlSecretRoleBootstrap';
 const FIRST_ROTATION = 'Custom::DsqlUrlSecretInitialRotation';
 
 type Statement = { Action: string | string[]; Resource: unknown };
-/** The statements of the inline policies attached to the role whose logical id starts with `rolePrefix`. */
+/** The statements of the inline policies attached to the role whose logical id starts with `rolePrefix` (not a group's). */
 function statementsOfRole(stack: Stack, rolePrefix: string): Statement[] {
   const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
   return policies
-    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref.startsWith(rolePrefix)))
+    .filter((p) => ((p.Properties.Roles ?? []) as Array<{ Ref: string }>).some((r) => r.Ref.startsWith(rolePrefix)))
     .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -52,7 +52,7 @@ describe('custom database role: the bootstrap before the first rotation', () => 
 
   test('its only DSQL permission is dsql:DbConnectAdmin on this cluster; the rotation function still signs with DbConnect only', () => {
     const { stack, cluster } = givenStack();
-    new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw') });
+    new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole(), databaseRole: DatabaseRole.custom('app_rw') });
     const bootstrap = statementsOfRole(stack, 'DbRoleBootstrapFunction');
     expect(bootstrap).toEqual([{ Effect: 'Allow', Action: 'dsql:DbConnectAdmin', Resource: expect.anything() }]);
     expect(JSON.stringify(bootstrap[0].Resource)).toMatch(/:dsql:eu-west-1:.*:cluster\/.*"Ref":"Cluster/);
@@ -80,6 +80,7 @@ describe('custom database role: the bootstrap before the first rotation', () => 
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', {
       cluster,
+      signer: TokenSigner.rotationFunctionRole(),
       database: 'appdb',
       databaseRole: DatabaseRole.custom('app_rw', { grants: ['usage on schema app', 'SELECT ON ALL TABLES IN SCHEMA app'] }),
     });
@@ -105,12 +106,9 @@ describe('custom database role: the bootstrap before the first rotation', () => 
       Grants: cfg.grants,
     });
 
+    // The default signer: the managed user.
     const withKey = givenStack();
-    new DsqlUrlSecret(withKey.stack, 'Db', {
-      cluster: withKey.cluster,
-      signer: TokenSigner.managedAccessKey(),
-      databaseRole: DatabaseRole.custom('app_rw'),
-    });
+    new DsqlUrlSecret(withKey.stack, 'Db', { cluster: withKey.cluster, databaseRole: DatabaseRole.custom('app_rw') });
     expect(functionConfig(withKey.stack, 'DbRoleBootstrapFunction').signerArn).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'],
     });
@@ -142,7 +140,8 @@ describe('custom database role with bootstrap: false', () => {
       [
         expect.stringMatching(/^DbSignerArn/),
         {
-          Value: { 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunctionServiceRole/), 'Arn'] },
+          // The default signer: the managed user.
+          Value: { 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] },
           Description: "The identity that signs the URL's tokens: as admin, run AWS IAM GRANT app_rw TO '<this ARN>';",
         },
       ],
@@ -156,7 +155,7 @@ describe('custom database role with bootstrap: false', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster, databaseRole: DatabaseRole.custom('app_rw', { bootstrap: false }) });
     expect(functionConfig(stack, 'DbInitialRotationFunction').roleGrantCheck).toEqual({
       roleName: 'app_rw',
-      signerArn: { 'Fn::GetAtt': [expect.stringMatching(/^DbRotationFunctionServiceRole/), 'Arn'] },
+      signerArn: { 'Fn::GetAtt': [expect.stringMatching(/^DbSignerUser/), 'Arn'] },
       graceSeconds: 45,
       connectTimeoutSeconds: 10,
     });

@@ -37,7 +37,7 @@ describe('rotation more often than every 4 hours', () => {
       tokenLifetime: Duration.hours(3),
     });
     const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify(p.Properties.Roles).includes('SchedulerRoleForTarget'),
+      JSON.stringify(p.Properties.Roles ?? []).includes('SchedulerRoleForTarget'),
     );
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(statements).toEqual([

@@ -36,8 +36,14 @@ describe('createVpcEndpoints', () => {
   test('creates interface endpoints with private DNS for Secrets Manager, SSM and ECS, and the first rotation waits for them', () => {
     // GIVEN
     const { stack, vpc, cluster } = givenVpcStack(ec2.SubnetType.PRIVATE_ISOLATED);
-    // WHEN
-    new DsqlUrlSecret(stack, 'Db', { cluster, vpc, createVpcEndpoints: true, endpointHost: PRIVATE_HOST });
+    // WHEN (the role signer: the access-key signer also needs a path to IAM, see the warnings below)
+    new DsqlUrlSecret(stack, 'Db', {
+      cluster,
+      vpc,
+      createVpcEndpoints: true,
+      endpointHost: PRIVATE_HOST,
+      signer: TokenSigner.rotationFunctionRole(),
+    });
     // THEN
     const t = Template.fromStack(stack);
     const endpoints = t.findResources('AWS::EC2::VPCEndpoint');
@@ -89,10 +95,16 @@ describe('createVpcEndpoints', () => {
 });
 
 describe('warnings for subnets without a path', () => {
+  const role = TokenSigner.rotationFunctionRole();
   const cases: Array<[string, Partial<DsqlUrlSecretProps>, string[]]> = [
-    ['isolated subnets, nothing else', {}, ['vpcNoEndpoints', 'vpcNoDsqlPath']],
-    ['isolated subnets with endpoints', { createVpcEndpoints: true }, ['vpcNoDsqlPath']],
-    ['isolated subnets with endpoints and the PrivateLink host', { createVpcEndpoints: true, endpointHost: PRIVATE_HOST }, []],
+    ['isolated subnets, nothing else', { signer: role }, ['vpcNoEndpoints', 'vpcNoDsqlPath']],
+    ['isolated subnets with endpoints', { createVpcEndpoints: true, signer: role }, ['vpcNoDsqlPath']],
+    [
+      'isolated subnets with endpoints and the PrivateLink host',
+      { createVpcEndpoints: true, endpointHost: PRIVATE_HOST, signer: role },
+      [],
+    ],
+    ['isolated subnets and the default signer', { createVpcEndpoints: true, endpointHost: PRIVATE_HOST }, ['vpcNoIamPath']],
     [
       'isolated subnets and the access-key signer',
       { createVpcEndpoints: true, endpointHost: PRIVATE_HOST, signer: TokenSigner.managedAccessKey() },
