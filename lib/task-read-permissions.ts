@@ -11,8 +11,8 @@ import { clusterNameOf, worstCaseClusterWildcardLength } from './service-arn-len
 export const TASK_READ_POLICY_BUDGET = 2000;
 /** The document around the resources: version, two statements, their effects, actions and condition key. */
 const POLICY_OVERHEAD = 260;
-/** `container-instance/` is 10 characters longer than `service/`, and three ARNs name each cluster. */
-const PER_CLUSTER_EXTRA = 3 * 10 + 3 * 3;
+/** Two ARNs name each cluster (`task/<cluster>/*`, `cluster/<cluster>`), each quoted and comma-separated. */
+const PER_CLUSTER_EXTRA = 2 * 3;
 
 /**
  * Lets a role list and describe the running tasks of the bound services'
@@ -22,12 +22,16 @@ const PER_CLUSTER_EXTRA = 3 * 10 + 3 * 3;
  * Like the redeploy policy, a policy of its own written at synth, when every
  * service is known.
  *
- * Scope, per the Service Authorization Reference: DescribeTasks acts on
- * `task/<cluster>/<id>`; ListTasks on `container-instance/<cluster>/<id>`
- * with the `ecs:cluster` condition key naming the cluster. When the clusters
- * at their longest do not fit TASK_READ_POLICY_BUDGET, both name every
- * cluster of the stack's account and region (`task/*`,
- * `container-instance/*`): the tightest form that still fits.
+ * Scope: DescribeTasks acts on `task/<cluster>/<id>`. ListTasks is allowed
+ * on `*` with the `ecs:cluster` condition key naming the clusters: the
+ * Service Authorization Reference lists a container-instance resource for it,
+ * but a policy naming that resource was reported to deny ListTasks
+ * (awsdocs/amazon-ecs-developer-guide#211), and aws-cdk's own drain hook
+ * grants it this way (aws/aws-cdk#3199). A denied ListTasks would make the
+ * key guard refuse every rotation, so the proven form it is. When the
+ * clusters at their longest do not fit TASK_READ_POLICY_BUDGET, both name
+ * every cluster of the stack's account and region (`task/*`, `cluster/*`):
+ * the tightest form that still fits.
  */
 export class TaskReadPermissions extends Construct {
   /**
@@ -56,7 +60,11 @@ export class TaskReadPermissions extends Construct {
       return new iam.PolicyDocument({
         statements: [
           new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [arn('task', '*')] }),
-          new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: [arn('container-instance', '*')] }),
+          new iam.PolicyStatement({
+            actions: ['ecs:ListTasks'],
+            resources: ['*'],
+            conditions: { ArnLike: { 'ecs:cluster': arn('cluster', '*') } },
+          }),
         ],
       });
     }
@@ -65,7 +73,7 @@ export class TaskReadPermissions extends Construct {
         new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: clusters.map((c) => arn('task', `${c.name}/*`)) }),
         new iam.PolicyStatement({
           actions: ['ecs:ListTasks'],
-          resources: clusters.map((c) => arn('container-instance', `${c.name}/*`)),
+          resources: ['*'],
           conditions: { ArnEquals: { 'ecs:cluster': clusters.map((c) => arn('cluster', c.name)) } },
         }),
       ],
@@ -73,7 +81,7 @@ export class TaskReadPermissions extends Construct {
   }
 
   private fits(clusters: ReadonlyArray<{ length: number }>): boolean {
-    return POLICY_OVERHEAD + clusters.reduce((total, c) => total + 3 * c.length + PER_CLUSTER_EXTRA, 0) <= TASK_READ_POLICY_BUDGET;
+    return POLICY_OVERHEAD + clusters.reduce((total, c) => total + 2 * c.length + PER_CLUSTER_EXTRA, 0) <= TASK_READ_POLICY_BUDGET;
   }
 
   /** One entry per distinct cluster (a name given at synth, or one cluster construct), with its wildcard's longest length. */

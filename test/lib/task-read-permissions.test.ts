@@ -25,7 +25,7 @@ function taskReadRoles(stack: Stack): unknown {
 const json = (v: unknown) => JSON.stringify(v);
 
 describe('task-read policy: the watchdog always, the rotation function only with the access-key signer', () => {
-  test('access-key signer: DescribeTasks on task/<cluster>/*, ListTasks on container-instance/<cluster>/* with ecs:cluster', () => {
+  test('access-key signer: DescribeTasks on task/<cluster>/*, ListTasks only with ecs:cluster naming the clusters', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
     db.redeployOnRotation(givenService(stack, ecsCluster, 'Api'));
@@ -45,11 +45,12 @@ describe('task-read policy: the watchdog always, the rotation function only with
     expect(json(describe.Resource)).toContain(scoped('task', ecsCluster));
     expect(json(describe.Resource)).toContain(scoped('task', other));
     expect(list.Action).toBe('ecs:ListTasks');
-    expect(json(list.Resource)).toContain(scoped('container-instance', ecsCluster));
-    expect(json(list.Resource)).toContain(scoped('container-instance', other));
+    // ListTasks authorizes by the ecs:cluster condition (the form aws-cdk's drain hook uses), not by a resource ARN.
+    expect(list.Resource).toBe('*');
+    expect(Object.keys(list.Condition)).toEqual(['ArnEquals']);
     expect(json(list.Condition)).toContain('"ArnEquals":{"ecs:cluster"');
     expect(json(list.Condition)).toContain(`:cluster/",${ref(other)}`);
-    expect(json(statements)).not.toMatch(/"Resource":"\*"/);
+    expect(json(list.Condition)).toContain(`:cluster/",${ref(ecsCluster)}`);
   });
 
   test('rotation-function role signer: only the watchdog reads tasks, not the rotation function (its createSecret deletes no key)', () => {
@@ -80,7 +81,7 @@ describe('task-read policy: the watchdog always, the rotation function only with
     expect(taskReadStatements(stack)).toBeUndefined();
   });
 
-  test(`clusters that do not fit ${TASK_READ_POLICY_BUDGET} characters: the account and region's task and container-instance ARNs`, () => {
+  test(`clusters that do not fit ${TASK_READ_POLICY_BUDGET} characters: the account and region's tasks and clusters`, () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.managedAccessKey() });
     // CloudFormation-generated names count 255 characters each.
@@ -91,7 +92,7 @@ describe('task-read policy: the watchdog always, the rotation function only with
 
     const [describe, list] = taskReadStatements(stack)!;
     expect(json(describe.Resource)).toMatch(/:task\/\*"/);
-    expect(json(list.Resource)).toMatch(/:container-instance\/\*"/);
-    expect(list.Condition).toBeUndefined();
+    expect(list.Resource).toBe('*');
+    expect(json(list.Condition)).toMatch(/^\{"ArnLike":\{"ecs:cluster":\{"Fn::Join":.*:cluster\/\*"\]\]\}\}\}$/);
   });
 });
