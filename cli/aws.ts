@@ -1,4 +1,5 @@
-/** The three AWS clients the CLI uses, and calls that fail with explained errors. */
+/** The AWS clients the CLI uses, and calls that fail with explained errors. */
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -14,6 +15,8 @@ export interface Clients {
   readonly sm: SecretsManagerClient;
   readonly ssm: SSMClient;
   readonly ecs: ECSClient;
+  /** Follows the CodeDeploy deployments of CODE_DEPLOY services (`rotate --wait`). */
+  readonly codedeploy: CodeDeployClient;
   /** --endpoint-url, for messages. */
   readonly endpointUrl?: string;
   destroy(): void;
@@ -28,15 +31,19 @@ export function createClients(opts: AwsOptions): Clients {
   const sm = new SecretsManagerClient(config);
   const ssm = new SSMClient(config);
   const ecs = new ECSClient(config);
+  // Creating a client makes no call: it costs nothing for a secret without CODE_DEPLOY services.
+  const codedeploy = new CodeDeployClient(config);
   return {
     sm,
     ssm,
     ecs,
+    codedeploy,
     endpointUrl: opts.endpointUrl,
     destroy: () => {
       sm.destroy();
       ssm.destroy();
       ecs.destroy();
+      codedeploy.destroy();
     },
   };
 }

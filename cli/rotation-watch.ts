@@ -1,8 +1,10 @@
 /**
  * The rollout watch of `rotate --wait`: each poll reads where the new version
  * is (AWSPENDING, AWSCURRENT, or abandoned) and, once it is AWSCURRENT, where
- * each bound service's new deployment is; it says when that ends the wait
- * (done, deferred, failed) and what to tell the user when the timeout passes.
+ * each bound service's new deployment is (its ECS deployment, or for a
+ * CODE_DEPLOY service bound with its group, its CodeDeploy deployment); it
+ * says when that ends the wait (done, deferred, failed) and what to tell the
+ * user when the timeout passes.
  */
 import { startedAfterPromotion } from '../core/ecs-services';
 import { Clients } from './aws';
@@ -13,7 +15,9 @@ import { logGroupOf } from './rotation-function';
 import { describeManagedSecret, ManagedSecret, readCurrentValueInfo } from './secret';
 import {
   BoundServices,
+  CodeDeploySnapshot,
   DeploymentSnapshot,
+  describeCodeDeployments,
   describeServices,
   primaryDeployment,
   rolloutStateOf,
@@ -75,7 +79,17 @@ export class RotationWatch {
       else if (secret.deferredUntil !== undefined) this.deferredUntil = secret.deferredUntil;
       if (!this.expiryRead) await this.readExpiry(secret);
       const snapshots = await describeServices(this.c.clients, this.c.bound.arns);
-      this.services = this.services.map((s) => this.progressOf(s, snapshots.get(s.arn)));
+      const targets = this.c.bound.codeDeploy ?? new Map();
+      // The rotation's CodeDeploy deployment is created after the promotion, which the promoted tag records.
+      const deployments =
+        targets.size > 0 && this.promotedAt !== undefined
+          ? await describeCodeDeployments(this.c.clients, targets, this.promotedAt)
+          : new Map<string, CodeDeploySnapshot | undefined>();
+      this.services = this.services.map((s) =>
+        targets.has(s.arn)
+          ? this.codeDeployProgressOf(s, snapshots.get(s.arn), deployments.get(s.arn))
+          : this.progressOf(s, snapshots.get(s.arn)),
+      );
     }
     const snapshot = this.snapshot();
     return { snapshot, outcome: this.outcome(snapshot) };
@@ -118,6 +132,31 @@ export class RotationWatch {
     if (failed) return { ...base, ...counts(failed), state: 'FAILED', reason: failed.rolloutStateReason ?? 'rollout failed' };
     const d = primaryDeployment(fresh) ?? fresh[0];
     return { ...base, ...counts(d), state: rolloutStateOf(d, snap.deployments), derived: d.rolloutState === undefined };
+  }
+
+  /**
+   * A CODE_DEPLOY service's rollout is its CodeDeploy deployment created since the promotion:
+   * Succeeded completes it, Failed or Stopped fails it, any other status is in progress.
+   */
+  private codeDeployProgressOf(
+    prev: ServiceProgress,
+    snap: ServiceSnapshot | undefined,
+    d: CodeDeploySnapshot | undefined,
+  ): ServiceProgress {
+    if (snap?.kind === 'gone' || snap?.kind === 'invalid') return this.progressOf(prev, snap);
+    if (d === undefined) return { arn: prev.arn, label: prev.label, state: 'waiting', reason: 'no CodeDeploy deployment yet' };
+    // The task counts shown are those of the replacement task set the deployment started (created after it).
+    const started = d.createdAt?.getTime() ?? Infinity;
+    const green = snap?.taskSets
+      ?.filter((t) => (t.createdAt?.getTime() ?? -Infinity) >= started)
+      .sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime())
+      .pop();
+    const base = { arn: prev.arn, label: prev.label, deploymentId: d.id, running: green?.runningCount, desired: green?.desiredCount };
+    if (d.status === 'Succeeded') return { ...base, state: 'COMPLETED' };
+    if (d.status === 'Failed' || d.status === 'Stopped') {
+      return { ...base, state: 'FAILED', reason: `CodeDeploy deployment ${d.status}${d.error ? `: ${d.error}` : ''}` };
+    }
+    return { ...base, state: 'IN_PROGRESS', reason: `CodeDeploy ${d.status}` };
   }
 
   /** The state as of the last successful poll. */
@@ -170,12 +209,18 @@ export class RotationWatch {
     if (failed.length > 0) {
       const list = failed.map((x) => `${x.label} (${x.reason ?? x.state})`).join('; ');
       const first = failed[0].label.split('/');
+      const group = this.c.bound.codeDeploy?.get(failed[0].arn);
+      // ECS refuses forceNewDeployment for a CODE_DEPLOY service: a new CodeDeploy deployment replaces its tasks.
+      const again = group
+        ? `a new CodeDeploy deployment in ${group.application}/${group.deploymentGroup} (aws deploy create-deployment ` +
+          `--application-name ${group.application} --deployment-group-name ${group.deploymentGroup} with the service's AppSpec), ` +
+          'or rotate again'
+        : `a new deployment: aws ecs update-service --cluster ${first[0]} --service ${first[1] ?? failed[0].arn} --force-new-deployment`;
       return {
         code: ExitCode.FAILED,
         message:
           `Deployment FAILED: ${list}. Version ${v} is AWSCURRENT, but tasks of ${failed.length === 1 ? 'that service' : 'those services'} ` +
-          "may still run with the previous token until they are replaced. Fix the cause (see the service's events), then start a new deployment: " +
-          `aws ecs update-service --cluster ${first[0]} --service ${first[1] ?? failed[0].arn} --force-new-deployment`,
+          `may still run with the previous token until they are replaced. Fix the cause (see the service's events), then start ${again}`,
       };
     }
     if (s.services.every((x) => x.state === 'COMPLETED' || x.state === 'gone')) {

@@ -1,8 +1,13 @@
-/** Bound services: their ARNs from the SSM parameter named by the secret's tag, their deployments from ECS. */
+/**
+ * Bound services: their ARNs from the SSM parameter named by the secret's tag, their deployments
+ * from ECS, and for CODE_DEPLOY services bound with a deployment group, their CodeDeploy deployments.
+ */
+import { GetDeploymentCommand, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
 import { Deployment, DescribeServicesCommand, Service } from '@aws-sdk/client-ecs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { readBoundServices } from '../core/bound-services';
 import { describeBatches, LONG_ARN_FORMAT, parseServiceArn } from '../core/ecs-services';
+import { CodeDeployTarget } from '../lib/contract';
 import { Clients } from './aws';
 import { CliError, errorName, explainAwsError } from './errors';
 
@@ -11,6 +16,8 @@ export interface BoundServices {
   /** False when the parameter does not exist yet (a new stack: no service bound yet) or the tag is missing. */
   readonly exists: boolean;
   readonly arns: readonly string[];
+  /** The deployment group of each service bound with one (CODE_DEPLOY controller), by ARN. */
+  readonly codeDeploy?: ReadonlyMap<string, CodeDeployTarget>;
 }
 
 /**
@@ -24,7 +31,7 @@ export async function loadBoundServices(clients: Clients, parameter: string | un
     // A parameter changed by hand: the reader's message names it and the fix.
     throw err instanceof CliError ? err : new CliError((err as Error).message);
   });
-  return { parameter, exists: read.parametersRead > 0, arns: read.arns };
+  return { parameter, exists: read.parametersRead > 0, arns: read.arns, codeDeploy: read.codeDeploy };
 }
 
 async function getParameter(clients: Clients, name: string): Promise<string | undefined> {
@@ -55,8 +62,25 @@ export interface DeploymentSnapshot {
   readonly createdAt?: Date;
 }
 
+/** A task set of a CODE_DEPLOY (or EXTERNAL) service: CodeDeploy starts a new one for each deployment. */
+export interface TaskSetSnapshot {
+  readonly id: string;
+  /** PRIMARY, ACTIVE or DRAINING. */
+  readonly status: string;
+  readonly runningCount: number;
+  /** computedDesiredCount: the task set's share of the service's desired count. */
+  readonly desiredCount: number;
+  readonly createdAt?: Date;
+}
+
 export type ServiceSnapshot =
-  | { readonly kind: 'found'; readonly arn: string; readonly status: string; readonly deployments: readonly DeploymentSnapshot[] }
+  | {
+      readonly kind: 'found';
+      readonly arn: string;
+      readonly status: string;
+      readonly deployments: readonly DeploymentSnapshot[];
+      readonly taskSets?: readonly TaskSetSnapshot[];
+    }
   /** Deleted, inactive, or its cluster is gone: no task can hold a token, nothing to wait for. */
   | { readonly kind: 'gone'; readonly arn: string; readonly reason: string }
   | { readonly kind: 'invalid'; readonly arn: string; readonly reason: string };
@@ -97,7 +121,14 @@ export async function describeServices(clients: Clients, arns: readonly string[]
         // DRAINING: being deleted; INACTIVE: deleted.
         result.set(arn, { kind: 'gone', arn, reason: `service is ${service.status ?? 'not active'}` });
       } else {
-        result.set(arn, { kind: 'found', arn, status: service.status, deployments: (service.deployments ?? []).map(snapshotOf) });
+        const taskSets = (service.taskSets ?? []).map((t) => ({
+          id: t.id ?? '?',
+          status: t.status ?? '?',
+          runningCount: t.runningCount ?? 0,
+          desiredCount: t.computedDesiredCount ?? 0,
+          createdAt: t.createdAt,
+        }));
+        result.set(arn, { kind: 'found', arn, status: service.status, deployments: (service.deployments ?? []).map(snapshotOf), taskSets });
       }
     }
   }
@@ -143,4 +174,58 @@ export function rolloutStateOf(d: DeploymentSnapshot, all: readonly DeploymentSn
 /** How a rollout state was decided, for output. */
 export function rolloutStateSource(d: DeploymentSnapshot): 'ecs' | 'counts' {
   return d.rolloutState ? 'ecs' : 'counts';
+}
+
+/** A CodeDeploy deployment as `rotate --wait` shows it. */
+export interface CodeDeploySnapshot {
+  readonly id: string;
+  /** Created, Queued, InProgress, Baking, Ready, Succeeded, Failed or Stopped. */
+  readonly status: string;
+  readonly createdAt?: Date;
+  /** Why it failed or stopped, as CodeDeploy says it. */
+  readonly error?: string;
+}
+
+/** At most this many deployments of one group created since the promotion are read per poll. */
+const MAX_DEPLOYMENTS_READ = 5;
+
+/**
+ * The newest CodeDeploy deployment of each service's group created at or after `since` (the
+ * promotion: the rotation function creates the service's deployment after it), or none yet.
+ * ListDeployments then GetDeployment, as the rotation function finds it (functions/codedeploy-redeploy.ts).
+ */
+export async function describeCodeDeployments(
+  clients: Clients,
+  targets: ReadonlyMap<string, CodeDeployTarget>,
+  since: Date,
+): Promise<Map<string, CodeDeploySnapshot | undefined>> {
+  const result = new Map<string, CodeDeploySnapshot | undefined>();
+  for (const [arn, target] of targets) {
+    const group = `the deployment group ${target.application}/${target.deploymentGroup}`;
+    const call = async <T>(api: string, fn: () => Promise<T>) => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw explainAwsError(err, { api, action: `codedeploy:${api}`, resource: group }, clients.endpointUrl);
+      }
+    };
+    const listed = await call('ListDeployments', () =>
+      clients.codedeploy.send(
+        new ListDeploymentsCommand({
+          applicationName: target.application,
+          deploymentGroupName: target.deploymentGroup,
+          createTimeRange: { start: since },
+        }),
+      ),
+    );
+    const found: CodeDeploySnapshot[] = [];
+    for (const id of (listed.deployments ?? []).slice(0, MAX_DEPLOYMENTS_READ)) {
+      const info = (await call('GetDeployment', () => clients.codedeploy.send(new GetDeploymentCommand({ deploymentId: id }))))
+        .deploymentInfo;
+      found.push({ id, status: info?.status ?? '?', createdAt: info?.createTime, error: info?.errorInformation?.message });
+    }
+    found.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+    result.set(arn, found[0]);
+  }
+  return result;
 }

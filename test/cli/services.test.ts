@@ -21,7 +21,7 @@ describe('loadBoundServices (CLI)', () => {
       throw notFound();
     });
     const result = await loadBoundServices(createClients({ region: 'us-east-1' }), '/p/bound-services');
-    expect(result).toEqual({ parameter: '/p/bound-services', exists: true, arns: [...first, ...second] });
+    expect(result).toEqual({ parameter: '/p/bound-services', exists: true, arns: [...first, ...second], codeDeploy: new Map() });
     expect(ssmMock.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name)).toEqual([
       '/p/bound-services',
       '/p/bound-services-2',
@@ -32,6 +32,19 @@ describe('loadBoundServices (CLI)', () => {
   test('no first parameter: a new stack with no bound service yet', async () => {
     ssmMock.on(GetParameterCommand).rejects(notFound());
     const result = await loadBoundServices(createClients({ region: 'us-east-1' }), '/p/bound-services');
-    expect(result).toEqual({ parameter: '/p/bound-services', exists: false, arns: [] });
+    expect(result).toEqual({ parameter: '/p/bound-services', exists: false, arns: [], codeDeploy: new Map() });
   });
+});
+
+test('a service bound with its CodeDeploy deployment group: listed by ARN, its group by ARN', async () => {
+  ssmMock.reset();
+  const web = arn('c1', 'web');
+  ssmMock.on(GetParameterCommand).callsFake((input: { Name: string }) => {
+    if (input.Name === '/p/bound-services')
+      return { Parameter: { Value: JSON.stringify([{ service: web, codeDeploy: { application: 'shop', deploymentGroup: 'bg' } }]) } };
+    throw notFound();
+  });
+  const result = await loadBoundServices(createClients({ region: 'us-east-1' }), '/p/bound-services');
+  expect(result.arns).toEqual([web]);
+  expect([...result.codeDeploy!]).toEqual([[web, { application: 'shop', deploymentGroup: 'bg' }]]);
 });

@@ -198,7 +198,10 @@ describe('CODE_DEPLOY services', () => {
 
   test('an imported service cannot be checked at synth: bound with its group, the function reads its controller at run time', () => {
     const w = givenWorld();
-    const imported = ecs.FargateService.fromFargateServiceArn(w.stack, 'Imported', 'arn:aws:ecs:eu-west-1:123456789012:service/prod/web');
+    const imported = ecs.FargateService.fromFargateServiceAttributes(w.stack, 'Imported', {
+      cluster: w.cluster,
+      serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/prod/web',
+    });
     const group = codedeploy.EcsDeploymentGroup.fromEcsDeploymentGroupAttributes(w.stack, 'Group', {
       application: codedeploy.EcsApplication.fromEcsApplicationName(w.stack, 'App', 'shop'),
       deploymentGroupName: 'web-bg',
