@@ -10,6 +10,9 @@ export class AccessKeyPool {
   private readonly liveKeys = new Set<AccessKey>();
   private keyCount = 0;
 
+  /** `heldByServiceTask`: whether a running service task holds a token the key signed (fleetGuard). */
+  constructor(private readonly heldByServiceTask: (key: AccessKey) => boolean) {}
+
   /**
    * Access-key signer, at createSecret: deletes every key but AWSCURRENT's and
    * creates the key that signs the new token. With the guard, while the key
@@ -32,6 +35,13 @@ export class AccessKeyPool {
       now - current.promotedAt < signer.guardSeconds;
     if (guarded && signer.guardAction !== 'reuse' && others.some((k) => k.signedPromoted)) {
       return 'createSecret: rotating again within rolloutAllowance of the last promotion would delete a key in use';
+    }
+    const fleetGuarded =
+      signer.fleetGuard === true &&
+      (signer.fleetGuardSeconds === undefined ||
+        (current?.promotedAt !== undefined && now - current.promotedAt < signer.fleetGuardSeconds));
+    if (fleetGuarded && others.some((k) => k.signedPromoted && this.heldByServiceTask(k))) {
+      return 'createSecret: a running task of a bound service holds a token signed by a key it would delete';
     }
     for (const k of others) {
       if (guarded && k.signedPromoted) continue;

@@ -9,7 +9,7 @@ import { startedAfterPromotion } from '../../core/ecs-services';
 import { healAfter, healDue } from '../../core/fleet';
 import { DAY, EventQueue, SIM_EPOCH_MS } from './clock';
 import { SimOptions } from './options';
-import { DeploymentRecord, RotationRecord, TaskRecord } from './records';
+import { AccessKey, DeploymentRecord, RotationRecord, TaskRecord, TokenRecord } from './records';
 
 interface Service {
   readonly id: number;
@@ -84,6 +84,11 @@ export class EcsServices {
       // Neither changes for this promotion: no new task starts before it, and deployedAt only grows.
       else s.settledFor = promotedAt;
     }
+  }
+
+  /** Whether a running service task holds a token `key` signed (the key guard's fleet survey). */
+  public holdsKey(key: AccessKey, tokens: readonly TokenRecord[]): boolean {
+    return this.services.some((s) => [...s.running].some((t) => tokens[t.tokenId].key === key));
   }
 
   /**

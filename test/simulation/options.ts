@@ -22,9 +22,21 @@ export type SignerModel =
    * has been promoted at least that long. Before that, `guardAction` 'fail'
    * fails createSecret (what signer.ts does) and 'reuse' signs the new token
    * with AWSCURRENT's key and deletes nothing (an alternative design).
-   * Keys of tokens never promoted always go.
+   * Keys of tokens never promoted always go. See also fleetGuard.
    */
-  | { readonly kind: 'access-key'; readonly guardSeconds?: number; readonly guardAction?: 'fail' | 'reuse' };
+  | {
+      readonly kind: 'access-key';
+      readonly guardSeconds?: number;
+      readonly guardAction?: 'fail' | 'reuse';
+      /**
+       * functions/key-guard.ts: createSecret also fails while a running task of
+       * a service holds a token signed by a key it would delete (standalone
+       * tasks are not surveyed).
+       */
+      readonly fleetGuard?: boolean;
+      /** A bound, not implemented: the fleet guard holds keys only this long after AWSCURRENT's promotion. Undefined: always. */
+      readonly fleetGuardSeconds?: number;
+    };
 
 export interface FailureModel {
   /** Probability that a rotation attempt fails entirely (after Secrets Manager's own retries). */

@@ -31,7 +31,7 @@ class Simulation {
   private readonly tokens: TokenRecord[] = [];
   private readonly rotations: RotationRecord[] = [];
   private readonly ecs: EcsServices;
-  private readonly keys = new AccessKeyPool();
+  private readonly keys = new AccessKeyPool((key) => this.ecs.holdsKey(key, this.tokens));
   private readonly rotateBeforeExpiry: number;
   private readonly scheduleWindow: number;
 
