@@ -11,6 +11,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SignerKeysValue } from '../lib/contract';
 import { deploymentsOf, DeploymentInfo } from '../test/support/ecs-fixture';
 import { functionBundle } from '../test/support/function-bundles';
 import { LocalStack, startLocalStack } from '../test/support/local-stack';
@@ -35,6 +37,8 @@ let starting: Promise<LocalStack> | undefined;
 let interrupted: NodeJS.Signals | undefined;
 /** Every token the demo has seen: the leak check looks for them in the output. */
 const secretsSeen = new Set<string>();
+/** The signer user's key material seen in its keys secret, and what each is. */
+const signerKeys = new Map<string, string>();
 
 class DemoError extends Error {}
 
@@ -112,7 +116,9 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   const started = Date.now();
   let serversUpAt = 0;
   out.status(`starting moto and PostgreSQL ${pgVersion}, then the DSQL-style endpoint`);
+  // The construct's default signer: a dedicated IAM user whose access key the rotation function replaces at every rotation.
   starting = startLocalStack({
+    accessKeySigner: {},
     log: () => {
       if (!serversUpAt) {
         serversUpAt = Date.now();
@@ -133,6 +139,10 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
 
   const secretName = s.secretArn.split(':secret:')[1] ?? s.secretArn;
   out.line(`  ${OK} ${pad('secret', 20)} ${secretName} ${c.dim('(placeholder value: no token before the first rotation)')}`);
+  out.line(
+    `  ${OK} ${pad('signer', 20)} IAM user ${s.accessKeySigner!.userName} ` +
+      c.dim('(TokenSigner.managedAccessKey(), the default: a new access key at every rotation, in a secret of its own)'),
+  );
   const byCluster = new Map<string, string[]>();
   for (const arn of s.serviceArns) {
     const [, cluster, name] = arn.split(':').slice(5).join(':').split('/');
@@ -152,7 +162,15 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   for (let n = 1; n <= ROTATIONS; n++) {
     const before = await deploymentsOf(s.ecs, s.serviceArns);
     out.section(`Rotation ${n} of ${ROTATIONS}`);
-    const result = await s.rotate({ onProgress: progress });
+    const result = await s.rotate({
+      onProgress: progress,
+      // The local endpoint learns the user's keys from moto's IAM, as DSQL would from IAM: before testSecret connects.
+      invokeStep: async (step, token) => {
+        if (step === 'testSecret') await s.syncSignerKeys();
+        await s.invokeStep(step, token);
+      },
+    });
+    await rememberSignerKeys(s);
     tally.attempts += result.attempts;
 
     // Versions and stages.
@@ -301,6 +319,7 @@ function leakCheck(): string | undefined {
     if (signature) needles.set(signature, "a token's signature");
   }
   if (stack) needles.set(stack.signer.secretAccessKey, "the signer's secret access key");
+  for (const [needle, what] of signerKeys) needles.set(needle, what);
   const haystacks: Array<[string, string]> = [
     ['demo output', out.text()],
     ['handler logs', (stack?.handlerLogs ?? []).join('\n')],
@@ -311,6 +330,15 @@ function leakCheck(): string | undefined {
   }
   if (secretsSeen.size === 0 && stack) return 'no token was read, nothing to check against';
   return undefined;
+}
+
+/** The signer user's keys, as the keys secret holds them: neither a secret part nor a whole key id may be printed. */
+async function rememberSignerKeys(s: LocalStack): Promise<void> {
+  const out = await s.sm.send(new GetSecretValueCommand({ SecretId: s.accessKeySigner!.keysSecretArn, VersionStage: 'AWSCURRENT' }));
+  for (const key of (JSON.parse(out.SecretString ?? '{}') as Partial<SignerKeysValue>).keys ?? []) {
+    signerKeys.set(key.secretAccessKey, "the signer user's secret access key");
+    signerKeys.set(key.accessKeyId, 'a whole access key id of the signer user');
+  }
 }
 
 function remember(token: string): void {
