@@ -132,7 +132,9 @@ describe('watchdog', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster });
     const base = functionConfig(stack, 'DbWatchdogFunction').boundServicesParameter as string;
     const statements = watchdogStatements(stack);
-    const read = statements.filter((s) => ([] as string[]).concat(s.Action).includes('ssm:GetParameters'));
+    const read = statements.filter(
+      (s) => ([] as string[]).concat(s.Action).includes('ssm:GetParameters') && JSON.stringify(s.Resource).includes('/bound-services'),
+    );
     expect(read).toHaveLength(1);
     expect(read[0].Action).toBe('ssm:GetParameters');
     const resources = JSON.stringify(read[0].Resource);
