@@ -42,6 +42,7 @@ export const AwsServices = {
   SSM: { label: 'SSM', endpointName: 'ssm' },
   ECS: { label: 'ECS', endpointName: 'ecs' },
   IAM: { label: 'IAM', endpointName: 'iam' },
+  LAMBDA: { label: 'Lambda', endpointName: 'lambda' },
   DSQL: { label: 'the Aurora DSQL API', endpointName: 'dsql' },
 } as const satisfies Record<string, AwsService>;
 

@@ -6,6 +6,7 @@ import { PromotedTag, PromotionHistoryTag, withPromotion } from '../lib/secret-t
 import { LoadedBoundServices, loadBoundServices } from './bound-services';
 import { codeDeployPath } from './codedeploy-redeploy';
 import { clearDeferral } from './defer-rotation';
+import { BoundFunctionsUpdate, functionFailures, functionFailureSentences, updateFunctionsAfterPromotion } from './function-consumers';
 import { log } from './log';
 import { emitMetrics } from './metrics';
 import { homeOf, RedeployReport, redeployServices } from './redeploy';
@@ -53,6 +54,8 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
       { name: MetricName.SERVICES_NOT_FOUND, value: 0, unit: 'Count' },
       { name: MetricName.REDEPLOY_FAILURES, value: 0, unit: 'Count' },
       { name: MetricName.THROTTLE_RETRIES, value: 0, unit: 'Count' },
+      { name: MetricName.FUNCTIONS_UPDATED, value: 0, unit: 'Count' },
+      { name: MetricName.FUNCTION_UPDATE_FAILURES, value: 0, unit: 'Count' },
       {
         name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION,
         value: value ? (Date.parse(value.expiresAt) - Date.now()) / 1000 : NaN,
@@ -63,17 +66,24 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   }
   const promotedAt = await promotionTime(ctx, value);
   await clearDeferral(ctx);
-  const bound = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
-  const report = await redeployServices(ctx.ecs, bound.arns, {
-    promotedAt,
-    concurrency: ctx.config.redeployConcurrency,
-    staggerMs: ctx.config.redeployStaggerMs,
-    retry: ctx.retry,
-    // The secret is in the function's own region and account: a service elsewhere fails once the others are done.
-    home: homeOf(ctx.secretArn),
-    // Services with the CODE_DEPLOY controller get a CodeDeploy deployment in the group they were bound with.
-    codeDeploy: codeDeployPath(bound.codeDeploy, ctx.retry),
-  });
+  // The bound functions get the new value at the same time as the services' redeploys (each bounded by redeployConcurrency).
+  const [{ bound, report }, functions] = await Promise.all([
+    (async () => {
+      const bound = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
+      const report = await redeployServices(ctx.ecs, bound.arns, {
+        promotedAt,
+        concurrency: ctx.config.redeployConcurrency,
+        staggerMs: ctx.config.redeployStaggerMs,
+        retry: ctx.retry,
+        // The secret is in the function's own region and account: a service elsewhere fails once the others are done.
+        home: homeOf(ctx.secretArn),
+        // Services with the CODE_DEPLOY controller get a CodeDeploy deployment in the group they were bound with.
+        codeDeploy: codeDeployPath(bound.codeDeploy, ctx.retry),
+      });
+      return { bound, report };
+    })(),
+    updateFunctionsAfterPromotion(ctx, value),
+  ]);
   // Entries that are not service ARNs count as failures: the step fails naming them once the others are redeployed.
   const failures = report.failed.length + bound.invalid.length;
   log.info('finishSecret: redeploy summary', {
@@ -90,23 +100,25 @@ export async function finishSecret(ctx: StepContext): Promise<void> {
   });
   const now = Date.now();
   emitMetrics(metricDimension(ctx), [
-    { name: MetricName.ROTATION_SUCCEEDED, value: failures === 0 ? 1 : 0, unit: 'Count' },
+    { name: MetricName.ROTATION_SUCCEEDED, value: failures + functionFailures(functions) === 0 ? 1 : 0, unit: 'Count' },
     { name: MetricName.ROTATION_DURATION, value: value ? (now - Date.parse(value.issuedAt)) / 1000 : NaN, unit: 'Seconds' },
     { name: MetricName.SERVICES_REDEPLOYED, value: report.redeployed.length, unit: 'Count' },
     { name: MetricName.SERVICES_NOT_FOUND, value: report.notFound.length, unit: 'Count' },
     { name: MetricName.REDEPLOY_FAILURES, value: failures, unit: 'Count' },
     { name: MetricName.THROTTLE_RETRIES, value: report.throttleRetries, unit: 'Count' },
+    { name: MetricName.FUNCTIONS_UPDATED, value: functions.report.updated.length, unit: 'Count' },
+    { name: MetricName.FUNCTION_UPDATE_FAILURES, value: functionFailures(functions), unit: 'Count' },
     {
       name: MetricName.TOKEN_SECONDS_LEFT_AT_PROMOTION,
       value: value ? (Date.parse(value.expiresAt) - promotedAt.getTime()) / 1000 : NaN,
       unit: 'Seconds',
     },
   ]);
-  if (failures > 0) throw new Error(redeployFailure(report, bound));
+  if (failures + functionFailures(functions) > 0) throw new Error(redeployFailure(report, bound, functions));
 }
 
-/** Names every service that failed and every entry that is not a service ARN; the others were redeployed. */
-function redeployFailure(report: RedeployReport, bound: LoadedBoundServices): string {
+/** Names every service and function that failed and every malformed entry; the others were redeployed or updated. */
+function redeployFailure(report: RedeployReport, bound: LoadedBoundServices, functions: BoundFunctionsUpdate): string {
   const sentences: string[] = [];
   if (report.failed.length > 0) {
     const list = report.failed.map((f) => `${f.serviceArn} (${f.message})`).join('; ');
@@ -122,6 +134,7 @@ function redeployFailure(report: RedeployReport, bound: LoadedBoundServices): st
         'Was the parameter changed by hand? Deploy the stack again to restore it.',
     );
   }
+  sentences.push(...functionFailureSentences(functions, sentences.length === 0));
   return `finishSecret: the new URL is AWSCURRENT ${sentences.join(' ')}`;
 }
 

@@ -1,5 +1,6 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { scheduledDeletionMessage, scheduledDeletionOf } from '../core/scheduled-deletion';
@@ -27,6 +28,8 @@ const ecs = explainUnreachable(new ECSClient({ ...AWS_CLIENT_OPTIONS, maxAttempt
 const ssm = explainUnreachable(new SSMClient(AWS_CLIENT_OPTIONS), AwsServices.SSM);
 // Used only by the access-key signer; creating a client makes no call.
 const iam = explainUnreachable(new IAMClient(AWS_CLIENT_OPTIONS), AwsServices.IAM);
+// Throttling retried by our own retry too (functions/function-env-update.ts); creating it makes no call.
+const lambda = explainUnreachable(new LambdaClient({ ...AWS_CLIENT_OPTIONS, maxAttempts: 1 }), AwsServices.LAMBDA);
 
 const STEPS: Record<string, (ctx: StepContext) => Promise<void>> = { createSecret, setSecret, testSecret, finishSecret };
 
@@ -65,7 +68,17 @@ export async function handler(event: RotationEvent): Promise<void> {
   const stages = metadata.VersionIdsToStages?.[versionId];
   if (stages === undefined) throw new Error(`Secret version ${versionId} has no stage for rotation of secret ${secretArn}`);
 
-  const ctx: StepContext = { sm, ecs, ssm, iam, config: readFunctionConfig(FunctionBundle.ROTATION), secretArn, versionId, metadata };
+  const ctx: StepContext = {
+    sm,
+    ecs,
+    ssm,
+    iam,
+    lambda,
+    config: readFunctionConfig(FunctionBundle.ROTATION),
+    secretArn,
+    versionId,
+    metadata,
+  };
   if (stages.includes('AWSCURRENT')) {
     if (step !== 'finishSecret') {
       log.info('version is already AWSCURRENT, nothing to do', fields);

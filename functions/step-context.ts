@@ -1,5 +1,6 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DescribeSecretCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { HandlerConfig } from './config';
@@ -11,6 +12,8 @@ export interface StepContext {
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
   readonly iam: IAMClient;
+  /** Updates the bound functions' environment in finishSecret. */
+  readonly lambda: LambdaClient;
   readonly config: HandlerConfig;
   readonly secretArn: string;
   /** The version this rotation writes and promotes (the event's ClientRequestToken). */

@@ -3,6 +3,7 @@ import { readFunctionConfig } from '../../functions/config';
 import { BOUND_SERVICES_PARAMETER, CLUSTER_ID, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
 import {
   accessKeySignerConfig,
+  BOUND_FUNCTIONS_PARAMETER,
   config,
   configEnv,
   handlerEnv,
@@ -49,6 +50,8 @@ describe('readFunctionConfig: the rotation function', () => {
       urlQuery: 'sslmode=verify-full&uselibpqcompat=true',
       boundServicesParameter: '/my/bound-services',
       boundServicesParameterCount: 2,
+      boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
+      boundFunctionsParameterCount: 1,
       redeployConcurrency: 3,
       redeployStaggerMs: 250,
       metricDimension: METRIC_DIMENSION,

@@ -5,7 +5,7 @@
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   FUNCTION_CONFIG_ENV,
@@ -15,6 +15,9 @@ import {
   WatchdogFunctionConfig,
 } from '../../lib/contract';
 import { BOUND_SERVICES_PARAMETER, CLUSTER_ID, FAKE_CREDENTIALS, HOST, KEYS_SECRET_ARN, REGION, SECRET_ARN, SIGNER_USER } from './fixtures';
+
+/** The first bound-functions parameter, beside the bound-services one (as the construct names it). */
+export const BOUND_FUNCTIONS_PARAMETER = BOUND_SERVICES_PARAMETER.replace(/bound-services$/, 'bound-functions');
 
 /** The `Secret` dimension the construct gives the functions' metrics. */
 export const METRIC_DIMENSION = 'app-db-url';
@@ -31,6 +34,8 @@ export function config(overrides: Partial<RotationFunctionConfig> = {}): Rotatio
     urlQuery: 'sslmode=require',
     boundServicesParameter: BOUND_SERVICES_PARAMETER,
     boundServicesParameterCount: 1,
+    boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
+    boundFunctionsParameterCount: 1,
     redeployConcurrency: 5,
     redeployStaggerMs: 0,
     metricDimension: METRIC_DIMENSION,
@@ -49,7 +54,12 @@ export function accessKeySignerConfig(rolloutAllowanceSeconds = 1800): Partial<R
   };
 }
 
-/** The watchdog function's configuration as the construct writes it. */
+let deployments = 0;
+
+/**
+ * The watchdog function's configuration as the construct writes it. Each call is a deployment of its own (a new
+ * boundServicesFingerprint), so that no test uses the bound services an earlier test's invocation kept.
+ */
 export function watchdogConfig(overrides: Partial<WatchdogFunctionConfig> = {}): WatchdogFunctionConfig {
   return {
     secretArn: SECRET_ARN,
@@ -59,6 +69,9 @@ export function watchdogConfig(overrides: Partial<WatchdogFunctionConfig> = {}):
     connectTimeoutSeconds: 10,
     boundServicesParameter: BOUND_SERVICES_PARAMETER,
     boundServicesParameterCount: 1,
+    boundServicesFingerprint: `fixture-deployment-${++deployments}`,
+    boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
+    boundFunctionsParameterCount: 1,
     rolloutAllowanceSeconds: 1800,
     redeployConcurrency: 5,
     ...overrides,
@@ -132,6 +145,10 @@ export function useMockedAws(beforeEachExtra: () => void = () => undefined) {
   let restoreEnv: () => void;
   beforeEach(() => {
     Object.values(mocks).forEach((m) => m.reset());
+    // No function is bound unless a test binds one (the parameter exists only once one is).
+    mocks.ssmMock
+      .on(GetParameterCommand, { Name: BOUND_FUNCTIONS_PARAMETER })
+      .rejects(new ParameterNotFound({ message: 'Parameter not found', $metadata: {} }));
     beforeEachExtra();
     restoreEnv = setEnv(handlerEnv());
     jest.spyOn(console, 'log').mockImplementation(() => undefined);

@@ -9,6 +9,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DsqlUrlSecretValue, FunctionBundle } from '../../lib/contract';
 import { PromotedTag } from '../../lib/secret-tags';
@@ -47,6 +48,7 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     ecs: new ECSClient({ region: REGION }),
     ssm: new SSMClient({ region: REGION }),
     iam: new IAMClient({ region: REGION }),
+    lambda: new LambdaClient({ region: REGION }),
     config: readFunctionConfig(FunctionBundle.ROTATION),
     secretArn: SECRET_ARN,
     versionId: TOKEN,

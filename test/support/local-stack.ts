@@ -106,6 +106,8 @@ export interface LocalStack {
   readonly secretArn: string;
   readonly serviceArns: string[];
   readonly parameterName: string;
+  /** The first bound-functions parameter: not created here (no function is bound until a test binds one). */
+  readonly functionsParameterName: string;
   /** The model of running tasks behind the proxy's ECS answers; set with the `taskSimulator` option. */
   readonly tasks?: TaskSimulator;
   /** The credentials the handler signs with (replace to simulate a new session). */
@@ -239,6 +241,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     tasks?.attach(proxy);
     const parameterName = `/cdk-dsql-url-secret/local/${randomBytes(3).toString('hex')}/bound-services`;
     await ssm.send(new PutParameterCommand({ Name: parameterName, Type: 'String', Value: JSON.stringify(serviceArns) }));
+    const functionsParameterName = parameterName.replace(/bound-services$/, 'bound-functions');
     log(`created secret ${secretArn.split(':').pop()} and ${serviceArns.length} ECS services that inject it`);
 
     let accessKeySigner: LocalAccessKeySigner | undefined;
@@ -289,6 +292,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       secretArn,
       serviceArns,
       parameterName,
+      functionsParameterName,
       tasks,
       knownCredentials,
       identityArns,
@@ -318,6 +322,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         urlQuery: 'sslmode=require',
         boundServicesParameter: parameterName,
         boundServicesParameterCount: 1,
+        boundFunctionsParameter: functionsParameterName,
+        boundFunctionsParameterCount: 1,
         redeployConcurrency: 5,
         redeployStaggerMs: 0,
         // The secret's name: what the rotation function's metrics used here before the construct always set one.
