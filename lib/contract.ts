@@ -70,6 +70,10 @@ export interface RotationFunctionConfig {
   readonly boundServicesParameter: string;
   /** How many bound-services parameters there are: `<name>`, `<name>-2`, ... (see boundServicesParameterName). */
   readonly boundServicesParameterCount: number;
+  /** The first bound-functions parameter (JSON array of BoundFunctionEntry), named like the bound-services ones. */
+  readonly boundFunctionsParameter: string;
+  /** How many bound-functions parameters there are: `<name>`, `<name>-2`, ... (see boundServicesParameterName). */
+  readonly boundFunctionsParameterCount: number;
   /** How many UpdateService calls may run at once. */
   readonly redeployConcurrency: number;
   /** Milliseconds between the starts of two services' redeployments (0: no spacing). */
@@ -104,6 +108,10 @@ export interface WatchdogFunctionConfig {
   readonly boundServicesParameter: string;
   /** How many bound-services parameters there are (see boundServicesParameterName). */
   readonly boundServicesParameterCount: number;
+  /** The first bound-functions parameter, as the rotation function gets it: the watchdog checks each bound function's value. */
+  readonly boundFunctionsParameter: string;
+  /** How many bound-functions parameters there are (see boundServicesParameterName). */
+  readonly boundFunctionsParameterCount: number;
   /** rolloutAllowance in seconds: a service still running tasks this long after a promotion gets one more deployment. */
   readonly rolloutAllowanceSeconds: number;
   /** How many UpdateService calls a heal may run at once. */
@@ -199,6 +207,34 @@ export interface CodeDeployTarget {
   readonly deploymentGroup: string;
 }
 
+/**
+ * A Lambda function bound with DsqlUrlSecret.updateFunctionOnRotation: one entry of the bound-functions parameters'
+ * JSON arrays (lib/function-consumers.ts writes them; the rotation function and the watchdog read them).
+ */
+export interface BoundFunctionEntry {
+  /** The unqualified function ARN. */
+  readonly functionArn: string;
+  /** The environment variable that holds the value. */
+  readonly variable: string;
+  /** The field of the secret's JSON written into it (one of SECRET_FIELDS). */
+  readonly field: string;
+  /** An alias to point at a version published after each update; null: $LATEST only. */
+  readonly alias: string | null;
+}
+
+/** The fields of the secret's JSON value (DsqlUrlSecretValue), as ecsSecret and updateFunctionOnRotation accept them. */
+export const SECRET_FIELDS: readonly string[] = [
+  'url',
+  'host',
+  'port',
+  'username',
+  'password',
+  'dbname',
+  'sslmode',
+  'issuedAt',
+  'expiresAt',
+];
+
 /** The database role name that maps to DSQL's admin role (DbConnectAdmin). */
 export const ADMIN_ROLE_NAME = 'admin';
 
@@ -275,4 +311,10 @@ export const MetricName = {
   STALE_TASKS: 'StaleTasks',
   /** Watchdog fleet check: services that got a forced deployment because their old tasks outlived rolloutAllowance. */
   FLEET_HEALS_STARTED: 'FleetHealsStarted',
+  /** finishSecret: bound Lambda functions whose variable got the new value. */
+  FUNCTIONS_UPDATED: 'FunctionsUpdated',
+  /** finishSecret: bound Lambda functions whose update failed. */
+  FUNCTION_UPDATE_FAILURES: 'FunctionUpdateFailures',
+  /** Watchdog: bound Lambda functions whose value still differs from AWSCURRENT after the re-apply attempt (0 when all are fresh). */
+  STALE_FUNCTIONS: 'StaleFunctions',
 } as const;

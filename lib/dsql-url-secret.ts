@@ -6,19 +6,19 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig } from './contract';
+import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SECRET_FIELDS } from './contract';
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
 import { DatabaseRole } from './database-role';
 import { RedeployOnRotationOptions } from './deployment-controllers';
+import { setUpFirstRotation } from './first-rotation-setup';
+import { BoundFunctions, FunctionBindingOptions } from './function-consumers';
 import { newHandlerFunction } from './handler-function';
 import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
 import { refuseReplicaRegions } from './replica-regions';
-import { setUpDatabaseRole } from './role-bootstrap';
 import { validateServiceLayout } from './service-layout';
 import { RotationAlarms } from './rotation-alarms';
-import { scheduleRotation } from './rotation-schedules';
 import { EndpointTag, SecretTag } from './secret-tags';
 import { StandaloneTaskOptions, StandaloneTasks } from './standalone-tasks';
 import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing';
@@ -37,8 +37,6 @@ import {
 import { setUpFunctionNetwork } from './vpc-endpoints';
 import { Watchdog } from './watchdog';
 
-/** The fields of the secret's JSON value. */
-const SECRET_FIELDS = ['url', 'host', 'port', 'username', 'password', 'dbname', 'sslmode', 'issuedAt', 'expiresAt'];
 /** Aurora DSQL listens on the PostgreSQL port. */
 const DSQL_PORT = 5432;
 /** How long the functions' connection checks (testSecret, the watchdog) wait for the connection and `SELECT 1`. */
@@ -77,6 +75,8 @@ export class DsqlUrlSecret extends Construct {
    * (Minimum over a watchdogInterval) below rolloutAllowance + watchdogInterval. Missing data is not breaching (see watchdogFailedAlarm).
    */
   public readonly fleetTokenAlarm: cloudwatch.Alarm;
+  /** Fires when a bound Lambda function still holds another value than the current one after the watchdog re-applied it. */
+  public readonly functionUpdateAlarm: cloudwatch.Alarm;
   /** Fires when a rotation step fails (Secrets Manager then retries the rotation). */
   public readonly rotationFailedAlarm: cloudwatch.Alarm;
   /** Fires when no rotation succeeded within 1.5 x rotationInterval. */
@@ -89,6 +89,7 @@ export class DsqlUrlSecret extends Construct {
   public readonly minimumTaskValidity: Duration;
 
   private readonly boundServices: BoundServices;
+  private readonly boundFunctions: BoundFunctions;
   private readonly initialRotation: InitialRotation;
   private readonly function: lambda.Function;
   private redeployPermissions?: RedeployPermissions;
@@ -166,6 +167,9 @@ export class DsqlUrlSecret extends Construct {
     });
     this.rotationFunction = this.function;
     this.boundServices = new BoundServices(this, 'BoundServices', boundServicesParameterName, this.function, rolloutAllowance);
+    const parameterName = boundServicesParameterName.replace(/bound-services$/, 'bound-functions');
+    const functionsProps = { secret: this.secret, parameterName, rotationFunction: this.function, rolloutAllowance, metricDimension };
+    this.boundFunctions = new BoundFunctions(this, 'BoundFunctions', { ...functionsProps, signerKind: signer.kind });
 
     const boundSigner = signer._bind(this, {
       clusterArn,
@@ -186,6 +190,8 @@ export class DsqlUrlSecret extends Construct {
       boundServicesParameter: boundServicesParameterName,
       // A lazy number: known at synth only, once every service is bound.
       boundServicesParameterCount: this.boundServices.count,
+      boundFunctionsParameter: parameterName,
+      boundFunctionsParameterCount: this.boundFunctions.count,
       redeployConcurrency,
       redeployStaggerMs: redeployStagger.toMilliseconds(),
       metricDimension,
@@ -197,54 +203,8 @@ export class DsqlUrlSecret extends Construct {
     // The URL without its token, for `cdk-dsql-url-secret exec --sign` (left out when it may not fit in a tag).
     const endpointTag = EndpointTag.encode(config);
     if (endpointTag !== undefined) Tags.of(this.secret).add(EndpointTag.key, endpointTag);
-    // finishSecret records the promotion time on the secret so retries never redeploy twice;
-    // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
-        resources: [this.secret.secretArn],
-      }),
-    );
-    const rotationSchedule = scheduleRotation(this, { secret: this.secret, rotationFunction: this.function, interval: rotationInterval });
-
-    this.initialRotation = new InitialRotation(this, 'InitialRotation', {
-      secret: this.secret,
-      cluster: { identifier: props.cluster.clusterRef.identifier, region, arn: clusterArn },
-      rotationFunction: this.function,
-      signer: boundSigner.firstRotation,
-      urlSettings: {
-        Host: config.host,
-        Port: String(config.port),
-        Database: config.database,
-        Username: config.username,
-        UrlQuery: config.urlQuery,
-      },
-      signerArn: this.signerArn,
-      // Opted out of the role bootstrap: the first rotation fails fast with the grant to run while DSQL refuses the role.
-      roleGrantCheck: this.databaseRole.isAdmin || this.databaseRole.bootstrap ? undefined : { roleName: this.databaseRole.name },
-    });
-    // Only the custom resource waits: its function and role must not, or a KMS key grant closes a cycle.
-    this.initialRotation.resource.node.addDependency(rotationSchedule);
-    // The first rotation runs in the VPC: the endpoints it calls must exist first.
-    this.initialRotation.resource.node.addDependency(...vpcEndpoints);
-    // After a configuration change, the rotation it runs must see the function's new configuration and permissions.
-    this.initialRotation.resource.node.addDependency(this.function);
-    // A custom role exists and is granted to the signer before the first rotation (opted out: the signer's ARN is an output).
-    setUpDatabaseRole(
-      this,
-      {
-        clusterArn,
-        // Its function runs outside any VPC, where only the public endpoint resolves.
-        host: publicHost,
-        port: DSQL_PORT,
-        region,
-        database,
-        role: this.databaseRole,
-        signerArn: this.signerArn,
-        statementTimeout: CONNECT_TIMEOUT,
-      },
-      this.initialRotation.resource,
-    );
+    const first = { secret: this.secret, rotationFunction: this.function, rotationInterval, signer: boundSigner, cluster: props.cluster };
+    this.initialRotation = setUpFirstRotation(this, { ...first, config, databaseRole: this.databaseRole, publicHost, vpcEndpoints });
 
     const watchdog = new Watchdog(this, 'Watchdog', {
       secret: this.secret,
@@ -257,9 +217,13 @@ export class DsqlUrlSecret extends Construct {
       vpcSubnets: props.vpcSubnets,
       boundServicesParameter: boundServicesParameterName,
       boundServicesParameterCount: this.boundServices.count,
+      boundServicesFingerprint: this.boundServices.fingerprint,
+      boundFunctionsParameter: parameterName,
+      boundFunctionsParameterCount: this.boundFunctions.count,
       rolloutAllowance,
       redeployConcurrency,
     });
+    this.functionUpdateAlarm = this.boundFunctions.watch(watchdog.function, watchdogInterval);
     this.watchdogFunction = watchdog.function;
     this.fleetTokenAlarm = watchdog.fleetTokenAlarm;
     this.tokenCheckAlarm = watchdog.alarm;
@@ -308,6 +272,15 @@ export class DsqlUrlSecret extends Construct {
     const readers = this.signerCallsIam ? roles : [this.watchdogFunction.role!];
     this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', readers, this.boundServices.services);
     service.node.addDependency(this.initialRotation.resource);
+  }
+
+  /**
+   * Writes the secret's current `field` into `variable` of `fn` after every rotation (README: Lambda consumers). `fn` is created after the
+   * first rotation; its template value is a dynamic reference to the current value, so a later deploy never writes an old one.
+   * @param options the variable (default DATABASE_URL), the field (default url), and an alias to move after each update
+   */
+  public updateFunctionOnRotation(fn: lambda.IFunction, options: FunctionBindingOptions = {}): void {
+    this.boundFunctions.add(fn, options, this.initialRotation.resource);
   }
 
   /**

@@ -27,6 +27,10 @@ export interface WatchdogProps {
   readonly boundServicesParameter: string;
   /** How many bound-services parameters there are (a lazy number, known at synth). */
   readonly boundServicesParameterCount: number;
+  /** The first bound-functions parameter (lib/function-consumers.ts); its `<name>-*` read permission comes with it. */
+  readonly boundFunctionsParameter: string;
+  /** How many bound-functions parameters there are (a lazy number, known at synth). */
+  readonly boundFunctionsParameterCount: number;
   /** A service still running old tasks this long after a promotion gets one more forced deployment. */
   readonly rolloutAllowance: Duration;
   /** How many UpdateService calls a heal may run at once. */
@@ -76,6 +80,8 @@ export class Watchdog extends Construct {
       connectTimeoutSeconds: props.connectTimeout.toSeconds(),
       boundServicesParameter: props.boundServicesParameter,
       boundServicesParameterCount: props.boundServicesParameterCount,
+      boundFunctionsParameter: props.boundFunctionsParameter,
+      boundFunctionsParameterCount: props.boundFunctionsParameterCount,
       rolloutAllowanceSeconds: props.rolloutAllowance.toSeconds(),
       redeployConcurrency: props.redeployConcurrency,
     };

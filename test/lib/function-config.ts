@@ -19,6 +19,8 @@ const ROTATION_FIELDS: Record<keyof RotationFunctionConfig, true> = {
   urlQuery: true,
   boundServicesParameter: true,
   boundServicesParameterCount: true,
+  boundFunctionsParameter: true,
+  boundFunctionsParameterCount: true,
   redeployConcurrency: true,
   redeployStaggerMs: true,
   metricDimension: true,
@@ -34,6 +36,9 @@ const WATCHDOG_FIELDS: Record<keyof WatchdogFunctionConfig, true> = {
   connectTimeoutSeconds: true,
   boundServicesParameter: true,
   boundServicesParameterCount: true,
+  boundServicesFingerprint: true,
+  boundFunctionsParameter: true,
+  boundFunctionsParameterCount: true,
   rolloutAllowanceSeconds: true,
   redeployConcurrency: true,
 };
