@@ -7,7 +7,7 @@
  * position, and never stops the other functions' updates.
  */
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { describeInvalidEntry, InvalidBoundEntry } from '../core/bound-services';
 import { BoundFunctionEntry, boundServicesParameterName, DsqlUrlSecretValue, SECRET_FIELDS } from '../lib/contract';
 import { forEachLimited } from './for-each-limited';
@@ -40,9 +40,10 @@ const ENTRY_EXCERPT = 80;
 export async function loadBoundFunctions(ssm: SSMClient, baseName: string, count = 1): Promise<LoadedBoundFunctions> {
   const functions: BoundFunctionEntry[] = [];
   const invalid: InvalidBoundEntry[] = [];
-  for (let index = 0; index < count; index++) {
-    const name = boundServicesParameterName(baseName, index);
-    const raw = await getParameter(ssm, name);
+  const names = Array.from({ length: count }, (_, index) => boundServicesParameterName(baseName, index));
+  const values = await getParameters(ssm, names);
+  for (const [index, name] of names.entries()) {
+    const raw = values.get(name);
     if (raw === undefined) {
       if (index > 0) log.warn('a bound functions parameter does not exist yet (a stack update is adding functions)', { parameter: name });
       break;
@@ -155,13 +156,17 @@ export function fieldOf(value: Partial<DsqlUrlSecretValue> | undefined, field: s
   return typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 }
 
-async function getParameter(ssm: SSMClient, name: string): Promise<string | undefined> {
-  try {
-    return (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value ?? '[]';
-  } catch (err) {
-    if ((err as Error).name === 'ParameterNotFound') return undefined;
-    throw err;
+/** GetParameters takes at most 10 names per call. */
+const GET_PARAMETERS_BATCH = 10;
+
+/** The values of the parameters that exist, by name (GetParameters lists the others as InvalidParameters). */
+async function getParameters(ssm: SSMClient, names: readonly string[]): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  for (let i = 0; i < names.length; i += GET_PARAMETERS_BATCH) {
+    const out = await ssm.send(new GetParametersCommand({ Names: names.slice(i, i + GET_PARAMETERS_BATCH) }));
+    for (const p of out.Parameters ?? []) if (p.Name !== undefined) values.set(p.Name, p.Value ?? '[]');
   }
+  return values;
 }
 
 function excerpt(text: string): string {

@@ -1,4 +1,5 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeSecretCommand,
   ListSecretVersionIdsCommand,
@@ -17,6 +18,7 @@ import { AWS_CLIENT_OPTIONS, AwsServices, explainUnreachable } from './aws-clien
 import { readFunctionConfig } from './config';
 import { checkConnection } from './connection-check';
 import { checkFleet, FleetSummary } from './fleet-check';
+import { checkFunctions, FunctionCheckSummary } from './function-check';
 import { log } from './log';
 import { emitMetrics } from './metrics';
 import { readCurrentValue } from './secret-values';
@@ -42,24 +44,28 @@ export interface WatchdogResult {
   readonly clearedPendingVersions: readonly string[];
   /** The fleet check: the bound services' running tasks, their tokens and the heals started. */
   readonly fleet: FleetSummary;
+  /** The bound Lambda functions' values compared with AWSCURRENT, and the stale ones written again. */
+  readonly functions: FunctionCheckSummary;
 }
 
 export interface WatchdogOptions {
   readonly sm?: SecretsManagerClient;
   readonly ssm?: SSMClient;
   readonly ecs?: ECSClient;
+  readonly lambda?: LambdaClient;
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => Date;
 }
 
-let defaultClients: { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient } | undefined;
+let defaultClients: { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient; lambda: LambdaClient } | undefined;
 
 /** Short network timeouts: without a path to a service the check fails in seconds, naming the endpoint. */
-function clients(): { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient } {
+function clients(): { sm: SecretsManagerClient; ssm: SSMClient; ecs: ECSClient; lambda: LambdaClient } {
   return (defaultClients ??= {
     sm: explainUnreachable(new SecretsManagerClient(AWS_CLIENT_OPTIONS), AwsServices.SECRETS_MANAGER),
     ssm: explainUnreachable(new SSMClient(AWS_CLIENT_OPTIONS), AwsServices.SSM),
     ecs: explainUnreachable(new ECSClient(AWS_CLIENT_OPTIONS), AwsServices.ECS),
+    lambda: explainUnreachable(new LambdaClient(AWS_CLIENT_OPTIONS), AwsServices.LAMBDA),
   });
 }
 
@@ -161,15 +167,19 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
   else logRotateError(rotateError, fields);
 
   // After the token check's metrics: a fleet check that fails or hangs until the timeout cannot hide them.
-  const fleet = await checkFleet({
-    ssm: options.ssm ?? clients().ssm,
-    ecs: options.ecs ?? clients().ecs,
-    config,
-    secretArn,
-    metadata,
-    current: currentToken(value?.url, value?.issuedAt, expiresAt),
-    now,
-  });
+  // The bound functions are checked beside the fleet; neither check throws.
+  const [fleet, functions] = await Promise.all([
+    checkFleet({
+      ssm: options.ssm ?? clients().ssm,
+      ecs: options.ecs ?? clients().ecs,
+      config,
+      secretArn,
+      metadata,
+      current: currentToken(value?.url, value?.issuedAt, expiresAt),
+      now,
+    }),
+    checkFunctions({ lambda: options.lambda ?? clients().lambda, ssm: options.ssm ?? clients().ssm, sm, config, secretArn, value, now }),
+  ]);
   const result: WatchdogResult = {
     action: decision.action,
     reason: decision.reason,
@@ -179,11 +189,18 @@ export async function runWatchdog(options: WatchdogOptions = {}): Promise<Watchd
     rotationStarted,
     clearedPendingVersions: cleared,
     fleet,
+    functions,
   };
   if (rotateError !== undefined) throw Object.assign(rotateFailure(rotateError, secretArn, decision.reason), { result });
   // The fleet-token alarm treats missing data as fine, so a fleet check that cannot see the fleet must fail the
   // invocation for watchdogFailedAlarm to see it; only now, after the token check, the rotation and every metric.
   if (fleet.error !== undefined || fleet.failed.length > 0) throw Object.assign(new Error(fleetFailure(secretArn, fleet)), { result });
+  // StaleFunctions is emitted whenever the parameters were read; only a check that could not read them is silent.
+  if (functions.error !== undefined) {
+    throw Object.assign(new Error(`watchdog: the token check of ${secretArn} ran, but the function check did not: ${functions.error}`), {
+      result,
+    });
+  }
   return result;
 }
 

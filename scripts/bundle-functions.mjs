@@ -16,8 +16,9 @@ const options = JSON.parse(fs.readFileSync(path.join(root, 'scripts', 'function-
 const FUNCTIONS = ['rotation', 'watchdog', 'initial-rotation', 'role-bootstrap'];
 // Packages only some bundles may carry, and must: each one loads at every cold start of a function that carries it.
 // The CodeDeploy client starts deployments of CODE_DEPLOY services after a rotation and in the watchdog's heal
-// (functions/codedeploy-redeploy.ts).
-const ONLY_IN = { '@aws-sdk/client-codedeploy': ['rotation', 'watchdog'] };
+// (functions/codedeploy-redeploy.ts). The Lambda client writes the bound functions' variable after a rotation
+// and in the watchdog's function check (functions/function-env-update.ts).
+const ONLY_IN = { '@aws-sdk/client-codedeploy': ['rotation', 'watchdog'], '@aws-sdk/client-lambda': ['rotation', 'watchdog'] };
 
 /** Throws when a bundle carries a package of ONLY_IN it should not, or lacks one it needs. */
 function checkPackages(name, metafile) {

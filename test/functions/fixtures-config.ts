@@ -5,7 +5,7 @@
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   FUNCTION_CONFIG_ENV,
@@ -146,9 +146,7 @@ export function useMockedAws(beforeEachExtra: () => void = () => undefined) {
   beforeEach(() => {
     Object.values(mocks).forEach((m) => m.reset());
     // No function is bound unless a test binds one (the parameter exists only once one is).
-    mocks.ssmMock
-      .on(GetParameterCommand, { Name: BOUND_FUNCTIONS_PARAMETER })
-      .rejects(new ParameterNotFound({ message: 'Parameter not found', $metadata: {} }));
+    mocks.ssmMock.on(GetParametersCommand).resolves({ Parameters: [], InvalidParameters: [BOUND_FUNCTIONS_PARAMETER] });
     beforeEachExtra();
     restoreEnv = setEnv(handlerEnv());
     jest.spyOn(console, 'log').mockImplementation(() => undefined);

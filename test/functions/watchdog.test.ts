@@ -16,7 +16,7 @@ import { checkConnection } from '../../functions/connection-check';
 import { handler as watchdogHandler } from '../../functions/entry/watchdog';
 import { readWatchdogConfig, runWatchdog } from '../../functions/watchdog';
 import { awsError, BOUND_SERVICES_PARAMETER, FAKE_CREDENTIALS, HOST, OLD_VERSION, SECRET_ARN, TOKEN } from './fixtures';
-import { configEnv, setEnv, watchdogConfig } from './fixtures-config';
+import { BOUND_FUNCTIONS_PARAMETER, configEnv, setEnv, watchdogConfig } from './fixtures-config';
 import { newFakeAccessKey } from './fixtures-iam';
 import { placeholderValue } from './fixtures-secrets-manager';
 import { valueSignedWith } from './fixtures-tokens';
@@ -471,6 +471,8 @@ describe('readWatchdogConfig', () => {
       connectTimeoutSeconds: 10,
       boundServicesParameter: BOUND_SERVICES_PARAMETER,
       boundServicesParameterCount: 1,
+      boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
+      boundFunctionsParameterCount: 1,
       rolloutAllowanceSeconds: 1800,
       redeployConcurrency: 5,
     });
