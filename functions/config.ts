@@ -77,6 +77,7 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
     boundServicesParameter: f.string('boundServicesParameter'),
     boundServicesParameterCount: f.integer('boundServicesParameterCount', 1),
+    boundServicesFingerprint: f.string('boundServicesFingerprint'),
     boundFunctionsParameter: f.string('boundFunctionsParameter'),
     boundFunctionsParameterCount: f.integer('boundFunctionsParameterCount', 1),
     rolloutAllowanceSeconds: f.integer('rolloutAllowanceSeconds', 0),

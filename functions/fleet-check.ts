@@ -6,23 +6,21 @@
  * reach its logs.
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { describeInvalidEntry, readBoundServices } from '../core/bound-services';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { describeInvalidEntry } from '../core/bound-services';
 import { parseServiceArn } from '../core/ecs-services';
 import { CurrentToken, fleetHistoryOf, healAfter, healDue } from '../core/fleet';
 import { ecsFleetPort } from '../core/fleet-ecs-port';
 import { ServiceFleet, surveyFleet } from '../core/fleet-survey';
 import { rotationStateOf, SecretMetadata } from '../core/rotation-state';
-import { boundServicesParameterName, CodeDeployTarget, MetricName, WatchdogFunctionConfig } from '../lib/contract';
+import { CodeDeployTarget, MetricName, WatchdogFunctionConfig } from '../lib/contract';
 import { PromotionHistoryTag, PromotionRecord } from '../lib/secret-tags';
 import { codeDeployPath } from './codedeploy-redeploy';
+import { BoundServicesLoad, forgetBoundServices, loadBoundServices } from './fleet-bound-services';
 import { log } from './log';
 import { emitMetrics, MetricDatum } from './metrics';
 import { homeOf, redeployServices } from './redeploy';
 import { DEFAULT_RETRY, RetryPolicy, withRetry } from './retry';
-
-/** GetParameters takes at most 10 names per call. */
-const GET_PARAMETERS_BATCH = 10;
 
 /**
  * Fewer and shorter retries than the rotation function's: the watchdog has a
@@ -63,6 +61,8 @@ export interface FleetSummary {
   /** Services the survey or the heal could not handle, and bound-services entries that are not service ARNs. */
   readonly failed: string[];
   readonly ssmCalls: number;
+  /** Whether the bound services came from an earlier invocation's read of the parameters (functions/fleet-bound-services.ts). */
+  readonly servicesCached: boolean;
   /** ECS calls of the survey (a heal's DescribeServices and UpdateService calls not included). */
   readonly ecsCalls: number;
   /** Why the check stopped before the end (the parameters could not be read). */
@@ -77,22 +77,19 @@ export interface FleetSummary {
  * bound services could not be read at all.
  */
 export async function checkFleet(input: FleetCheckInput): Promise<FleetSummary> {
-  const { config } = input;
   const retry = input.retry ?? FLEET_CHECK_RETRY;
   let ssmCalls = 0;
-  let bound: Awaited<ReturnType<typeof readBoundServices>>;
+  let loaded: BoundServicesLoad;
   try {
-    const values = await prefetchParameters(input.ssm, config.boundServicesParameter, config.boundServicesParameterCount, retry, () => {
+    loaded = await loadBoundServices(input.ssm, input.config, input.now, retry, () => {
       ssmCalls++;
-    });
-    bound = await readBoundServices(config.boundServicesParameter, async (name) => values.get(name), config.boundServicesParameterCount, {
-      invalid: 'collect',
     });
   } catch (err) {
     const error = errorText(err);
     log.error('fleet check: could not read the bound services', { secretArn: input.secretArn, error });
     return { ...empty(), ssmCalls, error: `reading the bound services parameters failed (${error})` };
   }
+  const { bound } = loaded;
   for (const entry of bound.invalid) {
     log.error('fleet check: a bound-services entry is not a service ARN; its tasks are not checked', {
       entry: describeInvalidEntry(entry),
@@ -100,18 +97,18 @@ export async function checkFleet(input: FleetCheckInput): Promise<FleetSummary> 
   }
 
   try {
-    return await surveyAndHeal(input, bound, retry, ssmCalls);
+    return await surveyAndHeal(input, loaded, retry, ssmCalls);
   } catch (err) {
     // surveyFleet and redeployServices record their failures per service; this is a bug's last line of defence.
     const error = errorText(err);
     log.error('fleet check: failed', { secretArn: input.secretArn, error });
-    return { ...empty(), services: bound.arns.length, ssmCalls, error };
+    return { ...empty(), services: bound.arns.length, ssmCalls, servicesCached: loaded.fromCache, error };
   }
 }
 
 async function surveyAndHeal(
   input: FleetCheckInput,
-  bound: Awaited<ReturnType<typeof readBoundServices>>,
+  { bound, fromCache }: BoundServicesLoad,
   retry: RetryPolicy,
   ssmCalls: number,
 ): Promise<FleetSummary> {
@@ -123,6 +120,8 @@ async function surveyAndHeal(
     bound.arns,
     history,
   );
+  // A bound service ECS no longer knows may have been replaced (a new ARN in the parameters): read them next time.
+  if (survey.services.some((s) => s.state === 'gone')) forgetBoundServices();
   const stale = survey.services.filter((s) => s.staleTasks > 0);
   for (const s of stale) {
     log.warn('fleet check: service runs tasks started before the current promotion', { ...serviceFields(s, now) });
@@ -151,6 +150,7 @@ async function surveyAndHeal(
     stillStale: heal.stillStale,
     failed,
     ssmCalls,
+    servicesCached: fromCache,
     ecsCalls: survey.calls,
   };
   const { healed, stillStale, failed: failedList, oldestExpiresAt, ...counts } = summary;
@@ -224,27 +224,6 @@ async function healStuckServices(
   return { healed: report.redeployed, stillStale: report.alreadyCurrent, failed: report.failed.map((f) => f.serviceArn) };
 }
 
-/** Reads `<base>`, `<base>-2`, ... with GetParameters, 10 names a call; a parameter that does not exist is absent from the map. */
-async function prefetchParameters(
-  ssm: SSMClient,
-  base: string,
-  count: number,
-  retry: RetryPolicy,
-  onCall: () => void,
-): Promise<Map<string, string>> {
-  const names = Array.from({ length: count }, (_, i) => boundServicesParameterName(base, i));
-  const values = new Map<string, string>();
-  for (let i = 0; i < names.length; i += GET_PARAMETERS_BATCH) {
-    const out = await withRetry(() => {
-      onCall();
-      return ssm.send(new GetParametersCommand({ Names: names.slice(i, i + GET_PARAMETERS_BATCH) }));
-    }, retry);
-    // Names that do not exist come back in InvalidParameters.
-    for (const p of out.Parameters ?? []) if (p.Name !== undefined) values.set(p.Name, p.Value ?? '[]');
-  }
-  return values;
-}
-
 function emitFleetMetrics(
   dimension: string,
   now: Date,
@@ -283,7 +262,18 @@ function serviceFields(s: ServiceFleet, now: Date): Record<string, string | numb
 }
 
 function empty(): FleetSummary {
-  return { services: 0, drilledDown: 0, staleTasks: 0, staleServices: 0, healed: [], stillStale: [], failed: [], ssmCalls: 0, ecsCalls: 0 };
+  return {
+    services: 0,
+    drilledDown: 0,
+    staleTasks: 0,
+    staleServices: 0,
+    healed: [],
+    stillStale: [],
+    failed: [],
+    ssmCalls: 0,
+    servicesCached: false,
+    ecsCalls: 0,
+  };
 }
 
 function errorText(err: unknown): string {

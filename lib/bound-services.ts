@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -38,6 +39,14 @@ const OBJECT_ENTRY_OVERHEAD = JSON.stringify({ service: '', codeDeploy: { applic
 export class BoundServices extends Construct {
   /** How many parameters there are, resolved at synth (a token until then). */
   public readonly count: number;
+  /**
+   * 16 hex digits of a SHA-256 over every parameter's entries as the template holds them (a service's Ref, an
+   * imported service's literal ARN, its deployment group), resolved at synth: binding, unbinding or moving a
+   * service changes it, and the watchdog keeps its read of the parameters only while it is unchanged. A service
+   * replaced under the same construct (a new ARN behind the same Ref) leaves it unchanged: see
+   * functions/fleet-bound-services.ts for how the watchdog still sees that.
+   */
+  public readonly fingerprint: string;
   /** In binding order; the parameters and the redeploy policy read it at synth. */
   public readonly services: ecs.IBaseService[] = [];
   /** The deployment group of each service bound with one (CODE_DEPLOY controller). */
@@ -55,6 +64,12 @@ export class BoundServices extends Construct {
   ) {
     super(scope, id);
     this.count = Lazy.number({ produce: () => this.chunks.length });
+    this.fingerprint = Lazy.string({
+      produce: () => {
+        const entries = Stack.of(this).resolve(this.chunks.map((c) => c.services.map((s) => this.entryOf(s))));
+        return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);
+      },
+    });
     this.addParameter();
     // One statement for however many parameters: one ARN each would grow the function's policy past IAM's size limit.
     // `<base>-*` lies under this construct's own unique path.

@@ -108,6 +108,11 @@ export interface WatchdogFunctionConfig {
   readonly boundServicesParameter: string;
   /** How many bound-services parameters there are (see boundServicesParameterName). */
   readonly boundServicesParameterCount: number;
+  /**
+   * A hash of the bound-services parameters' entries as the template holds them (lib/bound-services.ts): it changes
+   * whenever a service is bound or unbound, so the fleet check knows when its kept list of services may be out of date.
+   */
+  readonly boundServicesFingerprint: string;
   /** The first bound-functions parameter, as the rotation function gets it: the watchdog checks each bound function's value. */
   readonly boundFunctionsParameter: string;
   /** How many bound-functions parameters there are (see boundServicesParameterName). */

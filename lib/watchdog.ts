@@ -27,6 +27,8 @@ export interface WatchdogProps {
   readonly boundServicesParameter: string;
   /** How many bound-services parameters there are (a lazy number, known at synth). */
   readonly boundServicesParameterCount: number;
+  /** Changes whenever the set of bound services does (BoundServices.fingerprint, a lazy string). */
+  readonly boundServicesFingerprint: string;
   /** The first bound-functions parameter (lib/function-consumers.ts); its `<name>-*` read permission comes with it. */
   readonly boundFunctionsParameter: string;
   /** How many bound-functions parameters there are (a lazy number, known at synth). */
@@ -35,6 +37,14 @@ export interface WatchdogProps {
   readonly rolloutAllowance: Duration;
   /** How many UpdateService calls a heal may run at once. */
   readonly redeployConcurrency: number;
+}
+
+/**
+ * The fleet-token alarm's threshold: a heal is noticed up to one interval late and its rollout takes up to
+ * rolloutAllowance, so a running task's token must have at least this long left.
+ */
+export function fleetTokenAlarmThresholdSeconds(rolloutAllowance: Duration, interval: Duration): number {
+  return rolloutAllowance.toSeconds() + interval.toSeconds();
 }
 
 /** The watchdog alarm's window, in intervals, and how many of them must fail. */
@@ -80,6 +90,7 @@ export class Watchdog extends Construct {
       connectTimeoutSeconds: props.connectTimeout.toSeconds(),
       boundServicesParameter: props.boundServicesParameter,
       boundServicesParameterCount: props.boundServicesParameterCount,
+      boundServicesFingerprint: props.boundServicesFingerprint,
       boundFunctionsParameter: props.boundFunctionsParameter,
       boundFunctionsParameterCount: props.boundFunctionsParameterCount,
       rolloutAllowanceSeconds: props.rolloutAllowance.toSeconds(),
@@ -142,7 +153,7 @@ export class Watchdog extends Construct {
   }
 
   private newFleetTokenAlarm(props: WatchdogProps): cloudwatch.Alarm {
-    const rescueSeconds = props.rolloutAllowance.toSeconds() + props.interval.toSeconds();
+    const rescueSeconds = fleetTokenAlarmThresholdSeconds(props.rolloutAllowance, props.interval);
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: MetricName.FLEET_TOKEN_SECONDS_LEFT,

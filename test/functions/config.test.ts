@@ -206,6 +206,7 @@ describe('readFunctionConfig: the watchdog function', () => {
       connectTimeoutSeconds: 7,
       boundServicesParameter: BOUND_SERVICES_PARAMETER,
       boundServicesParameterCount: 1,
+      boundServicesFingerprint: expect.stringMatching(/^fixture-deployment-\d+$/),
       rolloutAllowanceSeconds: 1800,
       redeployConcurrency: 5,
     });

@@ -471,6 +471,7 @@ describe('readWatchdogConfig', () => {
       connectTimeoutSeconds: 10,
       boundServicesParameter: BOUND_SERVICES_PARAMETER,
       boundServicesParameterCount: 1,
+      boundServicesFingerprint: expect.stringMatching(/^fixture-deployment-\d+$/),
       boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
       boundFunctionsParameterCount: 1,
       rolloutAllowanceSeconds: 1800,
