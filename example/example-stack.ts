@@ -2,6 +2,8 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
@@ -9,8 +11,9 @@ import { DatabaseRole, DsqlUrlSecret } from '../lib';
 
 /**
  * The example app: a DSQL cluster, a Fargate service whose container gets
- * DATABASE_URL from a DsqlUrlSecret, and the binding that redeploys the
- * service after each rotation.
+ * DATABASE_URL from a DsqlUrlSecret, the binding that redeploys the service
+ * after each rotation, and a Lambda function whose DATABASE_URL the rotation
+ * rewrites after each rotation.
  */
 export class ExampleStack extends Stack {
   public readonly dbUrl: DsqlUrlSecret;
@@ -51,6 +54,25 @@ export class ExampleStack extends Stack {
     });
     this.dbUrl.redeployOnRotation(service);
 
+    // A Lambda consumer: DATABASE_URL is set by the binding (never by the function's own props), and rewritten after each rotation.
+    const reportLogs = new logs.LogGroup(this, 'ReportFunctionLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    // A role of its own that writes to its own log group only, rather than AWSLambdaBasicExecutionRole's logs:* on every group.
+    const reportRole = new iam.Role(this, 'ReportFunctionRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    reportLogs.grantWrite(reportRole);
+    const reportFn = new lambda.Function(this, 'ReportFunction', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      // A real handler opens a pg Pool with { connectionString: process.env.DATABASE_URL } outside the handler. Once the
+      // rotation's update of the configuration completes, Lambda runs invocations in instances provisioned with the new value.
+      code: lambda.Code.fromInline(
+        'exports.handler = async () => { const url = process.env.DATABASE_URL; return { host: url ? new URL(url).hostname : null }; };',
+      ),
+      timeout: Duration.seconds(30),
+      logGroup: reportLogs,
+      role: reportRole,
+    });
+    this.dbUrl.updateFunctionOnRotation(reportFn);
+
     // The only AwsSolutions findings on this stack, each narrowed to its resource and finding (README: What gets created).
     NagSuppressions.addResourceSuppressions(
       this.dbUrl,
@@ -63,16 +85,26 @@ export class ExampleStack extends Stack {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; the only other wildcard, ' +
-            'on the bound-services parameters, is below.',
+            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; ecs:ListTasks is ' +
+            "allowed on * only with the ecs:cluster condition naming the bound services' clusters (a policy naming its " +
+            'container-instance resource was reported to deny it); the other wildcards are below.',
           appliesTo: ['Resource::*'],
         },
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            "ssm:GetParameter on this construct's own bound-services parameters (<base> and <base>-N, one path per construct): " +
-            'one ARN per parameter would fill the role policy limit at 500 services.',
-          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:.*:parameter\\/cdk-dsql-url-secret\\/.*\\/bound-services-\\*$/g' }],
+            "ssm:GetParameter on this construct's own bound-services and bound-functions parameters (<base> and <base>-N, one path " +
+            'per construct): one ARN per parameter would fill the role policy limit at 500 services.',
+          appliesTo: [
+            { regex: '/^Resource::arn:<AWS::Partition>:ssm:.*:parameter\\/cdk-dsql-url-secret\\/.*\\/bound-(services|functions)-\\*$/g' },
+          ],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            "ecs:DescribeTasks on the tasks of the bound services' clusters (task/<cluster>/*), for the watchdog's fleet check: " +
+            'task ids are assigned when ECS starts a task, so no policy can name them at deploy time.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ecs:.*:task\\/<[A-Za-z0-9]+>\\/\\*$/g' }],
         },
       ],
       true,

@@ -31,6 +31,30 @@ describe('example app', () => {
     });
   });
 
+  test('has a Lambda consumer: DATABASE_URL resolves AWSCURRENT at deploy, and the rotation may update that function only', () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { DATABASE_URL: Match.anyValue() } } },
+    });
+    const ids = Object.keys(functions);
+    expect(ids).toHaveLength(1);
+    const reference = JSON.stringify(stack.resolve(functions[ids[0]].Properties.Environment.Variables.DATABASE_URL));
+    expect(reference).toContain('{{resolve:secretsmanager:');
+    expect(reference).toContain(':SecretString:url::}}');
+    // Created after the first rotation, so it never starts without a URL.
+    expect(functions[ids[0]].DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^DatabaseUrlInitialRotation/)]));
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: ['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration'],
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [ids[0], 'Arn'] },
+          },
+        ],
+      },
+    });
+  });
+
   test('cdk-nag AwsSolutions: no unsuppressed errors or warnings, and every suppression has a reason', () => {
     const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-'));
     const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-'));
