@@ -68,6 +68,7 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
     connectTimeoutSeconds: f.integer('connectTimeoutSeconds', 1),
     signer: readSigner(f.object('signer')),
     rolloutAllowanceSeconds: f.integer('rolloutAllowanceSeconds', 0),
+    watchdogIntervalSeconds: f.integer('watchdogIntervalSeconds', 1),
   }),
   [FunctionBundle.WATCHDOG]: (f) => ({
     secretArn: f.string('secretArn'),

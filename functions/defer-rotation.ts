@@ -4,14 +4,14 @@ import { valueMatchesSettings } from '../core/url-settings';
 import { DsqlUrlSecretValue } from '../lib/contract';
 import { DeferredTag } from '../lib/secret-tags';
 import { checkConnection } from './connection-check';
-import { decideDeferral } from './deferral';
+import { decideDeferral, deferralEndsAt } from './deferral';
 import { log } from './log';
 import { readCurrentValue } from './secret-values';
 import { StepContext } from './step-context';
 
 /**
- * createSecret's deferral (the rule is deferral.ts): a rotation within
- * rolloutAllowance of the last promotion stores AWSCURRENT's value again as
+ * createSecret's deferral (the rule is deferral.ts): a rotation within the
+ * rollout and heal window of the last promotion stores AWSCURRENT's value again as
  * AWSPENDING and tags the secret with this version and the time from which
  * the watchdog rotates for real. Returns whether it deferred.
  *
@@ -23,9 +23,10 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
   const state = rotationStateOf(ctx.metadata);
   const allowance = ctx.config.rolloutAllowanceSeconds;
   const fields = { secretArn: ctx.secretArn, versionId: ctx.versionId };
-  // Cheap check first: no promotion within the allowance means no read at all.
+  // Cheap check first: no promotion within the rollout and heal window means no read at all.
   const last = lastPromotionAt(state);
-  if (allowance <= 0 || last === undefined || now.getTime() >= last.getTime() + allowance * 1000) {
+  const timing = { rolloutAllowanceSeconds: allowance, watchdogIntervalSeconds: ctx.config.watchdogIntervalSeconds };
+  if (allowance <= 0 || last === undefined || now.getTime() >= deferralEndsAt(last, timing).getTime()) {
     await forgetDeferralOfThisVersion(ctx, state);
     return false;
   }
@@ -36,7 +37,7 @@ export async function deferIfWithinRollout(ctx: StepContext, now: Date): Promise
   const decision = decideDeferral({
     now,
     promotedAt: currentTokenPromotedAt(state),
-    rolloutAllowanceSeconds: allowance,
+    ...timing,
     currentExpiresAt: value?.url && !Number.isNaN(expiresMs) ? new Date(expiresMs) : undefined,
     // The whole URL, query included: keeping a URL made under another configuration would keep it stale.
     currentMatchesConfig: valueMatchesSettings(value, ctx.config),

@@ -3,12 +3,14 @@
  * of a bound service still holds is never deleted. IAM allows two keys per
  * user, so createSecret deletes before it creates (functions/signer.ts); this
  * asks the fleet first (core/fleet-survey.ts), with the promotion history
- * (core/fleet.ts) telling which token each task holds.
+ * (core/fleet.ts) telling which token each task holds, and the token telling
+ * which key signed it (a key may sign several versions: see signer.ts).
  *
- * When the survey cannot tell (a failed call, a task of unknown start, or a
- * task older than every recorded promotion while the key's version is not
- * recorded), the key stays: a refused rotation is retried and the watchdog
- * heals stuck services, while a deleted key kills every task still using it.
+ * When the survey cannot tell (a failed call, a task of unknown start, a
+ * version whose key cannot be read, or a task older than every recorded
+ * promotion while a key may be older too), the key counts as in use: the
+ * signer then keeps every key and signs with AWSCURRENT's, while a deleted
+ * key kills every task still using it.
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -36,36 +38,44 @@ export interface KeyGuardContext {
   readonly retry?: RetryPolicy;
 }
 
-/** A key createSecret is about to delete, and the version of the URL secret whose token it signed, when known. */
+/** A key createSecret would delete, with what the signer keys secret says of it. */
 export interface KeyToDelete {
   readonly accessKeyId: string;
+  /** The version of the URL secret it was created for; a key signs that version and, reused, later ones only. */
   readonly versionId?: string;
+  readonly createdAt?: Date;
 }
 
-/** Services named in a refusal; the rest are counted. */
+/**
+ * The access key id that signed the token of a version of the URL secret;
+ * undefined when it holds no token. Throws when it cannot tell.
+ */
+export type SigningKeyOf = (versionId: string) => Promise<string | undefined>;
+
+/** Whether running tasks may still use a key: `reasons` name services (the first few) and what their tasks hold. */
+export type KeyGuardVerdict =
+  | { readonly inUse: false }
+  | { readonly inUse: true; readonly reasons: readonly string[]; readonly services: number; readonly tasks: number };
+
+/** Services named in a verdict; the rest are counted. */
 const NAMED_SERVICES = 10;
 
 /**
- * Throws, before anything is deleted, when a running task of a bound service
- * may hold a token signed by one of `keys`. Only keys of AWSPREVIOUS or of a
- * recorded promotion can be held; keys of versions never promoted (orphans of
- * failed rotations) need no survey. No bound services: no ECS call.
+ * Whether a running task of a bound service may hold a token signed by one of
+ * `keys`. No bound services: no ECS call. Deletes nothing and throws nothing:
+ * a survey that cannot run says "in use".
  */
-export async function refuseToDeleteKeysInUse(ctx: KeyGuardContext, keys: readonly KeyToDelete[]): Promise<void> {
+export async function keysInUse(ctx: KeyGuardContext, keys: readonly KeyToDelete[], signingKeyOf: SigningKeyOf): Promise<KeyGuardVerdict> {
+  if (keys.length === 0) return { inUse: false };
   const state = rotationStateOf(ctx.metadata);
   const recorded = PromotionHistoryTag.decode(ctx.metadata.Tags?.find((t) => t.Key === PromotionHistoryTag.key)?.Value);
-  const promoted = (v: string | undefined): v is string =>
-    v !== undefined && v !== state.current && (v === state.previous || recorded.some((r) => r.versionId === v));
-  const versions = [...new Set(keys.map((k) => k.versionId).filter(promoted))];
-  if (versions.length === 0) return;
-
-  const fields = { secretArn: ctx.secretArn, versions: versions.join(', ') };
+  const fields = { secretArn: ctx.secretArn, keys: keys.length };
   let survey: Awaited<ReturnType<typeof surveyHolders>>;
   try {
     const bound = await loadBoundServices(ctx.ssm, ctx.config.boundServicesParameter, ctx.config.boundServicesParameterCount);
     if (bound.arns.length === 0) {
       log.info('createSecret: no bound services, so no task can hold an old token', fields);
-      return;
+      return { inUse: false };
     }
     const history = fleetHistoryOf(recorded, state, await currentToken(ctx));
     survey = await surveyHolders(
@@ -74,38 +84,66 @@ export async function refuseToDeleteKeysInUse(ctx: KeyGuardContext, keys: readon
       history,
     );
   } catch (err) {
-    throw refusal(versions, [`the survey could not run (${errorText(err)})`]);
+    return { inUse: true, reasons: [`the survey could not run (${errorText(err)})`], services: 0, tasks: 0 };
   }
 
+  const deleting = new Set(keys.map((k) => k.accessKeyId));
+  const keyOf = cachedKeyOf(signingKeyOf);
+  const olderMayHold = keys.some((k) => mayHaveSignedBefore(k, survey.history));
   const reasons: string[] = [];
-  for (const version of versions) {
-    for (const [service, createdAts] of survey.tasksByService) {
-      const holding = createdAts.filter((createdAt) => mayHold(createdAt, survey.history, version));
-      if (holding.length === 0) continue;
-      const unknown = holding.filter((createdAt) => tokenHeldBy(createdAt, survey.history).versionId === undefined).length;
-      const known = holding.length - unknown;
-      const parts = [known > 0 ? `${taskCount(known)} on its token` : '', unknown > 0 ? `${taskCount(unknown)} of unknown token` : ''];
-      reasons.push(`${service}: ${parts.filter((p) => p !== '').join(', ')}`);
+  let tasks = 0;
+  for (const [service, createdAts] of survey.tasksByService) {
+    let onDeleted = 0;
+    let unknown = 0;
+    for (const createdAt of createdAts) {
+      const versionId = tokenHeldBy(createdAt, survey.history).versionId;
+      if (versionId === undefined) {
+        if (createdAt === undefined || olderMayHold) unknown++;
+        continue;
+      }
+      const key = await keyOf(versionId);
+      if (key === null) unknown++;
+      else if (key !== undefined && deleting.has(key)) onDeleted++;
     }
+    if (onDeleted + unknown === 0) continue;
+    tasks += onDeleted + unknown;
+    const parts = [
+      onDeleted > 0 ? `${taskCount(onDeleted)} on its token` : '',
+      unknown > 0 ? `${taskCount(unknown)} of unknown token` : '',
+    ];
+    reasons.push(`${service}: ${parts.filter((p) => p !== '').join(', ')}`);
   }
   for (const failed of survey.failed) reasons.push(`${failed.service}: could not tell (${failed.error})`);
-  if (reasons.length > 0) {
-    log.warn('createSecret: refusing to delete an access key running tasks may still use', { ...fields, services: reasons.length });
-    throw refusal(versions, reasons);
-  }
+  if (reasons.length > 0) return { inUse: true, reasons, services: reasons.length, tasks };
   log.info('createSecret: no running task holds a token of the keys being deleted', { ...fields, surveyCalls: survey.calls });
+  return { inUse: false };
+}
+
+/** The reasons of a verdict as one sentence part: the first services by name, the rest counted. */
+export function verdictText(reasons: readonly string[]): string {
+  const named = reasons.slice(0, NAMED_SERVICES).join('; ');
+  return reasons.length > NAMED_SERVICES ? `${named}; and ${reasons.length - NAMED_SERVICES} more services` : named;
 }
 
 /**
- * Whether a task created at `createdAt` may hold `versionId`'s token: it
- * holds it, or its token is unknown and could be it (no start time, or the
- * version is not in the history, so "older than every record" does not rule
- * it out).
+ * Whether `key` may have signed a token older than every record, which a task
+ * started before them holds: unless the key was created for a recorded
+ * version, or after the oldest recorded promotion (a key only signs the
+ * version it was created for and later ones).
  */
-function mayHold(createdAt: Date | undefined, history: readonly PromotionRecord[], versionId: string): boolean {
-  const held = tokenHeldBy(createdAt, history).versionId;
-  if (held !== undefined) return held === versionId;
-  return createdAt === undefined || !history.some((r) => r.versionId === versionId);
+function mayHaveSignedBefore(key: KeyToDelete, history: readonly PromotionRecord[]): boolean {
+  if (key.versionId !== undefined && history.some((r) => r.versionId === key.versionId)) return false;
+  const oldest = history[history.length - 1];
+  return oldest === undefined || key.createdAt === undefined || key.createdAt.getTime() <= oldest.promotedAt.getTime();
+}
+
+/** signingKeyOf once per version; null: it could not tell. */
+function cachedKeyOf(signingKeyOf: SigningKeyOf): (versionId: string) => Promise<string | undefined | null> {
+  const known = new Map<string, string | undefined | null>();
+  return async (versionId) => {
+    if (!known.has(versionId)) known.set(versionId, await signingKeyOf(versionId).catch(() => null));
+    return known.get(versionId);
+  };
 }
 
 /** AWSCURRENT's issuedAt and expiresAt; undefined for the placeholder or a value without them. */
@@ -146,16 +184,6 @@ async function surveyHolders(port: FleetPort, serviceArns: readonly string[], hi
     .filter((s) => s.state === 'failed')
     .map((s) => ({ service: serviceLabel(s.serviceArn), error: s.error ?? 'unknown error' }));
   return { history, tasksByService, failed, calls: survey.calls };
-}
-
-function refusal(versions: readonly string[], reasons: readonly string[]): Error {
-  const named = reasons.slice(0, NAMED_SERVICES).join('; ');
-  const more = reasons.length > NAMED_SERVICES ? `; and ${reasons.length - NAMED_SERVICES} more services` : '';
-  return new Error(
-    `createSecret: the access key that signed version ${versions.join(', ')} stays, because running tasks may still use ` +
-      `its token: ${named}${more}. The watchdog redeploys services whose tasks outlive their rollout, and a later rotation ` +
-      'deletes the key once no task uses it. No access key was deleted or created.',
-  );
 }
 
 function serviceLabel(serviceArn: string): string {

@@ -9,8 +9,9 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignerKeysValue, SignerKind } from '../lib/contract';
 import { HandlerConfig, SignerConfig } from './config';
 import { keySuffix, redact } from '../core/redact';
-import { promotionTimeOf, rotationStateOf } from '../core/rotation-state';
-import { KeyGuardContext, refuseToDeleteKeysInUse } from './key-guard';
+import { rotationStateOf } from '../core/rotation-state';
+import { KeyGuardContext } from './key-guard';
+import { reasonToKeepKeys, signWithCurrentKey } from './signer-key-reuse';
 import { log } from './log';
 import { SigningCredentials } from './token';
 
@@ -18,8 +19,11 @@ import { SigningCredentials } from './token';
 export interface SignerContext extends KeyGuardContext {
   readonly sm: SecretsManagerClient;
   readonly iam: IAMClient;
-  /** rolloutAllowanceSeconds: AWSPREVIOUS's key is never deleted sooner than this after the last promotion. */
-  readonly config: Pick<HandlerConfig, 'signer' | 'rolloutAllowanceSeconds' | 'boundServicesParameter' | 'boundServicesParameterCount'>;
+  /** rolloutAllowanceSeconds and watchdogIntervalSeconds: how long after a promotion AWSPREVIOUS's key is never deleted. */
+  readonly config: Pick<
+    HandlerConfig,
+    'signer' | 'rolloutAllowanceSeconds' | 'watchdogIntervalSeconds' | 'boundServicesParameter' | 'boundServicesParameterCount'
+  >;
   /** The URL secret. */
   readonly secretArn: string;
   /** The version being rotated in. */
@@ -52,11 +56,10 @@ export async function signingCredentials(ctx: SignerContext, now: Date = new Dat
  *    (the keys secret holds a key stored for this version, and IAM
  *    still has it).
  * 2. Otherwise every key but AWSCURRENT's is deleted (IAM allows two keys per
- *    user, so delete before create). AWSPREVIOUS's key is refused while tasks
- *    started before the last promotion may still hold its token: until the
- *    promotion time plus rolloutAllowance, and after that while a running
- *    task of a bound service holds a token it signed (key-guard.ts). Keys
- *    of versions never promoted (orphans of failed rotations) always go.
+ *    user, so delete before create), unless a running task may still use one
+ *    (reasonToKeepKeys): then nothing is deleted and AWSCURRENT's key signs
+ *    this token too (its life is extended: a later rotation deletes it once no
+ *    task uses it). Without a usable AWSCURRENT key that fails, loudly.
  * 3. A new key is created and written to the keys secret at once, before it
  *    signs anything, so its secret part is never lost.
  */
@@ -82,34 +85,16 @@ async function rotateAccessKey(ctx: SignerContext, signer: AccessKeySigner, now:
   }
 
   const state = rotationStateOf(ctx.metadata);
-  const currentVersion = state.current;
-  const previousVersion = state.previous;
-  const currentKeyId = await signingKeyIdOfVersion(ctx, currentVersion, 'AWSCURRENT');
-  const previousKeyId = await signingKeyIdOfVersion(ctx, previousVersion, 'AWSPREVIOUS');
-
+  const currentKeyId = await signingKeyIdOfVersion(ctx, state.current, 'AWSCURRENT');
+  const previousKeyId = await signingKeyIdOfVersion(ctx, state.previous, 'AWSPREVIOUS');
   const toDelete = existing.filter((id) => id !== currentKeyId);
 
-  if (previousKeyId !== undefined && toDelete.includes(previousKeyId)) {
-    // A version without the promotion tag (or one naming another version) was promoted long ago.
-    const promotedAt = promotionTimeOf(state, currentVersion);
-    const safeAfter = promotedAt === undefined ? undefined : new Date(promotedAt.getTime() + ctx.config.rolloutAllowanceSeconds * 1000);
-    if (safeAfter !== undefined && safeAfter.getTime() > now.getTime()) {
-      throw new Error(
-        `createSecret: rotating again within rolloutAllowance (${ctx.config.rolloutAllowanceSeconds} s) of the last rotation ` +
-          `would delete the access key that tasks not yet replaced still use (the key that signed AWSPREVIOUS version ${previousVersion}; ` +
-          `AWSCURRENT version ${currentVersion} was promoted at ${promotedAt!.toISOString()}); retry after ${safeAfter.toISOString()}.`,
-      );
-    }
-  }
-  // Past the allowance too, a key whose token a running task still holds stays (key-guard.ts).
-  const versionOfKey = (id: string) => (id === previousKeyId ? previousVersion : stored.keys.find((k) => k.accessKeyId === id)?.versionId);
-  await refuseToDeleteKeysInUse(
-    ctx,
-    toDelete.map((id) => ({ accessKeyId: id, versionId: versionOfKey(id) })),
-  );
+  const signingKeyOf = (versionId: string) => signingKeyIdOfVersion(ctx, versionId);
+  const keep = await reasonToKeepKeys(ctx, { state, stored, toDelete, currentKeyId, previousKeyId, now, signingKeyOf });
+  if (keep !== undefined) return signWithCurrentKey({ userName: signer.userName, stored, existing, currentKeyId, keep, fields });
 
   for (const id of toDelete) {
-    const usedBy = id === previousKeyId ? 'AWSPREVIOUS' : 'none (left by a failed rotation)';
+    const usedBy = id === previousKeyId ? 'AWSPREVIOUS' : 'no current or previous version';
     try {
       await iamCall('DeleteAccessKey', signer, () =>
         ctx.iam.send(new DeleteAccessKeyCommand({ UserName: signer.userName, AccessKeyId: id })),
@@ -200,8 +185,11 @@ function isStoredKey(k: unknown): k is StoredKey {
   );
 }
 
-/** The access key id that signed the token stored in `versionId` of the URL secret; undefined for none or the placeholder. */
-async function signingKeyIdOfVersion(ctx: SignerContext, versionId: string | undefined, stage: string): Promise<string | undefined> {
+/**
+ * The access key id that signed the token stored in `versionId` of the URL
+ * secret (read with `stage` when it holds one); undefined for none or the placeholder.
+ */
+async function signingKeyIdOfVersion(ctx: SignerContext, versionId: string | undefined, stage?: string): Promise<string | undefined> {
   if (versionId === undefined) return undefined;
   let raw: string | undefined;
   try {
@@ -211,7 +199,7 @@ async function signingKeyIdOfVersion(ctx: SignerContext, versionId: string | und
     if ((err as Error).name !== 'ResourceNotFoundException') throw err;
     // A staged version always has a value; guessing "no key" here could delete a key in use.
     throw new Error(
-      `createSecret: cannot read ${stage} version ${versionId} of ${ctx.secretArn} to tell which access key signed it; ` +
+      `createSecret: cannot read ${stage ?? 'the'} version ${versionId} of ${ctx.secretArn} to tell which access key signed it; ` +
         'no access key was deleted or created',
     );
   }

@@ -85,11 +85,15 @@ export interface RotationFunctionConfig {
   /** Who signs the tokens. */
   readonly signer: SignerConfig;
   /**
-   * rolloutAllowance in seconds: a rotation that starts less than this after
-   * the last promotion is deferred, and the access-key signer never deletes a
-   * key still in use by tasks before it passes. 0: never defer.
+   * rolloutAllowance in seconds: a rotation that starts less than 2 x this +
+   * watchdogIntervalSeconds after the last promotion (lib/timing.ts
+   * previousTokenInUseSeconds: the rollout and the heal of a stuck one) is
+   * deferred, and the access-key signer does not delete AWSPREVIOUS's key before
+   * then. 0: never defer.
    */
   readonly rolloutAllowanceSeconds: number;
+  /** watchdogInterval in seconds: how late the watchdog may heal a stuck rollout or run a deferred rotation. */
+  readonly watchdogIntervalSeconds: number;
 }
 
 /** The watchdog function's configuration (lib/watchdog.ts writes it, functions/watchdog.ts reads it). */

@@ -37,16 +37,23 @@ export interface DsqlUrlSecretProps {
   /**
    * How often a new token is minted and the bound services are redeployed.
    * Whole hours from 4 hours up use Secrets Manager's own schedule; anything
-   * shorter (down to rolloutAllowance + 5 minutes, and 15 minutes) uses an
-   * EventBridge Scheduler schedule that calls RotateSecret. Whole minutes.
+   * else uses an EventBridge Scheduler schedule that calls RotateSecret.
+   * Whole minutes, at least 2 x rolloutAllowance + watchdogInterval + 5
+   * minutes (a rescue rotation's rollout, and the heal of a stuck one, end
+   * before the next rotation) and at least 15 minutes + watchdogInterval + 5
+   * minutes (a failed rotation is cleared before the next one).
    * @default Duration.hours(4)
    */
   readonly rotationInterval?: Duration;
 
   /**
-   * How long each token is requested to be valid: at least
-   * rotationInterval + rolloutAllowance + watchdogInterval + 5 minutes, and at
-   * most 7 days.
+   * How long each token is requested to be valid, in whole seconds: at least
+   * rotationInterval (+ 1 hour, the window of Secrets Manager's own schedule,
+   * when rotationInterval is whole hours from 4 hours up) + 2 x
+   * rolloutAllowance + 2 x watchdogInterval + 20 minutes (15 to clear a failed
+   * rotation, 5 of margin), and at most 7 days. The old token then outlives
+   * its successor's promotion by 2 x rolloutAllowance + watchdogInterval: a
+   * rollout, and the watchdog's heal of a stuck one.
    *
    * With the rotation function's role as signer a token may die earlier,
    * when the role's session credentials expire; the watchdog then rotates.
@@ -55,9 +62,10 @@ export interface DsqlUrlSecretProps {
   readonly tokenLifetime?: Duration;
 
   /**
-   * How often the watchdog connects with the current URL. It starts a
-   * rotation when the URL no longer authenticates or expires sooner than
-   * rolloutAllowance + watchdogInterval + 5 minutes. Whole minutes, from 1
+   * How often the watchdog connects with the current URL and heals services
+   * whose rollout is stuck. It starts a rotation when the URL no longer
+   * authenticates or expires sooner than 2 x rolloutAllowance + 2 x
+   * watchdogInterval + 20 minutes (see tokenLifetime). Whole minutes, from 1
    * minute to 1 hour. `watchdogFailedAlarm` fires when it errors or does
    * not run in 2 of 3 intervals.
    * @default Duration.minutes(5)
@@ -67,6 +75,10 @@ export interface DsqlUrlSecretProps {
   /**
    * How long a forced redeployment of the bound services may take until
    * every old task is gone (include the load balancer's deregistration delay).
+   * Positive, whole seconds. A service still running old tasks after it gets
+   * one more deployment from the watchdog; until 2 x rolloutAllowance +
+   * watchdogInterval after a promotion, rotations are deferred and the
+   * previous token's access key is kept (`minimumTaskValidity` is that long).
    * @default Duration.minutes(30)
    */
   readonly rolloutAllowance?: Duration;

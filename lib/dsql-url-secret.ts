@@ -85,7 +85,10 @@ export class DsqlUrlSecret extends Construct {
   public readonly host: string;
   /** The database role the URL logs in as. */
   public readonly databaseRole: DatabaseRole;
-  /** Least token validity a task gets at start: rotateBeforeExpiry - watchdogInterval - 15 min (failed rotation) - 5 min = rolloutAllowance. */
+  /**
+   * Least token validity a task gets at start: rotateBeforeExpiry - watchdogInterval - 15 min (failed rotation) - 5 min
+   * = 2 x rolloutAllowance + watchdogInterval (a rollout, and the heal of a stuck one).
+   */
   public readonly minimumTaskValidity: Duration;
 
   private readonly boundServices: BoundServices;
@@ -198,6 +201,7 @@ export class DsqlUrlSecret extends Construct {
       connectTimeoutSeconds: CONNECT_TIMEOUT.toSeconds(),
       signer: boundSigner.rotationFunctionConfig,
       rolloutAllowanceSeconds: rolloutAllowance.toSeconds(),
+      watchdogIntervalSeconds: watchdogInterval.toSeconds(),
     };
     this.function.addEnvironment(FUNCTION_CONFIG_ENV, Stack.of(this).toJsonString(config));
     // The URL without its token, for `cdk-dsql-url-secret exec --sign` (left out when it may not fit in a tag).

@@ -94,9 +94,14 @@ export class StandaloneTasks extends Construct {
     const validSeconds = minimumTaskValiditySeconds(this.budget);
     if (runSeconds <= 0) throw new Error(`${name}: maxRunTime must be positive, got ${maxRunTime.toHumanString()}`);
     if (runSeconds > validSeconds) {
-      const raised = { ...this.budget, rolloutAllowanceSeconds: Math.ceil(runSeconds) };
+      // minimumTaskValidity is 2 x rolloutAllowance + watchdogInterval: the allowance that makes it cover the run.
+      const raised = {
+        ...this.budget,
+        rolloutAllowanceSeconds: Math.max(1, Math.ceil((runSeconds - this.budget.watchdogIntervalSeconds) / 2)),
+      };
       throw new Error(
-        `${name}: maxRunTime ${maxRunTime.toHumanString()} is longer than minimumTaskValidity ${human(validSeconds)} (= rolloutAllowance), ` +
+        `${name}: maxRunTime ${maxRunTime.toHumanString()} is longer than minimumTaskValidity ${human(validSeconds)} ` +
+          '(= 2 x rolloutAllowance + watchdogInterval), ' +
           'the least validity the current token has left when a task starts; the task is never redeployed, so its token could expire ' +
           `while it runs. Raise rolloutAllowance to at least ${human(raised.rolloutAllowanceSeconds)} (the minimums of tokenLifetime, ` +
           `then ${human(minimumTokenLifetimeSeconds(raised))}, and rotationInterval, then ${human(minimumRotationIntervalSeconds(raised))}, ` +

@@ -30,13 +30,34 @@ export interface TimingBudget {
 }
 
 /**
+ * How long after a promotion old tasks may still run, holding the token before
+ * it: their rollout takes up to rolloutAllowance; a service whose rollout is
+ * stuck is healed (core/fleet.ts healDue) at the watchdog's first check after
+ * that, up to one watchdog interval later, and the heal's own rollout takes up
+ * to rolloutAllowance again. Until then a token must stay valid (expiry, and
+ * its access key kept), and no new rotation should start (functions/deferral.ts).
+ */
+export function previousTokenInUseSeconds(t: Pick<TimingBudget, 'rolloutAllowanceSeconds' | 'watchdogIntervalSeconds'>): number {
+  return t.rolloutAllowanceSeconds + healWindowSeconds(t);
+}
+
+/**
+ * The heal's share of previousTokenInUseSeconds: it starts up to one watchdog
+ * interval after the rollout's allowance, then takes its own rollout.
+ */
+export function healWindowSeconds(t: Pick<TimingBudget, 'rolloutAllowanceSeconds' | 'watchdogIntervalSeconds'>): number {
+  return t.watchdogIntervalSeconds + t.rolloutAllowanceSeconds;
+}
+
+/**
  * The watchdog rotates when the current token has less than this left: it may
  * notice up to one watchdog interval late, a failed rotation blocks a new one
  * until its pending version is stale, the rotation takes up to the safety
- * margin, and the rollout up to rolloutAllowance.
+ * margin, and the token must then outlive its successor's promotion by
+ * previousTokenInUseSeconds (the rollout, and the heal of a stuck one).
  */
 export function rotateBeforeExpirySeconds(t: Omit<TimingBudget, 'rotationIntervalSeconds' | 'scheduleWindowSeconds'>): number {
-  return t.rolloutAllowanceSeconds + t.watchdogIntervalSeconds + STALE_PENDING_SECONDS + SAFETY_MARGIN_SECONDS;
+  return t.watchdogIntervalSeconds + STALE_PENDING_SECONDS + SAFETY_MARGIN_SECONDS + previousTokenInUseSeconds(t);
 }
 
 /**
@@ -51,14 +72,16 @@ export function minimumTokenLifetimeSeconds(t: TimingBudget): number {
 
 /**
  * The shortest rotation interval that is safe: a rescue rotation by the
- * watchdog and its rollout must finish before the next scheduled rotation
- * starts another rollout (which would supersede it and keep old tasks
- * longer, or, with access keys, delete a key still in use), and a failed
- * rotation's pending version must go stale before the next tick.
+ * watchdog (up to the safety margin) and its rollout and heal
+ * (previousTokenInUseSeconds) must finish before the next scheduled rotation
+ * starts another rollout (which would supersede them and keep old tasks
+ * longer; such a rotation is deferred, see functions/deferral.ts, but then
+ * runs off the schedule), and a failed rotation's pending version must go
+ * stale before the next tick.
  */
 export function minimumRotationIntervalSeconds(t: Pick<TimingBudget, 'rolloutAllowanceSeconds' | 'watchdogIntervalSeconds'>): number {
   return Math.max(
-    2 * t.rolloutAllowanceSeconds + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS,
+    previousTokenInUseSeconds(t) + SAFETY_MARGIN_SECONDS,
     STALE_PENDING_SECONDS + t.watchdogIntervalSeconds + SAFETY_MARGIN_SECONDS,
   );
 }
@@ -71,9 +94,10 @@ export function minimumRotationIntervalSeconds(t: Pick<TimingBudget, 'rolloutAll
  * failed rotation blocks a new one for STALE_PENDING_SECONDS, and a rotation
  * takes up to SAFETY_MARGIN_SECONDS: the next token is promoted with the old
  * one still valid for rotateBeforeExpiry - watchdogInterval - STALE_PENDING -
- * SAFETY_MARGIN = rolloutAllowance. With the access-key signer, the key of
- * AWSPREVIOUS is kept for rolloutAllowance after a promotion as well. With the
- * role signer nothing is guaranteed: a token dies with the role's session.
+ * SAFETY_MARGIN = previousTokenInUseSeconds (2 x rolloutAllowance +
+ * watchdogInterval). With the access-key signer, the key of AWSPREVIOUS is
+ * kept that long after a promotion as well. With the role signer nothing is
+ * guaranteed: a token dies with the role's session.
  */
 export function minimumTaskValiditySeconds(t: Omit<TimingBudget, 'rotationIntervalSeconds' | 'scheduleWindowSeconds'>): number {
   return rotateBeforeExpirySeconds(t) - t.watchdogIntervalSeconds - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;

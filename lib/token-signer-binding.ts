@@ -17,7 +17,7 @@ const ROLE_SIGNER_SAFE_LIFETIME = Duration.hours(12);
  * services × 2 tasks, 24 standalone tasks a day, 5 % of rollouts stuck and 5 % of
  * rotations failed; that test fails when this drifts from its figure.
  */
-export const ROLE_SIGNER_DEAD_TASK_MINUTES_PER_WEEK = 2300;
+export const ROLE_SIGNER_DEAD_TASK_MINUTES_PER_WEEK = 2700;
 
 /** What a signer needs to know to bind its resources to a DsqlUrlSecret. */
 export interface TokenSignerBindOptions {

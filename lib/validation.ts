@@ -64,8 +64,8 @@ export function validateTiming(t: TimingSettings): void {
         `watchdogInterval ${t.watchdogInterval.toHumanString()} (2 x rolloutAllowance + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}, ` +
         `and at least ${human(STALE_PENDING_SECONDS)} + watchdogInterval + ${human(SAFETY_MARGIN_SECONDS)}), got ` +
         `${t.rotationInterval.toHumanString()}: ` +
-        `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout finishes ` +
-        `before the next one starts`,
+        `raise rotationInterval to at least ${human(minInterval)} or lower rolloutAllowance, so a rescue rotation's rollout, and the ` +
+        `heal of a stuck one, finish before the next one starts`,
     );
   }
   const minLifetime = minimumTokenLifetimeSeconds(budget);
@@ -74,10 +74,10 @@ export function validateTiming(t: TimingSettings): void {
     const lower = maxInterval >= minInterval ? ` or lower rotationInterval to at most ${human(maxInterval)}` : '';
     const window = budget.scheduleWindowSeconds > 0 ? ` + ${human(budget.scheduleWindowSeconds)} schedule window` : '';
     throw new Error(
-      `tokenLifetime must be at least rotationInterval${window} + rolloutAllowance + watchdogInterval + ` +
-        `${human(STALE_PENDING_SECONDS)} to clear a failed rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, ` +
-        `got ${t.tokenLifetime.toHumanString()}: raise tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced ` +
-        `before their token expires`,
+      `tokenLifetime must be at least rotationInterval${window} + 2 x rolloutAllowance + 2 x watchdogInterval (a rescue noticed ` +
+        `up to one interval late, its rollout, and the heal of a stuck one) + ${human(STALE_PENDING_SECONDS)} to clear a failed ` +
+        `rotation + ${human(SAFETY_MARGIN_SECONDS)} margin = ${human(minLifetime)}, got ${t.tokenLifetime.toHumanString()}: raise ` +
+        `tokenLifetime to at least ${human(minLifetime)}${lower}, so tasks are replaced before their token expires`,
     );
   }
 }

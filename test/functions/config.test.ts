@@ -58,6 +58,7 @@ describe('readFunctionConfig: the rotation function', () => {
       connectTimeoutSeconds: 7,
       signer: { kind: 'role' },
       rolloutAllowanceSeconds: 1800,
+      watchdogIntervalSeconds: 300,
     });
   });
 

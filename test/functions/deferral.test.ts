@@ -1,5 +1,6 @@
 /**
- * A rotation within rolloutAllowance of the last promotion is deferred: a
+ * A rotation within the rollout and heal window of the last promotion
+ * (2 x rolloutAllowance + watchdogInterval, lib/timing.ts) is deferred: a
  * no-op (AWSCURRENT's value again as AWSPENDING, a deferral tag), promoted
  * without a redeploy; a real rotation clears the tag; the watchdog rotates
  * once the deferral ends.
@@ -12,7 +13,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, MetricName } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
-import { SAFETY_MARGIN_SECONDS } from '../../lib/timing';
+import { previousTokenInUseSeconds, SAFETY_MARGIN_SECONDS } from '../../lib/timing';
 import { checkConnection } from '../../functions/connection-check';
 import { decideDeferral } from '../../functions/deferral';
 import { handler } from '../../functions/rotation-handler';
@@ -33,6 +34,10 @@ const ecsMock = mockClient(ECSClient);
 const ssmMock = mockClient(SSMClient);
 
 const ALLOWANCE = 1800;
+/** The fixture configuration's watchdogIntervalSeconds. */
+const WATCHDOG_INTERVAL = 300;
+/** The rollout (rolloutAllowance), then the heal of a stuck one: noticed up to one watchdog interval later, its own rollout. */
+const WINDOW = ALLOWANCE + WATCHDOG_INTERVAL + ALLOWANCE;
 const PREVIOUS_VERSION = '77777777-6666-4555-8444-333333333333';
 const SERVICE = serviceArn('cluster', 'api');
 const event = (Step: string, ClientRequestToken = TOKEN) => ({ Step, SecretId: SECRET_ARN, ClientRequestToken });
@@ -89,7 +94,11 @@ async function givenSecret(promotedSecondsAgo: number, opts: { current?: DsqlUrl
 
 const valueOf = (sm: FakeSecretsManager, id: string) => sm.versions.get(id)?.value;
 
-describe('createSecret within rolloutAllowance of the last promotion', () => {
+test('the window is lib/timing.ts previousTokenInUseSeconds', () => {
+  expect(previousTokenInUseSeconds({ rolloutAllowanceSeconds: ALLOWANCE, watchdogIntervalSeconds: WATCHDOG_INTERVAL })).toBe(WINDOW);
+});
+
+describe('createSecret within the rollout and heal window of the last promotion', () => {
   test.each([
     ['role', {}],
     ['access-key', accessKeySignerConfig(ALLOWANCE)],
@@ -104,7 +113,7 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     expect(valueOf(sm, TOKEN)).toBe(valueOf(sm, OLD_VERSION));
     expect(sm.stagesOf(TOKEN)).toEqual(['AWSPENDING']);
     // The deferral names the version that holds the copy, and when the real rotation may run.
-    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + WINDOW * 1000).toISOString()}`);
     expect(sm.tags.get(PromotedTag.key)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
     expect(iamMock).not.toHaveReceivedCommand(ListAccessKeysCommand);
     expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
@@ -114,16 +123,25 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     // It checked that the current URL still authenticates, and said why it deferred.
     expect(checkConnectionMock).toHaveBeenCalledTimes(1);
     const deferred = logRecords().find((r) => String(r.message).startsWith('createSecret: rotation deferred'));
-    expect(deferred).toMatchObject({ level: 'WARN', deferredUntil: new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString() });
-    expect(String(deferred?.reason)).toContain(`less than rolloutAllowance (${ALLOWANCE} s) ago`);
+    expect(deferred).toMatchObject({ level: 'WARN', deferredUntil: new Date(promotedAt.getTime() + WINDOW * 1000).toISOString() });
+    expect(String(deferred?.reason)).toContain(
+      `2 x rolloutAllowance (${ALLOWANCE} s) + watchdogInterval (${WATCHDOG_INTERVAL} s) after it) a new rollout would supersede`,
+    );
+  });
+
+  test('past rolloutAllowance but within the heal window: still deferred, until the window ends', async () => {
+    const { sm, promotedAt } = await givenSecret(ALLOWANCE + WATCHDOG_INTERVAL);
+    await handler(event('createSecret'));
+    expect(valueOf(sm, TOKEN)).toBe(valueOf(sm, OLD_VERSION));
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + WINDOW * 1000).toISOString()}`);
   });
 
   test.each([
     ['role', {}],
     ['access-key', accessKeySignerConfig(ALLOWANCE)],
-  ])('%s signer: after rolloutAllowance a new token is minted', async (_signer, signer) => {
+  ])('%s signer: after the window a new token is minted', async (_signer, signer) => {
     setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE, ...signer }));
-    const { sm } = await givenSecret(ALLOWANCE + 1);
+    const { sm } = await givenSecret(WINDOW + 1);
 
     await handler(event('createSecret'));
 
@@ -150,12 +168,14 @@ describe('createSecret within rolloutAllowance of the last promotion', () => {
     expect(sm.tags.has(DeferredTag.key)).toBe(false);
   });
 
-  test("a current token that would expire before the deferred rotation's rollout ends is replaced at once", async () => {
+  test("a current token that would expire before the deferred rotation's rollout and heal end is replaced at once", async () => {
     const key = newFakeAccessKey();
     const base = await valueSignedWith(key);
-    // Expires 10 minutes after the deferral would end: less than rolloutAllowance + margin.
+    // The deferred rotation runs up to one watchdog interval after the window, takes up to the margin, and the token must
+    // then outlive the window again: this one expires 10 minutes sooner.
     const promotedAt = Date.now() - 60_000;
-    const current = { ...base, expiresAt: new Date(promotedAt + (ALLOWANCE + 600) * 1000).toISOString() };
+    const needed = WINDOW + WATCHDOG_INTERVAL + SAFETY_MARGIN_SECONDS + WINDOW;
+    const current = { ...base, expiresAt: new Date(promotedAt + (needed - 600) * 1000).toISOString() };
     const { sm } = await givenSecret(60, { current });
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
@@ -202,7 +222,7 @@ describe('finishSecret', () => {
     expect(sm.stagesOf(OLD_VERSION)).toEqual(['AWSPREVIOUS']);
     // The real promotion time stays; the deferral stays for the watchdog.
     expect(sm.tags.get(PromotedTag.key)).toBe(`${OLD_VERSION} ${promotedAt.toISOString()}`);
-    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${TOKEN} ${new Date(promotedAt.getTime() + WINDOW * 1000).toISOString()}`);
     expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(JSON.stringify(ecs.services.get(SERVICE)!.deployments)).toBe(deploymentsBefore);
     expect(smMock).not.toHaveReceivedCommand(UntagResourceCommand);
@@ -225,11 +245,11 @@ describe('finishSecret', () => {
     await handler(event('createSecret', next));
 
     expect(valueOf(sm, next)).toBe(valueOf(sm, OLD_VERSION));
-    expect(sm.tags.get(DeferredTag.key)).toBe(`${next} ${new Date(promotedAt.getTime() + ALLOWANCE * 1000).toISOString()}`);
+    expect(sm.tags.get(DeferredTag.key)).toBe(`${next} ${new Date(promotedAt.getTime() + WINDOW * 1000).toISOString()}`);
   });
 
   test('of a real rotation: removes the deferral tag and redeploys', async () => {
-    const { sm } = await givenSecret(ALLOWANCE + 60);
+    const { sm } = await givenSecret(WINDOW + 60);
     sm.tags.set(DeferredTag.key, `${OLD_VERSION} ${new Date(Date.now() - 60_000).toISOString()}`);
     await handler(event('createSecret'));
     expect(valueOf(sm, TOKEN)).not.toBe(valueOf(sm, OLD_VERSION));
@@ -243,7 +263,7 @@ describe('finishSecret', () => {
   });
 
   test('of a real rotation without a deferral: no UntagResource call', async () => {
-    await givenSecret(ALLOWANCE + 60);
+    await givenSecret(WINDOW + 60);
     await handler(event('createSecret'));
     await handler(event('finishSecret'));
     expect(smMock).not.toHaveReceivedCommand(UntagResourceCommand);
@@ -256,22 +276,36 @@ describe('decideDeferral', () => {
   const base = {
     now,
     rolloutAllowanceSeconds: ALLOWANCE,
+    watchdogIntervalSeconds: WATCHDOG_INTERVAL,
     currentMatchesConfig: true,
     promotedAt: new Date(now.getTime() - 600_000),
     currentExpiresAt: new Date(now.getTime() + 8 * 3600_000),
   };
+  /** The deferred rotation's start at the latest (one watchdog interval late), its duration, then its own window. */
+  const neededFromNow = WINDOW - 600 + WATCHDOG_INTERVAL + SAFETY_MARGIN_SECONDS + WINDOW;
 
-  test('defers until promotedAt + rolloutAllowance', () => {
-    expect(decideDeferral(base)).toMatchObject({ defer: true, until: new Date(base.promotedAt.getTime() + ALLOWANCE * 1000) });
+  test('defers until promotedAt + 2 x rolloutAllowance + watchdogInterval', () => {
+    expect(decideDeferral(base)).toMatchObject({ defer: true, until: new Date(base.promotedAt.getTime() + WINDOW * 1000) });
+  });
+
+  test.each([
+    ['one second before the end of the window', { promotedAt: new Date(now.getTime() - (WINDOW - 1) * 1000) }],
+    ['past rolloutAllowance (a heal may still be replacing tasks)', { promotedAt: new Date(now.getTime() - (ALLOWANCE + 1) * 1000) }],
+    [
+      'a token that outlives what the deferred rotation needs by one second',
+      { currentExpiresAt: new Date(now.getTime() + (neededFromNow + 1) * 1000) },
+    ],
+  ])('defers: %s', (_case, o) => {
+    expect(decideDeferral({ ...base, ...o }).defer).toBe(true);
   });
 
   test.each([
     ['allowance 0', { rolloutAllowanceSeconds: 0 }],
     ['no recorded promotion', { promotedAt: undefined }],
-    ['exactly at the end of the window', { promotedAt: new Date(now.getTime() - ALLOWANCE * 1000) }],
+    ['exactly at the end of the window', { promotedAt: new Date(now.getTime() - WINDOW * 1000) }],
     ['no token', { currentExpiresAt: undefined }],
     ['another configuration', { currentMatchesConfig: false }],
-    ['expiry too soon', { currentExpiresAt: new Date(now.getTime() + (ALLOWANCE - 600 + ALLOWANCE + SAFETY_MARGIN_SECONDS) * 1000) }],
+    ['expiry too soon', { currentExpiresAt: new Date(now.getTime() + neededFromNow * 1000) }],
   ])('does not defer: %s', (_case, o) => {
     expect(decideDeferral({ ...base, ...o }).defer).toBe(false);
   });
@@ -318,8 +352,8 @@ describe('decideWatchdogAction with a deferral', () => {
 
 describe('a deferral that an earlier attempt tagged but never stored', () => {
   test('a retry that no longer defers removes the tag first, so the new token is promoted and redeployed', async () => {
-    // GIVEN an attempt that wrote the deferral tag for TOKEN and failed before PutSecretValue; the allowance has passed since
-    const { sm } = await givenSecret(ALLOWANCE + 60);
+    // GIVEN an attempt that wrote the deferral tag for TOKEN and failed before PutSecretValue; the window has passed since
+    const { sm } = await givenSecret(WINDOW + 60);
     sm.tags.set(DeferredTag.key, `${TOKEN} ${new Date(Date.now() - 60_000).toISOString()}`);
 
     // WHEN the rotation is retried

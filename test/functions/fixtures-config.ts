@@ -42,6 +42,7 @@ export function config(overrides: Partial<RotationFunctionConfig> = {}): Rotatio
     connectTimeoutSeconds: 10,
     signer: { kind: SignerKind.ROLE },
     rolloutAllowanceSeconds: 0,
+    watchdogIntervalSeconds: 300,
     ...overrides,
   };
 }

@@ -31,6 +31,8 @@ const checkConnectionMock = jest.mocked(checkConnection);
 const PREVIOUS_VERSION = '77777777-6666-4555-8444-333333333333';
 /** rolloutAllowance in seconds. */
 const ALLOWANCE = 1800;
+/** How long after a promotion AWSPREVIOUS's key stays: the rollout, then the heal (up to one 5-minute watchdog interval late). */
+const WINDOW = ALLOWANCE + 300 + ALLOWANCE;
 
 let restoreEnv: () => void;
 let logSpy: jest.SpyInstance;
@@ -66,6 +68,8 @@ afterAll(() => {
 });
 
 const createSecretEvent = { Step: 'createSecret', SecretId: SECRET_ARN, ClientRequestToken: TOKEN };
+
+const logLines = () => logSpy.mock.calls.map((args) => args.map(String).join(' '));
 
 function track(...keys: FakeAccessKey[]): FakeAccessKey[] {
   for (const k of keys) secretsSeen.push(k.accessKeyId, k.secretAccessKey);
@@ -159,9 +163,9 @@ describe('access-key signer in createSecret', () => {
   });
 
   test("a normal rotation deletes AWSPREVIOUS's key (rollout long over), keeps AWSCURRENT's, deletes before it creates", async () => {
-    // GIVEN keys K0 (previous) and K1 (current), promoted two allowances ago
+    // GIVEN keys K0 (previous) and K1 (current), promoted two windows ago
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    const sm = await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    const sm = await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
 
@@ -184,33 +188,49 @@ describe('access-key signer in createSecret', () => {
     expect(tokenParams(pendingOf(sm).password).get('X-Amz-Credential')!.startsWith(`${k2.accessKeyId}/`)).toBe(true);
   });
 
-  test("too soon: AWSPREVIOUS's key is refused within rolloutAllowance of the last promotion, nothing changes", async () => {
-    // GIVEN AWSCURRENT promoted 10 minutes ago, allowance 30 minutes
+  test.each([
+    ['10 minutes after the promotion (a rollout may still run)', 600],
+    ['past rolloutAllowance, within the heal window (a heal may still run)', ALLOWANCE + 300],
+    ['one minute before the window ends', WINDOW - 60],
+  ])("too soon, %s: every key stays and AWSCURRENT's key signs, for its full lifetime", async (_case, secondsAgo) => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    const sm = await twoRotationsIn(k0, k1, 600);
+    const sm = await twoRotationsIn(k0, k1, secondsAgo);
     const promotedAt = sm.tags.get(PromotedTag.key)!.split(' ')[1];
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
     const keysBefore = sm.keysValue;
 
-    // WHEN / THEN
-    const error: Error = await handler(createSecretEvent).then(
-      () => {
-        throw new Error('expected a failure');
-      },
-      (e: Error) => e,
-    );
-    expect(error.message).toContain(
-      'rotating again within rolloutAllowance (1800 s) of the last rotation would delete the access key ' +
-        'that tasks not yet replaced still use',
-    );
-    expect(error.message).toContain(`retry after ${new Date(Date.parse(promotedAt) + ALLOWANCE * 1000).toISOString()}`);
-    expect(error.message).not.toContain(k0.accessKeyId);
+    await handler(createSecretEvent);
+
     expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
     expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
-    expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
     expect(iam.ids()).toEqual([k0.accessKeyId, k1.accessKeyId].sort());
     expect(sm.keysValue).toBe(keysBefore);
+    const pending = pendingOf(sm);
+    expect(tokenParams(pending.password).get('X-Amz-Credential')!.startsWith(`${k1.accessKeyId}/`)).toBe(true);
+    expect(tokenParams(pending.password).get('X-Amz-Expires')).toBe('43200');
+    const warning = logLines().find((l) => l.includes('createSecret: keeping every access key'))!;
+    expect(warning).toContain('its life is extended');
+    expect(warning).toContain(
+      `until ${new Date(Date.parse(promotedAt) + WINDOW * 1000).toISOString()} (2 x rolloutAllowance + watchdogInterval`,
+    );
+    // The window needs no fleet survey.
+    expect(ssmMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test("too soon and AWSCURRENT's key is not in the keys secret: fails loudly, nothing deleted or created", async () => {
+    const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
+    const sm = await twoRotationsIn(k0, k1, 600);
+    sm.keysValue = JSON.stringify({ keys: [{ ...k0, versionId: PREVIOUS_VERSION, createdAt: new Date().toISOString() }] });
+    const iam = new FakeIam().add(k0, k1);
+    iam.install(iamMock);
+
+    await expect(handler(createSecretEvent)).rejects.toThrow(
+      `AWSCURRENT's access key …${k1.accessKeyId.slice(-4)} is missing from the signer keys secret, so it cannot sign instead`,
+    );
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
+    expect(sm.versions.get(TOKEN)?.value).toBeUndefined();
   });
 
   test.each([
@@ -232,7 +252,7 @@ describe('access-key signer in createSecret', () => {
     expect(iam.keys.has(k1.accessKeyId)).toBe(true);
   });
 
-  test('an orphan key (of no current or previous version) is deleted even within rolloutAllowance', async () => {
+  test('an orphan key (of no current or previous version) is deleted even within the window', async () => {
     // GIVEN the previous key is already gone; an orphan from a failed rotation holds the second slot; promoted 1 minute ago
     const [k0, k1, orphan] = track(newFakeAccessKey(), newFakeAccessKey(), newFakeAccessKey());
     const sm = await twoRotationsIn(k0, k1, 60);
@@ -247,7 +267,7 @@ describe('access-key signer in createSecret', () => {
     expect(keysOf(sm).keys.map((k) => k.accessKeyId)).toEqual([k1.accessKeyId, k2.accessKeyId]);
   });
 
-  test('within rolloutAllowance, a rotation whose AWSPREVIOUS key is already gone proceeds', async () => {
+  test('within the window, a rotation whose AWSPREVIOUS key is already gone proceeds', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
     await twoRotationsIn(k0, k1, 60);
     const iam = new FakeIam().add(k1);
@@ -263,7 +283,7 @@ describe('access-key signer in createSecret', () => {
   test('retry after the URL write failed: the key stored for this version is reused, no IAM change', async () => {
     // GIVEN a first attempt that created and stored K2, then failed writing the URL
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    const sm = await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    const sm = await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
     sm.failPut = (input) => (input.SecretId === SECRET_ARN ? awsError('InternalServiceError', 'try again', 500) : undefined);
@@ -288,7 +308,7 @@ describe('access-key signer in createSecret', () => {
 
   test('retry after the keys-secret write failed: the unstored key is an orphan, deleted, and a new one created', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    const sm = await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    const sm = await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
     sm.failPut = (input) => (input.SecretId === KEYS_SECRET_ARN ? awsError('InternalServiceError', 'keys write failed', 500) : undefined);
@@ -337,7 +357,7 @@ describe('access-key signer in createSecret', () => {
 
   test('a key IAM says is already deleted (NoSuchEntity) is fine', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     // As if another attempt deleted it between our list and our delete.
     iam.failDelete = (id) => {
@@ -355,7 +375,7 @@ describe('access-key signer in createSecret', () => {
 
   test('an IAM failure names the action and the user and shows only the last 4 characters of a key id', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     iam.failDelete = (id) => awsError('AccessDenied', `User is not authorized to perform: iam:DeleteAccessKey on key ${id}`, 403);
     iam.install(iamMock);
@@ -436,7 +456,7 @@ describe('access-key signer in createSecret', () => {
 
   test('an unreadable AWSCURRENT value stops the rotation before any key is deleted', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    const sm = await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    const sm = await twoRotationsIn(k0, k1, 2 * WINDOW);
     sm.versions.get(OLD_VERSION)!.value = undefined;
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
@@ -483,7 +503,7 @@ describe('access-key signer in createSecret', () => {
 
   test('logs name the user and show keys by their last 4 characters only', async () => {
     const [k0, k1] = track(newFakeAccessKey(), newFakeAccessKey());
-    await twoRotationsIn(k0, k1, 2 * ALLOWANCE);
+    await twoRotationsIn(k0, k1, 2 * WINDOW);
     const iam = new FakeIam().add(k0, k1);
     iam.install(iamMock);
 

@@ -30,8 +30,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { DsqlUrlSecretValue, METRICS_NAMESPACE, MetricName, SignerKeysValue } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
+import { previousTokenInUseSeconds } from '../../lib/timing';
 import type { WatchdogResult } from '../../functions/watchdog';
-import { functionConfigEnv, LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
+import { functionConfigEnv, LOCAL_WATCHDOG_INTERVAL_SECONDS, LocalCredentials, LocalStack, newCredentials } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { RotationResult } from '../support/rotation-service';
 import { pgSelectOne, tokenParams } from './clients';
@@ -41,6 +42,11 @@ import { SecretVersionDatesProxy, startSecretVersionDatesProxy } from './secret-
 /** Short, so that waiting it out and acting within it both fit in a test. */
 // Long enough that a rotation started right after a promotion still falls within it on a loaded machine.
 const ROLLOUT_ALLOWANCE_SECONDS = 10;
+/** Rotations within this of a promotion are deferred: the rollout, then the heal (the local stack's watchdog interval late). */
+const DEFERRAL_SECONDS = previousTokenInUseSeconds({
+  rolloutAllowanceSeconds: ROLLOUT_ALLOWANCE_SECONDS,
+  watchdogIntervalSeconds: LOCAL_WATCHDOG_INTERVAL_SECONDS,
+});
 /** Small, so that a pending version goes stale within the test; ages are measured to the second. */
 const STALE_PENDING_SECONDS = 3;
 const ROTATE_BEFORE_EXPIRY_SECONDS = 600;
@@ -424,13 +430,13 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
       );
 
     /**
-     * Rotates, first waiting out rolloutAllowance since the last promotion (a rotation within it is
+     * Rotates, first waiting out the deferral window since the last promotion (a rotation within it is
      * deferred: a no-op). Returns the new AWSCURRENT and whether it waited.
      */
     async function rotateWhenAllowed(): Promise<{ versionId: string; value: DsqlUrlSecretValue; waited: boolean }> {
       let waited = false;
       if (await promoted()) {
-        const wait = (await promotedAt()) + ROLLOUT_ALLOWANCE_SECONDS * 1000 + 250 - Date.now();
+        const wait = (await promotedAt()) + DEFERRAL_SECONDS * 1000 + 250 - Date.now();
         if (wait > 0) {
           await sleep(wait);
           waited = true;
@@ -441,7 +447,7 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
     }
 
     test(
-      'two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within rolloutAllowance is ' +
+      'two generations back is refused (its key is deleted); AWSPREVIOUS and AWSCURRENT work; a rotation within the deferral window is ' +
         'deferred',
       async () => {
         // The function runs with a live role session (test 1 ended the last one); it signs nothing with it.
@@ -449,7 +455,8 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
         const r1 = await rotateWhenAllowed();
         const r2 = await rotateWhenAllowed();
         const r3 = await rotateWhenAllowed();
-        // r3 deletes r1's key, which AWSPREVIOUS's token uses: allowed only once rolloutAllowance has passed since r2's promotion.
+        // r3 deletes r1's key, which AWSPREVIOUS's token uses: allowed only once the deferral window (2 x rolloutAllowance +
+        // watchdogInterval) has passed since r2's promotion.
         expect(r3.waited).toBe(true);
         const [k1, k2, k3] = [r1, r2, r3].map((r) => keyIdOf(r.value.password));
         expect(new Set([k1, k2, k3]).size).toBe(3);
@@ -474,11 +481,11 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
           ].sort((a, b) => a.accessKeyId.localeCompare(b.accessKeyId)),
         );
 
-        // Right away again: within rolloutAllowance of r3's promotion. Rotating for real would delete k2, which
+        // Right away again: within the deferral window of r3's promotion. Rotating for real would delete k2, which
         // tasks not yet replaced still use: the rotation is deferred instead, a no-op that keeps r3's URL and
         // every key, redeploys nothing, and tags when the watchdog may rotate.
         const r3PromotedAt = await promotedAt();
-        const deferredUntil = new Date(r3PromotedAt + ROLLOUT_ALLOWANCE_SECONDS * 1000);
+        const deferredUntil = new Date(r3PromotedAt + DEFERRAL_SECONDS * 1000);
         const logsBefore = keyStack.handlerLogs.length;
         const noOp = await rotate(keyStack, 1);
         expect(Date.now()).toBeLessThan(deferredUntil.getTime()); // else this run was too slow to test the deferral
@@ -503,8 +510,8 @@ describe('token lifetime: who signs decides how long a URL lives', () => {
 
         await expectNoLeaks(keyStack);
       },
-      // Three rotations, two of them after waiting out rolloutAllowance, and the deferred one.
-      120_000,
+      // Three rotations, two of them after waiting out the deferral window, and the deferred one.
+      180_000,
     );
   });
 });

@@ -314,22 +314,22 @@ describe('validation', () => {
     [
       'lifetime equal to interval + allowance',
       { rotationInterval: Duration.hours(6), rolloutAllowance: Duration.hours(2), tokenLifetime: Duration.hours(8) },
-      /tokenLifetime must be at least rotationInterval \+ 1 hour schedule window \+ rolloutAllowance \+ watchdogInterval \+ 15 minutes to clear a failed rotation \+ 5 minutes margin = 9 hours 25 minutes, got 8 hours: raise tokenLifetime to at least 9 hours 25 minutes or lower rotationInterval to at most 4 hours 35 minutes/,
+      /tokenLifetime must be at least rotationInterval \+ 1 hour schedule window \+ 2 x rolloutAllowance \+ 2 x watchdogInterval \(a rescue noticed up to one interval late, its rollout, and the heal of a stuck one\) \+ 15 minutes to clear a failed rotation \+ 5 minutes margin = 11 hours 30 minutes, got 8 hours: raise tokenLifetime to at least 11 hours 30 minutes, so tasks/,
     ],
     [
       'lifetime below interval',
       { rotationInterval: Duration.hours(8) },
-      /got 8 hours: raise tokenLifetime to at least 9 hours 55 minutes or lower rotationInterval to at most 6 hours 5 minutes/,
+      /got 8 hours: raise tokenLifetime to at least 10 hours 30 minutes or lower rotationInterval to at most 5 hours 30 minutes/,
     ],
     [
       'lifetime too short for any interval',
       { tokenLifetime: Duration.minutes(40) },
-      /got 40 minutes: raise tokenLifetime to at least 5 hours 55 minutes, so tasks/,
+      /got 40 minutes: raise tokenLifetime to at least 6 hours 30 minutes, so tasks/,
     ],
     [
       'scheduler intervals have no window',
       { rotationInterval: Duration.hours(1), rolloutAllowance: Duration.minutes(10), tokenLifetime: Duration.minutes(90) },
-      /tokenLifetime must be at least rotationInterval \+ rolloutAllowance .* = 1 hour 35 minutes, got 1 hour 30 minutes/,
+      /tokenLifetime must be at least rotationInterval \+ 2 x rolloutAllowance .* = 1 hour 50 minutes, got 1 hour 30 minutes/,
     ],
     ['zero rollout allowance', { rolloutAllowance: Duration.seconds(0) }, /rolloutAllowance must be positive/],
     [
@@ -359,11 +359,16 @@ describe('validation', () => {
   test('the tightest lifetime that fits is accepted, one second less is not', () => {
     const tight = { rotationInterval: Duration.hours(4), rolloutAllowance: Duration.minutes(30), watchdogInterval: Duration.minutes(5) };
     const ok = givenStack();
-    expect(() => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(355) })).not.toThrow();
+    // 4 h interval + 1 h schedule window + 2 x 30 min rollout and heal + 2 x 5 min watchdog + 15 min stale pending + 5 min margin.
+    const minutes = 240 + 60 + 60 + 10 + 15 + 5;
+    expect(
+      () => new DsqlUrlSecret(ok.stack, 'Db', { cluster: ok.cluster, ...tight, tokenLifetime: Duration.minutes(minutes) }),
+    ).not.toThrow();
     const tooShort = givenStack();
     expect(
-      () => new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(355 * 60 - 1) }),
-    ).toThrow(/at least 5 hours 55 minutes/);
+      () =>
+        new DsqlUrlSecret(tooShort.stack, 'Db', { cluster: tooShort.cluster, ...tight, tokenLifetime: Duration.seconds(minutes * 60 - 1) }),
+    ).toThrow(/at least 6 hours 30 minutes/);
   });
 
   test('a role-signed lifetime above 12 hours warns and points to managed access keys', () => {

@@ -27,6 +27,7 @@ const ROTATION_FIELDS: Record<keyof RotationFunctionConfig, true> = {
   connectTimeoutSeconds: true,
   signer: true,
   rolloutAllowanceSeconds: true,
+  watchdogIntervalSeconds: true,
 };
 const WATCHDOG_FIELDS: Record<keyof WatchdogFunctionConfig, true> = {
   secretArn: true,

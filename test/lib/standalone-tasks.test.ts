@@ -19,21 +19,24 @@ function givenJob(props: Partial<DsqlUrlSecretProps> = {}) {
 
 describe('minimumTaskValidity', () => {
   test.each([
-    ['the defaults', {}, 30 * 60],
+    ['the defaults', {}, (2 * 30 + 5) * 60],
     [
       'rolloutAllowance 45 min, watchdog 10 min',
       { rolloutAllowance: Duration.minutes(45), watchdogInterval: Duration.minutes(10) },
-      45 * 60,
+      (2 * 45 + 10) * 60,
     ],
     [
       'rolloutAllowance 2 h, 8 h interval, 1-day tokens',
       { rolloutAllowance: Duration.hours(2), rotationInterval: Duration.hours(8), tokenLifetime: Duration.days(1) },
-      2 * 3600,
+      (2 * 120 + 5) * 60,
     ],
-  ])('with %s it is rolloutAllowance, from the timing function', (_what, props: Partial<DsqlUrlSecretProps>, expected) => {
-    const { db } = givenJob(props);
-    expect(db.minimumTaskValidity.toSeconds()).toBe(expected);
-  });
+  ])(
+    'with %s it is 2 x rolloutAllowance + watchdogInterval, from the timing function',
+    (_what, props: Partial<DsqlUrlSecretProps>, expected) => {
+      const { db } = givenJob(props);
+      expect(db.minimumTaskValidity.toSeconds()).toBe(expected);
+    },
+  );
 
   test('the timing function subtracts the watchdog delay, the stale-pending wait and the margin from rotateBeforeExpiry', () => {
     for (const rollout of [60, 1800, 7200]) {
@@ -41,7 +44,8 @@ describe('minimumTaskValidity', () => {
         const budget = { rolloutAllowanceSeconds: rollout, watchdogIntervalSeconds: watchdog };
         const derived = rotateBeforeExpirySeconds(budget) - watchdog - STALE_PENDING_SECONDS - SAFETY_MARGIN_SECONDS;
         expect(minimumTaskValiditySeconds(budget)).toBe(derived);
-        expect(derived).toBe(rollout);
+        // The rollout, then the heal of a stuck one (noticed up to one watchdog interval late, its own rollout).
+        expect(derived).toBe(2 * rollout + watchdog);
       }
     }
   });
@@ -50,17 +54,18 @@ describe('minimumTaskValidity', () => {
 describe('addStandaloneTask', () => {
   test('a task within minimumTaskValidity (up to exactly it) is accepted and passes consumer discovery', () => {
     const { db, job } = givenJob();
-    db.addStandaloneTask(job, { maxRunTime: Duration.minutes(30) });
+    db.addStandaloneTask(job, { maxRunTime: Duration.minutes(65) });
     expect(db.node.validate()).toEqual([]);
   });
 
   test('maxRunTime over minimumTaskValidity is refused, naming the task definition, both values and what to raise', () => {
     const { db, job } = givenJob();
-    expect(() => db.addStandaloneTask(job, { maxRunTime: Duration.minutes(50) })).toThrow(
-      'addStandaloneTask(TestStack/Migrate): maxRunTime 50 minutes is longer than minimumTaskValidity 30 minutes (= rolloutAllowance), ' +
-        'the least validity the current token has left when a task starts; the task is never redeployed, so its token could expire ' +
-        'while it runs. Raise rolloutAllowance to at least 50 minutes (the minimums of tokenLifetime, then 6 hours 15 minutes, and ' +
-        'rotationInterval, then 1 hour 50 minutes, grow with it), or make the task end within 30 minutes',
+    expect(() => db.addStandaloneTask(job, { maxRunTime: Duration.minutes(95) })).toThrow(
+      'addStandaloneTask(TestStack/Migrate): maxRunTime 1 hour 35 minutes is longer than minimumTaskValidity 1 hour 5 minutes ' +
+        '(= 2 x rolloutAllowance + watchdogInterval), the least validity the current token has left when a task starts; the task is ' +
+        'never redeployed, so its token could expire while it runs. Raise rolloutAllowance to at least 45 minutes (the minimums of ' +
+        'tokenLifetime, then 7 hours, and rotationInterval, then 1 hour 40 minutes, grow with it), or make the task end within ' +
+        '1 hour 5 minutes',
     );
     // Not declared: discovery still refuses the task definition.
     expect(db.node.validate()).toEqual([expect.stringMatching(/^task definition TestStack\/Migrate injects this secret/)]);
@@ -68,14 +73,14 @@ describe('addStandaloneTask', () => {
 
   test('the minimums the error names are the ones the construct then enforces', () => {
     const { db, job } = givenJob();
-    expect(() => db.addStandaloneTask(job, { maxRunTime: Duration.minutes(50) })).toThrow(/then 6 hours 15 minutes/);
-    // rolloutAllowance 50 min with tokens of 6 h 14 min: refused; 6 h 15 min: accepted, and so is the task.
-    expect(() => givenJob({ rolloutAllowance: Duration.minutes(50), tokenLifetime: Duration.minutes(374) })).toThrow(
-      /tokenLifetime must be at least .* = 6 hours 15 minutes/,
+    expect(() => db.addStandaloneTask(job, { maxRunTime: Duration.minutes(95) })).toThrow(/then 7 hours,/);
+    // rolloutAllowance 45 min with tokens of 6 h 59 min: refused; 7 h: accepted, and so is the task.
+    expect(() => givenJob({ rolloutAllowance: Duration.minutes(45), tokenLifetime: Duration.minutes(419) })).toThrow(
+      /tokenLifetime must be at least .* = 7 hours,/,
     );
-    const raised = givenJob({ rolloutAllowance: Duration.minutes(50), tokenLifetime: Duration.minutes(375) });
-    expect(() => raised.db.addStandaloneTask(raised.job, { maxRunTime: Duration.minutes(50) })).not.toThrow();
-    expect(raised.db.minimumTaskValidity.toMinutes()).toBe(50);
+    const raised = givenJob({ rolloutAllowance: Duration.minutes(45), tokenLifetime: Duration.minutes(420) });
+    expect(() => raised.db.addStandaloneTask(raised.job, { maxRunTime: Duration.minutes(95) })).not.toThrow();
+    expect(raised.db.minimumTaskValidity.toMinutes()).toBe(95);
   });
 
   test('with the role signer it is refused: its tokens have no guaranteed validity', () => {

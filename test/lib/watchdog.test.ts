@@ -64,7 +64,8 @@ describe('watchdog', () => {
     expect(t.findResources('AWS::Lambda::Function')[watchdogId].Properties.Handler).toBe('index.handler');
     expect(functionConfig(stack, 'DbWatchdogFunction')).toMatchObject({
       secretArn: { Ref: expect.stringMatching(/DbSecret/) },
-      rotateBeforeExpirySeconds: (20 + 3 + 15 + 5) * 60,
+      // Noticed up to 3 min late, 15 min to clear a failed rotation, 5 min margin, then the rollout and the heal (20 + 3 + 20).
+      rotateBeforeExpirySeconds: (3 + 15 + 5 + 20 + 3 + 20) * 60,
     });
   });
 

@@ -1,6 +1,6 @@
 /**
  * The access-key signer's IAM user: at most two keys, rotated at each
- * createSecret, with the guard of functions/signer.ts (see SignerModel).
+ * createSecret, with the guards of functions/signer-key-reuse.ts (see SignerModel).
  */
 import { SignerModel } from './options';
 import { AccessKey, RotationRecord, TokenRecord } from './records';
@@ -15,9 +15,10 @@ export class AccessKeyPool {
 
   /**
    * Access-key signer, at createSecret: deletes every key but AWSCURRENT's and
-   * creates the key that signs the new token. With the guard, while the key
-   * of a promoted token may still be in use, either fails (returns the
-   * reason) or keeps it and signs with AWSCURRENT's key. Role signer: no key.
+   * creates the key that signs the new token. While a guard holds a key to
+   * delete back, either fails (returns the reason) or, with guardAction
+   * 'reuse', deletes nothing and signs with AWSCURRENT's key (records it on
+   * the rotation). Role signer: no key.
    */
   public signingKey(
     signer: SignerModel,
@@ -28,28 +29,31 @@ export class AccessKeyPool {
     if (signer.kind !== 'access-key') return undefined;
     const currentKey = current?.key;
     const others = [...this.liveKeys].filter((k) => k !== currentKey);
-    const guarded =
-      signer.guardSeconds !== undefined &&
-      currentKey !== undefined &&
-      current?.promotedAt !== undefined &&
-      now - current.promotedAt < signer.guardSeconds;
-    if (guarded && signer.guardAction !== 'reuse' && others.some((k) => k.signedPromoted)) {
-      return 'createSecret: rotating again within rolloutAllowance of the last promotion would delete a key in use';
-    }
+    const inWindow =
+      signer.guardSeconds !== undefined && current?.promotedAt !== undefined && now - current.promotedAt < signer.guardSeconds;
+    // The window keeps keys of promoted tokens (AWSPREVIOUS's, or of a recorded promotion); orphans of failed rotations go.
+    const windowHolds = inWindow && others.some((k) => k.signedPromoted);
     const fleetGuarded =
       signer.fleetGuard === true &&
       (signer.fleetGuardSeconds === undefined ||
         (current?.promotedAt !== undefined && now - current.promotedAt < signer.fleetGuardSeconds));
-    if (fleetGuarded && others.some((k) => k.signedPromoted && this.heldByServiceTask(k))) {
-      return 'createSecret: a running task of a bound service holds a token signed by a key it would delete';
+    // The fleet survey covers every key to delete; a key no running service task uses is free.
+    const fleetHolds = !windowHolds && fleetGuarded && others.some((k) => this.heldByServiceTask(k));
+    if (windowHolds || fleetHolds) {
+      const why = windowHolds ? 'window' : 'fleet';
+      if (signer.guardAction === 'reuse' && currentKey !== undefined) {
+        rotation.keptKeys = why;
+        return currentKey;
+      }
+      return why === 'window'
+        ? 'createSecret: rotating again within the rollout and heal window of the last promotion would delete a key in use'
+        : 'createSecret: a running task of a bound service holds a token signed by a key it would delete';
     }
     for (const k of others) {
-      if (guarded && k.signedPromoted) continue;
       k.deletedAt = now;
       k.deletedBy = rotation.id;
       this.liveKeys.delete(k);
     }
-    if (this.liveKeys.size >= 2) return currentKey;
     const key: AccessKey = { id: this.keyCount++, createdAt: now, deletedAt: Infinity, signedPromoted: false };
     this.liveKeys.add(key);
     return key;

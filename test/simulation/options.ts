@@ -17,20 +17,21 @@ export type SignerModel =
    * but AWSCURRENT's is deleted and a new key signs the new token, so the key
    * of token k dies at the createSecret of the rotation after next.
    *
-   * With `guardSeconds` (signer.rolloutAllowanceSeconds in functions/signer.ts),
-   * the key of the previously promoted token is deleted only once AWSCURRENT
-   * has been promoted at least that long. Before that, `guardAction` 'fail'
-   * fails createSecret (what signer.ts does) and 'reuse' signs the new token
-   * with AWSCURRENT's key and deletes nothing (an alternative design).
-   * Keys of tokens never promoted always go. See also fleetGuard.
+   * With `guardSeconds` (previousTokenInUseSeconds in
+   * functions/signer-key-reuse.ts), the key of a promoted token is deleted only
+   * once AWSCURRENT has been promoted at least that long (keys of tokens never
+   * promoted are not held back by it). While a guard holds a key back,
+   * `guardAction` 'reuse' (what the code does) signs the new token with
+   * AWSCURRENT's key and deletes nothing; 'fail' fails createSecret (what it
+   * did before). See also fleetGuard.
    */
   | {
       readonly kind: 'access-key';
       readonly guardSeconds?: number;
       readonly guardAction?: 'fail' | 'reuse';
       /**
-       * functions/key-guard.ts: createSecret also fails while a running task of
-       * a service holds a token signed by a key it would delete (standalone
+       * functions/key-guard.ts: after guardSeconds, a key is also held back
+       * while a running task of a service holds a token it signed (standalone
        * tasks are not surveyed).
        */
       readonly fleetGuard?: boolean;
@@ -85,10 +86,10 @@ export interface SimOptions {
    */
   readonly clearStalePendingWhenHealthy: boolean;
   /**
-   * What a scheduled rotation due less than rolloutAllowance after the last
-   * promotion does: 'run' it; 'skip' it (the next tick rotates); 'defer' it
-   * exactly until rolloutAllowance after that promotion (an idealised
-   * deferral); or 'handler', what functions/ does: any rotation
+   * What a scheduled rotation due less than previousTokenInUseSeconds (the
+   * rollout and heal window, lib/timing.ts) after the last promotion does:
+   * 'run' it; 'skip' it (the next tick rotates); 'defer' it exactly until that
+   * window ends (an idealised deferral); or 'handler', what functions/ does: any rotation
    * (scheduled or the watchdog's) for which the real decideDeferral says
    * defer and whose current token still authenticates is a no-op that sets
    * the deferral tag, and the watchdog rotates at its first check at or after
@@ -117,22 +118,6 @@ export interface SimOptions {
    * starts, runs `runSeconds` and is never redeployed. Undefined: none.
    */
   readonly standalone: { readonly perDay: number; readonly runSeconds: number } | undefined;
-  /**
-   * An idealised fix, not implemented: the heal of a stuck rollout starts up
-   * to rolloutAllowance + watchdogInterval after the promotion and takes up to
-   * rolloutAllowance, so the old tasks may hold AWSPREVIOUS's token until
-   * 2 × rolloutAllowance + watchdogInterval after it. With this, rotations
-   * are deferred that long after a promotion (decideDeferral gets it as the
-   * allowance) and the watchdog rotates healWindowExtraSeconds earlier before
-   * expiry (so a rescue's heal ends before the old token expires). Pair it with
-   * an access-key guardSeconds of the same length.
-   */
-  readonly heldForHeal: boolean;
-}
-
-/** What the heal adds to the time old tasks may run after a promotion: its start delay and its own rollout. */
-export function healWindowExtraSeconds(c: TimingConfig): number {
-  return c.rolloutAllowanceSeconds + c.watchdogIntervalSeconds;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, 'config' | 'signer' | 'seed' | 'failures'> = {
@@ -150,5 +135,4 @@ export const DEFAULT_SIM: Omit<SimOptions, 'config' | 'signer' | 'seed' | 'failu
   stuckHealShare: 0,
   healer: true,
   standalone: undefined,
-  heldForHeal: false,
 };

@@ -40,6 +40,8 @@ export interface RotationRecord {
   outcome?: 'succeeded' | 'failed';
   failReason?: string;
   tokenId?: number;
+  /** Access-key signer: createSecret kept every key and signed with AWSCURRENT's, because of the time window or the fleet survey. */
+  keptKeys?: 'window' | 'fleet';
 }
 
 export interface TaskRecord {

@@ -13,7 +13,7 @@
  * decides with the real decideWatchdogAction and rotateBeforeExpirySeconds,
  * and rotations defer with the real decideDeferral.
  */
-import { rotateBeforeExpirySeconds } from '../../lib/timing';
+import { previousTokenInUseSeconds, rotateBeforeExpirySeconds } from '../../lib/timing';
 import { decideDeferral } from '../../functions/deferral';
 import { decideWatchdogAction } from '../../functions/watchdog-decision';
 import { AccessKeyPool } from './access-keys';
@@ -21,7 +21,7 @@ import { EventQueue, SIM_EPOCH_MS } from './clock';
 import { budgetOf } from './config';
 import { EcsServices } from './ecs-services';
 import { measure } from './measurement';
-import { healWindowExtraSeconds, SimOptions } from './options';
+import { SimOptions } from './options';
 import { mulberry32 } from './prng';
 import { AccessKey, deathOf, RotationRecord, SimResult, TokenRecord, Trigger } from './records';
 
@@ -55,7 +55,7 @@ class Simulation {
   constructor(private readonly o: SimOptions) {
     this.rand = mulberry32(o.seed);
     const budget = budgetOf(o.config);
-    this.rotateBeforeExpiry = rotateBeforeExpirySeconds(budget) + (o.heldForHeal ? healWindowExtraSeconds(o.config) : 0);
+    this.rotateBeforeExpiry = rotateBeforeExpirySeconds(budget);
     this.scheduleWindow = budget.scheduleWindowSeconds;
     this.ecs = new EcsServices(
       this.q,
@@ -104,7 +104,8 @@ class Simulation {
       this.sched.skippedPending++;
       return;
     }
-    const rolloutEnds = this.lastPromotionAt + this.o.config.rolloutAllowanceSeconds;
+    // Old tasks may hold the previous token this long after a promotion: the rollout, and the heal of a stuck one.
+    const rolloutEnds = this.lastPromotionAt + previousTokenInUseSeconds(this.o.config);
     if (this.o.scheduledWithinRollout === 'handler') {
       if (this.deferByHandler('scheduled')) {
         this.sched.heldWithinRollout++;
@@ -170,7 +171,8 @@ class Simulation {
     const decision = decideDeferral({
       now: new Date(SIM_EPOCH_MS + now * 1000),
       promotedAt: new Date(SIM_EPOCH_MS + current.promotedAt * 1000),
-      rolloutAllowanceSeconds: this.o.config.rolloutAllowanceSeconds + (this.o.heldForHeal ? healWindowExtraSeconds(this.o.config) : 0),
+      rolloutAllowanceSeconds: this.o.config.rolloutAllowanceSeconds,
+      watchdogIntervalSeconds: this.o.config.watchdogIntervalSeconds,
       currentExpiresAt: new Date(SIM_EPOCH_MS + current.expiresAt * 1000),
       currentMatchesConfig: true,
     });

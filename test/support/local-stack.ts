@@ -37,6 +37,8 @@ import { SigningCredentials } from './sigv4-presign-verify';
 import { TaskSimulator, TaskSimulatorOptions } from './task-simulator';
 
 const REGION = 'us-east-1';
+/** The rotation function's watchdogIntervalSeconds here: the shortest its reader takes, so deferrals stay short. */
+export const LOCAL_WATCHDOG_INTERVAL_SECONDS = 1;
 
 export interface LocalStackOptions {
   /** ECS services per cluster (default 3). */
@@ -334,6 +336,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           : { kind: SignerKind.ROLE },
         // 0 for the role signer: the demo's and tests' back-to-back rotations are never deferred.
         rolloutAllowanceSeconds: accessKeySigner?.rolloutAllowanceSeconds ?? 0,
+        // With rolloutAllowance, rotations are deferred for 2 x it + this.
+        watchdogIntervalSeconds: LOCAL_WATCHDOG_INTERVAL_SECONDS,
         ...overrides,
       }),
       handlerEnv: (extra = {}, config = {}) => ({
