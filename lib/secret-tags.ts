@@ -58,7 +58,8 @@ export const PromotedTag = {
 
 /**
  * Written by createSecret when it deferred a rotation (it started within
- * rolloutAllowance of the last promotion, so it stored AWSCURRENT's value
+ * 2 x rolloutAllowance + watchdogInterval of the last promotion, the rollout
+ * and the heal of a stuck one, so it stored AWSCURRENT's value
  * again as the pending version instead of a new token): the deferred version,
  * and the time from which a real rotation may run. finishSecret reads it to
  * know the version is a copy (no redeploy); the watchdog rotates once the time

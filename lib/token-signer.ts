@@ -34,10 +34,13 @@ export class TokenSigner {
    * A dedicated IAM user whose only permission, through an IAM group, is to
    * connect to this cluster; it has no console password. The rotation
    * function creates a new access key for it at each rotation and deletes
-   * the key two generations old (never within rolloutAllowance of the last
-   * promotion), so tokens held by tasks not yet replaced keep working. The
-   * key material lives in a separate secret that only the rotation function
-   * can read. Tokens live their full `tokenLifetime`, up to one week.
+   * the key two generations old, so tokens held by tasks not yet replaced
+   * keep working: never within 2 x rolloutAllowance + watchdogInterval of the
+   * last promotion (a rollout and the heal of a stuck one), nor while a
+   * running task of a bound service holds a token it signed; until then the
+   * current key signs again and lives on. The key material lives in a
+   * separate secret that only the rotation function can read. Tokens live
+   * their full `tokenLifetime`, up to one week.
    *
    * This is the default. Where an SCP forbids creating IAM users, the deploy
    * fails at the user (CloudFormation's own access-denied message); where it
