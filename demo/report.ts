@@ -20,6 +20,9 @@ export const c = {
   cyan: paint('36'),
 };
 
+/** A failure the demo explains in one line (no stack trace). */
+export class DemoError extends Error {}
+
 export const OK = c.green('✓');
 export const FAIL = c.red('✗');
 export const ARROW = '→';

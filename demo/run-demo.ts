@@ -4,49 +4,47 @@
  * It starts the local stack the integration tests use (moto for Secrets Manager/ECS/SSM, a real
  * PostgreSQL behind a DSQL-style TLS endpoint that verifies SigV4 IAM tokens), then lets the rotation
  * service stand-in run the shipped handler bundle twice, and shows what each rotation changed: secret
- * versions and stages, the token's lifetime, the ECS deployments it forced, and real clients (node-postgres,
- * psql) connecting with the URL from AWSCURRENT. Tokens, passwords and keys are never printed, and a
- * leak check at the end proves it.
+ * versions and stages, the token's lifetime, the ECS deployments it forced, the URL it wrote into a bound
+ * Lambda function, and real clients (node-postgres, psql) connecting with the URL from AWSCURRENT and with
+ * the function's. Then the shipped watchdog runs once against modelled running tasks. Tokens, passwords
+ * and keys are never printed (a URL is shown by fingerprint), and a leak check at the end proves it.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { SignerKeysValue } from '../lib/contract';
-import { deploymentsOf, DeploymentInfo } from '../test/support/ecs-fixture';
-import { functionBundle } from '../test/support/function-bundles';
+import { deploymentsOf } from '../test/support/ecs-fixture';
 import { LocalStack, startLocalStack } from '../test/support/local-stack';
-import { findMotoPython } from '../test/support/moto-server';
-import { describeStages, RotationEvent, RotationFailedError, RotationStep } from '../test/support/rotation-service';
-import { psqlVersion, QueryOutcome, queryWithNodePostgres, queryWithPsql } from './clients';
-import { ARROW, c, duration, FAIL, isoSeconds, maskUrl, ms, OK, Output, pad, shortId, timeMs } from './report';
+import { describeStages } from '../test/support/rotation-service';
+import { QueryOutcome, queryWithNodePostgres, queryWithPsql } from './clients';
+import { LambdaConsumer, showLambdaConsumer } from './lambda-consumer';
+import { LeakCheck } from './leak-check';
+import { ARROW, c, DemoError, duration, FAIL, isoSeconds, maskUrl, ms, OK, Output, pad, shortId, timeMs } from './report';
+import { describeFailure, newest, pgTime, preflight, printProgress, secretReference, showOldTokens, stageRank } from './tour-support';
+import { showWatchdogRun } from './watchdog-run';
 
 const ROTATIONS = 2;
-const STEP_NOTES: Record<RotationStep, string> = {
-  createSecret: 'sign a token, store the URL as AWSPENDING',
-  setSecret: 'nothing to set: DSQL checks tokens against IAM',
-  testSecret: 'real TLS connection with the new token + SELECT 1',
-  finishSecret: 'promote to AWSCURRENT, redeploy bound services',
-};
-
+/** The watchdog's rolloutAllowance (the example app's): a rollout still under way just after a rotation is not healed yet. */
+const ROLLOUT_ALLOWANCE_SECONDS = 1800;
 const out = new Output();
 // Count from process start: ts-node's compile time is part of what the user waits for.
 const t0 = Date.now() - process.uptime() * 1000;
 let stack: LocalStack | undefined;
 let starting: Promise<LocalStack> | undefined;
 let interrupted: NodeJS.Signals | undefined;
-/** Every token the demo has seen: the leak check looks for them in the output. */
-const secretsSeen = new Set<string>();
-/** The signer user's key material seen in its keys secret, and what each is. */
-const signerKeys = new Map<string, string>();
+/** Every token and signer key the demo has seen: none may appear in the output. */
+const leaks = new LeakCheck();
 
-class DemoError extends Error {}
+interface Tally {
+  attempts: number;
+  /** Handler invocations of the rotations (the watchdog's run excluded). */
+  rotationInvocations: number;
+  redeployed: number;
+  /** Rotations that wrote the bound function's DATABASE_URL. */
+  functionUpdates: number;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
   out.line(`${c.bold('cdk-dsql-url-secret demo')}: rotate an Aurora DSQL connection URL locally (no AWS account)`);
-  const tally = { attempts: 0, redeployed: 0 };
+  const tally: Tally = { attempts: 0, rotationInvocations: 0, redeployed: 0, functionUpdates: 0 };
   let failure: unknown;
   try {
     await tour(tally);
@@ -61,10 +59,11 @@ async function main(): Promise<number> {
     out.section('Summary');
     const svc = stack!.serviceArns.length;
     out.line(
-      `  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${stack!.handlerLogs.length} handler invocations, ` +
+      `  rotations            ${ROTATIONS} of ${ROTATIONS} succeeded (${tally.rotationInvocations} handler invocations, ` +
         `${tally.attempts - ROTATIONS} retries)`,
     );
     out.line(`  services redeployed  ${tally.redeployed} (${svc} services × ${ROTATIONS} rotations)`);
+    out.line(`  functions updated    ${tally.functionUpdates} (1 function × ${ROTATIONS - 1} rotation after it was created)`);
     const { accepted, rejected } = stack!.endpoint.stats;
     out.line(`  endpoint             ${accepted} connections accepted, ${rejected} rejected${rejected === 1 ? ' (the forged token)' : ''}`);
     out.line(`  total time           ${ms(Date.now() - t0)} ${c.dim('(local stack stopped)')}`);
@@ -75,7 +74,7 @@ async function main(): Promise<number> {
     if (rejection) out.line(`  ${c.dim(`the endpoint's last rejection (user ${rejection.user}): ${rejection.reason}`)}`);
   }
 
-  const leak = leakCheck();
+  const leak = leaks.check(out.text(), stack);
   if (leak) {
     out.line(`${FAIL} ${c.red('leak check failed:')} ${leak}`);
     return 1;
@@ -89,28 +88,10 @@ async function main(): Promise<number> {
   return failure === undefined ? 0 : 1;
 }
 
-async function tour(tally: { attempts: number; redeployed: number }): Promise<void> {
+async function tour(tally: Tally): Promise<void> {
   // --- Preflight: fail early with a clear message --------------------------------------------------------
   out.section('Local stack');
-  // The demo runs rotations only: the rotation function's bundle.
-  const rotationBundle = functionBundle('rotation');
-  if (!fs.existsSync(rotationBundle)) throw new DemoError(`rotation function bundle not found at ${rotationBundle}: run npm run bundle`);
-  const bundle = fs.statSync(rotationBundle);
-  out.line(
-    `  ${OK} ${pad('rotation bundle', 20)} ${path.relative(process.cwd(), rotationBundle)} ` +
-      c.dim(`(${(bundle.size / 1024).toFixed(0)} KiB, built ${isoSeconds(bundle.mtime)})`),
-  );
-  out.status('looking for a Python with moto');
-  try {
-    findMotoPython();
-  } catch (err) {
-    throw new DemoError((err as Error).message);
-  }
-  const pgVersion = installedPostgres();
-  if (!pgVersion) {
-    throw new DemoError('PostgreSQL server not installed: no /usr/lib/postgresql/<version>/bin/postgres (apt-get install postgresql)');
-  }
-  const psql = await psqlVersion();
+  const { pgVersion, psql } = await preflight(out);
 
   // --- Start everything -----------------------------------------------------------------------------------
   const started = Date.now();
@@ -119,6 +100,8 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
   // The construct's default signer: a dedicated IAM user whose access key the rotation function replaces at every rotation.
   starting = startLocalStack({
     accessKeySigner: {},
+    // moto runs no task: the model runs each service's tasks, replaced at once by a deployment (for the watchdog's fleet check).
+    taskSimulator: { startDelayMs: 0, drainMs: 0 },
     log: () => {
       if (!serversUpAt) {
         serversUpAt = Date.now();
@@ -155,22 +138,26 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
         `${c.dim(`(after ${ms(Date.now() - started)})`)}`,
     );
   }
-  out.line(`    ${c.dim('task definition: DATABASE_URL from')} ${valueFrom}`);
+  out.line(`    ${c.dim('task definition: DATABASE_URL from')} ${valueFrom}${c.dim('; running tasks modelled (moto runs none)')}`);
   const placeholder = Object.entries(await describeStages(s.sm, s.secretArn)).find(([, st]) => st.includes('AWSCURRENT'))?.[0];
 
   // --- Rotations ------------------------------------------------------------------------------------------
+  let consumer: LambdaConsumer | undefined;
+  // The second service's new task stays pending after the last rotation (a slow rollout), for the watchdog to see.
+  const slow = s.serviceArns[1];
   for (let n = 1; n <= ROTATIONS; n++) {
     const before = await deploymentsOf(s.ecs, s.serviceArns);
+    if (n === ROTATIONS) s.tasks!.setStuck(slow, true);
     out.section(`Rotation ${n} of ${ROTATIONS}`);
     const result = await s.rotate({
-      onProgress: progress,
+      onProgress: (e) => printProgress(out, e),
       // The local endpoint learns the user's keys from moto's IAM, as DSQL would from IAM: before testSecret connects.
       invokeStep: async (step, token) => {
         if (step === 'testSecret') await s.syncSignerKeys();
         await s.invokeStep(step, token);
       },
     });
-    await rememberSignerKeys(s);
+    await leaks.rememberSignerKeys(s);
     tally.attempts += result.attempts;
 
     // Versions and stages.
@@ -184,7 +171,7 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
 
     // The new value: lifetime and masked URL.
     const current = await s.readStage('AWSCURRENT');
-    remember(current.password);
+    leaks.remember(current.password);
     const left = Date.parse(current.expiresAt) - Date.now();
     out.line(
       `  ${pad('token', 10)} issued ${isoSeconds(current.issuedAt)}, expires ${isoSeconds(current.expiresAt)} ` +
@@ -206,76 +193,36 @@ async function tour(tally: { attempts: number; redeployed: number }): Promise<vo
       );
     });
 
+    // The bound Lambda function: deployed after the first rotation; each later finishSecret writes the new URL into it.
+    const bound = await showLambdaConsumer(out, s, consumer, current.url);
+    consumer = bound.consumer;
+    if (bound.updatedValue) tally.functionUpdates++;
+
     // A real client, given only the URL, as a new task would be.
     const warnings = await query('query', 'node-postgres', () => queryWithNodePostgres(current.url, s.endpoint.caFile));
     if (n === 1 && warnings.length) out.line(`  ${pad('', 10)} ${c.dim(`note: ${warnings.join('; ')}`)}`);
     if (psql) await query('', `psql ${psql.split(' ')[0]}`, () => queryWithPsql(current.url));
     else if (n === 1) out.line(`  ${pad('', 10)} ${c.yellow('psql not installed: skipping the libpq client')}`);
+    const functionUrl = bound.updatedValue;
+    if (functionUrl) await query('', 'node-postgres', () => queryWithNodePostgres(functionUrl, s.endpoint.caFile), "the function's value");
   }
+  tally.rotationInvocations = s.handlerLogs.length;
 
-  // --- Old tasks --------------------------------------------------------------------------------------------
-  out.section('Tasks started before the last rotation');
-  const previous = await s.readStage('AWSPREVIOUS');
-  remember(previous.password);
-  const prev = await queryWithNodePostgres(previous.url, s.endpoint.caFile);
-  if (!prev.ok) throw new DemoError(`the AWSPREVIOUS token no longer connects: ${prev.message}`);
-  out.line(
-    `  ${OK} AWSPREVIOUS token still connects (as ${prev.row.user}): tasks not yet replaced keep working ` +
-      c.dim(`(until ${isoSeconds(previous.expiresAt)})`),
-  );
-
-  // A token with one character of its signature changed must be refused: the endpoint really checks.
-  const current = await s.readStage('AWSCURRENT');
-  const forged = current.password.replace(
-    /(X-Amz-Signature=[0-9a-f]*)([0-9a-f])/,
-    (_, head: string, last: string) => head + (last === '0' ? '1' : '0'),
-  );
-  if (forged === current.password) throw new DemoError('could not find X-Amz-Signature in the token to forge it');
-  remember(forged);
-  const forgedUrl = current.url.replace(encodeURIComponent(current.password), encodeURIComponent(forged));
-  const refused = await queryWithNodePostgres(forgedUrl, s.endpoint.caFile);
-  if (refused.ok) throw new DemoError('the endpoint accepted a forged token');
-  const reason = s.endpoint.stats.rejections.at(-1)?.reason ?? refused.message;
-  out.line(`  ${OK} a forged token (one signature character changed) is refused: ${c.dim(reason)}`);
+  await showOldTokens(out, s, leaks);
+  await showWatchdogRun(out, s, slow, ROLLOUT_ALLOWANCE_SECONDS);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Live progress of the rotation service: one line per finished step, a transient line while it runs. */
-function progress(e: RotationEvent): void {
-  switch (e.type) {
-    case 'rotation-started':
-      out.line(
-        `  ${c.dim('RotateSecret staged version')} ${c.cyan(shortId(e.token))} ` +
-          `${c.dim('as AWSPENDING; each step runs the handler bundle in a fresh process')}`,
-      );
-      break;
-    case 'step-started':
-      out.status(`${e.step} (attempt ${e.attempt}): ${STEP_NOTES[e.step]}`);
-      break;
-    case 'step-succeeded':
-      out.line(`  ${OK} ${pad(e.step, 13)} attempt ${e.attempt}  ${pad(ms(e.ms), 7)} ${c.dim(STEP_NOTES[e.step])}`);
-      break;
-    case 'step-failed':
-      out.line(`  ${FAIL} ${pad(e.step, 13)} attempt ${e.attempt}  ${pad(ms(e.ms), 7)} ${c.red(e.message)}`);
-      break;
-    case 'rotation-succeeded':
-      break;
-    case 'rotation-failed':
-      out.line(`  ${FAIL} rotation failed after ${e.attempts} attempts; AWSPENDING stays on ${shortId(e.token)}`);
-      break;
-  }
-}
-
 /** Runs one client query and prints its row; returns the client's warnings. */
-async function query(label: string, client: string, run: () => Promise<QueryOutcome>): Promise<string[]> {
+async function query(label: string, client: string, run: () => Promise<QueryOutcome>, note = ''): Promise<string[]> {
   const started = Date.now();
   out.status(`connecting with ${client}`);
   const r = await run();
   if (!r.ok) throw new DemoError(`${client} could not use the AWSCURRENT URL: ${r.message}`);
   out.line(
     `  ${pad(label, 10)} ${pad(client, 14)} ${r.row.user} | ${isoSeconds(pgTime(r.row.now))} | ${r.row.version} ` +
-      `${c.dim(`(${ms(Date.now() - started)})`)}`,
+      `${c.dim(`(${note ? `${note}; ` : ''}${ms(Date.now() - started)})`)}`,
   );
   return r.warnings;
 }
@@ -298,87 +245,7 @@ function cleanup(): Promise<void> {
   })());
 }
 
-/** One readable message; a failed rotation is summed up by its last failure (each was shown live). */
-function describeFailure(err: unknown): string {
-  if (err instanceof RotationFailedError) {
-    const last = err.failures.at(-1);
-    return (
-      `rotation failed after ${err.failures.length} attempt(s); AWSPENDING is left on version ${shortId(err.token)}` +
-      (last ? `. Last error, in ${last.step}: ${last.message}` : '')
-    );
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-function leakCheck(): string | undefined {
-  const needles = new Map<string, string>();
-  for (const token of secretsSeen) {
-    needles.set(token, 'a token');
-    needles.set(encodeURIComponent(token), 'a percent-encoded token');
-    const signature = /X-Amz-Signature=([0-9a-f]{64})/.exec(token)?.[1];
-    if (signature) needles.set(signature, "a token's signature");
-  }
-  if (stack) needles.set(stack.signer.secretAccessKey, "the signer's secret access key");
-  for (const [needle, what] of signerKeys) needles.set(needle, what);
-  const haystacks: Array<[string, string]> = [
-    ['demo output', out.text()],
-    ['handler logs', (stack?.handlerLogs ?? []).join('\n')],
-  ];
-  for (const [needle, what] of needles) {
-    if (needle.length < 16) continue; // the placeholder's empty password is not a secret
-    for (const [where, text] of haystacks) if (text.includes(needle)) return `${what} appears in the ${where}`;
-  }
-  if (secretsSeen.size === 0 && stack) return 'no token was read, nothing to check against';
-  return undefined;
-}
-
-/** The signer user's keys, as the keys secret holds them: neither a secret part nor a whole key id may be printed. */
-async function rememberSignerKeys(s: LocalStack): Promise<void> {
-  const out = await s.sm.send(new GetSecretValueCommand({ SecretId: s.accessKeySigner!.keysSecretArn, VersionStage: 'AWSCURRENT' }));
-  for (const key of (JSON.parse(out.SecretString ?? '{}') as Partial<SignerKeysValue>).keys ?? []) {
-    signerKeys.set(key.secretAccessKey, "the signer user's secret access key");
-    signerKeys.set(key.accessKeyId, 'a whole access key id of the signer user');
-  }
-}
-
-function remember(token: string): void {
-  if (token) secretsSeen.add(token);
-}
-
 // ---------------------------------------------------------------------------------------------------------
-
-function installedPostgres(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!fs.existsSync(root)) return undefined;
-  return fs
-    .readdirSync(root)
-    .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'postgres')))
-    .sort((a, b) => Number(b) - Number(a))[0];
-}
-
-/** The task definition's `valueFrom` for DATABASE_URL, with the ARN's account/region part elided. */
-async function secretReference(s: LocalStack): Promise<string> {
-  const [, cluster] = s.serviceArns[0].split(':').slice(5).join(':').split('/');
-  const svc = await s.ecs.send(new DescribeServicesCommand({ cluster, services: [s.serviceArns[0]] }));
-  const td = await s.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: svc.services![0].taskDefinition! }));
-  const ref = td.taskDefinition?.containerDefinitions?.flatMap((d) => d.secrets ?? []).find((x) => x.name === 'DATABASE_URL')?.valueFrom;
-  if (!ref?.startsWith(s.secretArn))
-    throw new DemoError(`the task definition does not inject DATABASE_URL from the secret (valueFrom ${ref})`);
-  return `…:secret:${ref.split(':secret:')[1]}`;
-}
-
-const stageRank = (stages: string[]) => (stages.includes('AWSCURRENT') ? 0 : stages.includes('AWSPENDING') ? 1 : 2);
-
-function newest(deployments: DeploymentInfo[] | undefined): DeploymentInfo | undefined {
-  return [...(deployments ?? [])].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
-}
-
-/** node-postgres gives ISO-8601; psql gives `2025-06-01 12:00:04.123456+00`. */
-function pgTime(text: string): Date {
-  const d = new Date(text);
-  if (!Number.isNaN(d.getTime())) return d;
-  return new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
-}
 
 // ---------------------------------------------------------------------------------------------------------
 
