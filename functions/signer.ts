@@ -58,8 +58,8 @@ export async function signingCredentials(ctx: SignerContext, now: Date = new Dat
  * 2. Otherwise every key but AWSCURRENT's is deleted (IAM allows two keys per
  *    user, so delete before create), unless a running task may still use one
  *    (reasonToKeepKeys): then nothing is deleted and AWSCURRENT's key signs
- *    this token too (its life is extended: a later rotation deletes it once no
- *    task uses it). Without a usable AWSCURRENT key that fails, loudly.
+ *    this token too (its life is extended; a later rotation deletes the other
+ *    key once no task uses it). Without a usable AWSCURRENT key that fails, loudly.
  * 3. A new key is created and written to the keys secret at once, before it
  *    signs anything, so its secret part is never lost.
  */
