@@ -8,9 +8,11 @@ import { givenService, givenStack } from './stack-fixture';
 
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 
-function taskReadPolicy(stack: Stack): { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: unknown } } | undefined {
+type Policy = { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: unknown } };
+
+function taskReadPolicy(stack: Stack): Policy | undefined {
   const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
-  return Object.entries(policies).find(([id]) => /TaskReadPolicy/.test(id))?.[1];
+  return Object.entries(policies).find(([id]) => /TaskReadPolicy/.test(id))?.[1] as Policy | undefined;
 }
 
 /** The statements of the task-read policy, resolved; undefined when there is none. */
@@ -47,7 +49,7 @@ describe('task-read policy: the watchdog always, the rotation function only with
     expect(list.Action).toBe('ecs:ListTasks');
     // ListTasks authorizes by the ecs:cluster condition (the form aws-cdk's drain hook uses), not by a resource ARN.
     expect(list.Resource).toBe('*');
-    expect(Object.keys(list.Condition)).toEqual(['ArnEquals']);
+    expect(Object.keys(list.Condition as object)).toEqual(['ArnEquals']);
     expect(json(list.Condition)).toContain('"ArnEquals":{"ecs:cluster"');
     expect(json(list.Condition)).toContain(`:cluster/",${ref(other)}`);
     expect(json(list.Condition)).toContain(`:cluster/",${ref(ecsCluster)}`);
