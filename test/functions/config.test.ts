@@ -210,6 +210,8 @@ describe('readFunctionConfig: the watchdog function', () => {
       boundServicesFingerprint: expect.stringMatching(/^fixture-deployment-\d+$/),
       rolloutAllowanceSeconds: 1800,
       redeployConcurrency: 5,
+      boundFunctionsParameter: BOUND_FUNCTIONS_PARAMETER,
+      boundFunctionsParameterCount: 1,
     });
   });
 

@@ -9,7 +9,7 @@ import 'aws-sdk-client-mock-jest';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { PutSecretValueCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient, GetParametersCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue, MetricName } from '../../lib/contract';
 import { DeferredTag, PromotedTag } from '../../lib/secret-tags';
@@ -46,6 +46,8 @@ let restoreEnv: () => void;
 let logSpy: jest.SpyInstance;
 beforeEach(() => {
   [smMock, iamMock, ecsMock, ssmMock].forEach((m) => m.reset());
+  // No Lambda function is bound: the bound-functions parameter does not exist.
+  ssmMock.on(GetParametersCommand).resolves({ Parameters: [] });
   checkConnectionMock.mockReset();
   checkConnectionMock.mockResolvedValue(undefined);
   restoreEnv = setEnv(handlerEnv({ rolloutAllowanceSeconds: ALLOWANCE }));

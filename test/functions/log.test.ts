@@ -2,7 +2,7 @@ import 'aws-sdk-client-mock-jest';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient, GetParametersCommand } from '@aws-sdk/client-ssm';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DsqlUrlSecretValue } from '../../lib/contract';
@@ -209,6 +209,8 @@ describe('no secret reaches the logs during a full rotation', () => {
     ecsMock.reset();
     ssmMock.reset();
     iamMock.reset();
+    // No Lambda function is bound: the bound-functions parameter does not exist.
+    ssmMock.on(GetParametersCommand).resolves({ Parameters: [] });
     checkConnectionSpy = jest.spyOn(connectionCheck, 'checkConnection');
     restoreEnv = setEnv(handlerEnv());
     spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
