@@ -53,7 +53,7 @@ describe('a configuration change', () => {
   });
 
   test.each<[string, PropsChange]>([
-    ['rotationInterval', { rotationInterval: Duration.hours(6) }],
+    ['rotationInterval', { rotationInterval: Duration.hours(5) }],
     ['tokenLifetime', { tokenLifetime: Duration.hours(12) }],
     ['rolloutAllowance', { rolloutAllowance: Duration.minutes(20) }],
     ['redeployConcurrency', { redeployConcurrency: 10 }],
