@@ -11,10 +11,12 @@ import { givenService, givenStack } from './stack-fixture';
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
 /** The bound-services parameters' names and longest resolved values, in order. */
+/** The bound-services parameters (not the bound-functions ones, function-consumers.test.ts). */
 function parameters(resolution: LongestResolution): Array<{ name: string; longest: number }> {
   return Object.values(resolution.resources)
     .filter((r) => r.Type === 'AWS::SSM::Parameter')
-    .map((r) => ({ name: r.Properties!.Name as string, longest: resolution.length(r.Properties!.Value) }));
+    .map((r) => ({ name: r.Properties!.Name as string, longest: resolution.length(r.Properties!.Value) }))
+    .filter((p) => /\/bound-services(-\d+)?$/.test(p.name));
 }
 
 /** The inline policies on the rotation function's role, each at its longest (IAM does not count whitespace). */
@@ -42,9 +44,9 @@ describe('bound-services parameters are sized for the longest resolved ARN', () 
     ]);
     for (const p of params) expect(p.longest).toBeLessThanOrEqual(4096);
     // 7 a parameter: one more would not fit.
-    const refs = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Parameter')).map(
-      (p) => JSON.stringify(p.Properties.Value).match(/"Ref"/g)!.length,
-    );
+    const refs = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Parameter'))
+      .filter((p) => /\/bound-services(-\d+)?$/.test(p.Properties.Name))
+      .map((p) => JSON.stringify(p.Properties.Value).match(/"Ref"/g)!.length);
     expect(refs).toEqual([7, 7, 7, 7, 7, 7, 7, 7, 5]);
     // Standard tier: free, and never the one-way upgrade to Advanced.
     const tiers = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Parameter')).map((p) => p.Properties.Tier);
@@ -82,7 +84,8 @@ describe('bound-services parameters are sized for the longest resolved ARN', () 
     const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
     const reads = policies
       .flatMap((p) => p.Properties.PolicyDocument.Statement)
-      .filter((s: { Action: string | string[] }) => [s.Action].flat().includes('ssm:GetParameter'));
+      .filter((s: { Action: string | string[] }) => [s.Action].flat().includes('ssm:GetParameter'))
+      .filter((s: { Resource: unknown }) => JSON.stringify(s.Resource).includes('/bound-services'));
     expect(reads).toHaveLength(1);
     const [base, rest] = reads[0].Resource.map((r: unknown) => JSON.stringify(r));
     expect(base).toMatch(/:ssm:eu-west-1:123456789012:parameter\/cdk-dsql-url-secret\/[^"*]+\/bound-services"/);
