@@ -25,15 +25,7 @@ import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing'
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
-import {
-  timingBudget,
-  validateConcurrency,
-  validateDatabaseName,
-  validateRedeployStagger,
-  validateSecretName,
-  validateTiming,
-  validateUrlParameters,
-} from './validation';
+import { timingBudget, validateSettings, validateTiming } from './validation';
 import { setUpFunctionNetwork } from './vpc-endpoints';
 import { Watchdog } from './watchdog';
 
@@ -113,12 +105,8 @@ export class DsqlUrlSecret extends Construct {
     this.signerCallsIam = signer._callsIam;
     validateTiming({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     const budget = timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
-    validateDatabaseName(database);
-    validateSecretName(props.secretName);
-    validateUrlParameters(urlParameters);
-    validateConcurrency(redeployConcurrency);
     const redeployStagger = props.redeployStagger ?? Duration.seconds(0);
-    validateRedeployStagger(redeployStagger);
+    validateSettings({ database, secretName: props.secretName, urlParameters, redeployConcurrency, redeployStagger });
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
     const region = props.cluster.env.region;

@@ -191,3 +191,20 @@ export function validateConcurrency(value: number): void {
     throw new Error(`redeployConcurrency must be a whole number from 1 to 50, got ${value}`);
   }
 }
+
+/** The props that are checked one by one, each against its own rule. */
+export interface OtherSettings {
+  readonly database: string;
+  readonly secretName: string | undefined;
+  readonly urlParameters: Record<string, string>;
+  readonly redeployConcurrency: number;
+  readonly redeployStagger: Duration;
+}
+
+export function validateSettings(s: OtherSettings): void {
+  validateDatabaseName(s.database);
+  validateSecretName(s.secretName);
+  validateUrlParameters(s.urlParameters);
+  validateConcurrency(s.redeployConcurrency);
+  validateRedeployStagger(s.redeployStagger);
+}
