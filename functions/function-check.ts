@@ -117,6 +117,8 @@ export async function checkFunctions(input: FunctionCheckInput): Promise<Functio
     [{ name: MetricName.STALE_FUNCTIONS, value: summary.stale.length + summary.invalidEntries, unit: 'Count' }],
     input.now,
   );
+  // Nothing bound: the metric (0) is enough; a summary line every interval would only be noise.
+  if (summary.functions + summary.invalidEntries === 0) return summary;
   (summary.stale.length + summary.invalidEntries > 0 ? log.error : log.info)('function check: summary', {
     secretArn: input.secretArn,
     functions: summary.functions,

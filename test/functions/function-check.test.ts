@@ -150,6 +150,17 @@ describe('checkFunctions', () => {
     expect(staleMetric()).toEqual([1]);
   });
 
+  test('no function bound: StaleFunctions 0 for the alarm, no Lambda call and no summary line', async () => {
+    bind([]);
+
+    const summary = await check();
+
+    expect(summary).toMatchObject({ functions: 0, stale: [], invalidEntries: 0 });
+    expect(lambdaMock.calls()).toHaveLength(0);
+    expect(staleMetric()).toEqual([0]);
+    expect(lines.some((l) => l.includes('function check: summary'))).toBe(false);
+  });
+
   test('AWSCURRENT holds no token yet: skipped, no call, no metric', async () => {
     const summary = await check({ value: { url: '' } });
 
