@@ -138,7 +138,8 @@ export interface DsqlUrlSecretProps {
 
   /**
    * Create interface VPC endpoints, with private DNS, for the AWS APIs the
-   * functions call: Secrets Manager, SSM and ECS, in vpcSubnets (one per
+   * functions call: Secrets Manager, SSM and ECS, and CodeDeploy and Lambda
+   * once a CODE_DEPLOY service or a function is bound, in vpcSubnets (one per
    * Availability Zone), reachable on port 443 from the VPC's CIDR. Leave
    * unset when the VPC already has endpoints for those services with
    * private DNS (a second one for the same service fails to deploy), or

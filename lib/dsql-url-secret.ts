@@ -26,7 +26,7 @@ import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
 import { timingBudget, validateSettings, validateTiming } from './validation';
-import { setUpFunctionNetwork } from './vpc-endpoints';
+import { ensureFeatureEndpoint, FunctionNetworkOptions, setUpFunctionNetwork } from './vpc-endpoints';
 import { Watchdog } from './watchdog';
 
 /** Aurora DSQL listens on the PostgreSQL port. */
@@ -91,6 +91,7 @@ export class DsqlUrlSecret extends Construct {
   private taskReadPermissions?: TaskReadPermissions;
   /** The signer's own IAM user (access keys): its key guard reads the bound services' tasks. */
   private readonly signerCallsIam: boolean;
+  private readonly network: Pick<FunctionNetworkOptions, 'vpc' | 'vpcSubnets' | 'createVpcEndpoints'>;
 
   constructor(scope: Construct, id: string, props: DsqlUrlSecretProps) {
     super(scope, id);
@@ -114,10 +115,9 @@ export class DsqlUrlSecret extends Construct {
     // A PrivateLink host name, when set, is what clients connect to and what tokens are signed for (DSQL PrivateLink guide).
     this.host = props.endpointHost ?? publicHost;
     const clusterArn = dsql.CfnCluster.arnForCluster(props.cluster);
+    this.network = { vpc: props.vpc, vpcSubnets: props.vpcSubnets, createVpcEndpoints: props.createVpcEndpoints ?? false };
     const vpcEndpoints = setUpFunctionNetwork(this, {
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      createVpcEndpoints: props.createVpcEndpoints ?? false,
+      ...this.network,
       endpointHost: props.endpointHost,
       publicHost,
       clusterIdentifier: props.cluster.clusterRef.identifier,
@@ -263,6 +263,7 @@ export class DsqlUrlSecret extends Construct {
     // The fleet check lists the tasks; with the access key, so does createSecret before deleting a key (functions/key-guard.ts).
     const readers = this.signerCallsIam ? roles : [this.watchdogFunction.role!];
     this.taskReadPermissions ??= new TaskReadPermissions(this, 'TaskReadPolicy', readers, this.boundServices.services);
+    if (options.codeDeployDeploymentGroup) ensureFeatureEndpoint(this, this.network, 'CodeDeploy', this.initialRotation.resource);
     service.node.addDependency(this.initialRotation.resource);
   }
 
@@ -273,6 +274,7 @@ export class DsqlUrlSecret extends Construct {
    */
   public updateFunctionOnRotation(fn: lambda.IFunction, options: FunctionBindingOptions = {}): void {
     this.boundFunctions.add(fn, options, this.initialRotation.resource);
+    ensureFeatureEndpoint(this, this.network, 'Lambda', this.initialRotation.resource);
   }
 
   /**

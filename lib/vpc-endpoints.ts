@@ -17,6 +17,35 @@ const FUNCTION_SERVICES: ReadonlyArray<[id: string, service: ec2.InterfaceVpcEnd
 // A DNS host name: labels of letters, digits and hyphens, at least two of them, nothing else (no scheme, port or path).
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
+/**
+ * APIs only some bindings make the functions call: CodeDeploy (a CODE_DEPLOY
+ * service bound with its group) and Lambda (a bound function). With
+ * createVpcEndpoints, each is created with the first binding that needs it.
+ */
+const FEATURE_SERVICES = {
+  CodeDeploy: ec2.InterfaceVpcEndpointAwsService.CODEDEPLOY,
+  Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
+} as const;
+
+/**
+ * Creates the interface endpoint for `feature` in `scope` once, when the
+ * functions run in a VPC with createVpcEndpoints, and makes `dependent` (the
+ * first-rotation resource, whose rotations reach the bindings) wait for it.
+ */
+export function ensureFeatureEndpoint(
+  scope: Construct,
+  network: Pick<FunctionNetworkOptions, 'vpc' | 'vpcSubnets' | 'createVpcEndpoints'>,
+  feature: keyof typeof FEATURE_SERVICES,
+  dependent: Construct,
+): void {
+  const id = `${feature}Endpoint`;
+  if (network.vpc === undefined || !network.createVpcEndpoints || scope.node.tryFindChild(id) !== undefined) return;
+  const service = FEATURE_SERVICES[feature];
+  dependent.node.addDependency(
+    new ec2.InterfaceVpcEndpoint(scope, id, { vpc: network.vpc, service, subnets: network.vpcSubnets, privateDnsEnabled: true }),
+  );
+}
+
 export interface FunctionNetworkOptions {
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
