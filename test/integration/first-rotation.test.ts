@@ -6,45 +6,32 @@
  * here with its state manager); PENDING_SETUP itself is covered with a mocked client in
  * test/functions/first-rotation.test.ts.
  */
-import { createServer, Server } from 'http';
-import { AddressInfo } from 'net';
 import { CreateClusterCommand, DSQLClient } from '@aws-sdk/client-dsql';
 import { ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CustomResourceEvent, CustomResourceResponse } from '../../functions/cfn-response';
-import { FunctionBundle, InitialRotationFunctionConfig } from '../../lib/contract';
-import { functionConfigEnv, LocalStack } from '../support/local-stack';
+import { InitialRotationFunctionConfig } from '../../lib/contract';
+import { LocalStack } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { pgSelectOne } from './clients';
+import { invokeFirstRotation as runFirstRotation, ResponseEndpoint, startResponseEndpoint } from './first-rotation-runner';
 import { sleep, startStack } from './harness';
 
 jest.setTimeout(180_000);
 
 let stack: LocalStack;
 let interceptor: RotateSecretInterceptor;
-let responses: Server;
-let received: CustomResourceResponse[];
-let responseUrl: string;
+let responses: ResponseEndpoint;
 
 beforeAll(async () => {
   stack = await startStack({ services: 1, accessKeySigner: {} });
   interceptor = await startRotateSecretInterceptor({ upstream: stack.proxy.endpoint, sm: stack.sm, invokeStep: stack.invokeStep });
-  received = [];
-  responses = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body) as CustomResourceResponse);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => responses.listen(0, '127.0.0.1', resolve));
-  responseUrl = `http://127.0.0.1:${(responses.address() as AddressInfo).port}/response`;
+  responses = await startResponseEndpoint();
 }, 60_000);
 
 afterAll(async () => {
   await interceptor?.stop();
-  await new Promise((resolve) => responses?.close(resolve));
+  await responses?.stop();
   await stack?.stop();
 });
 
@@ -78,9 +65,9 @@ function cfnEvent(requestType: CustomResourceEvent['RequestType']): CustomResour
   const c = stack.rotationConfig();
   return {
     RequestType: requestType,
-    ResponseURL: responseUrl,
+    ResponseURL: responses.url,
     StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/app/1',
-    RequestId: `req-${received.length + 1}`,
+    RequestId: `req-${responses.received.length + 1}`,
     LogicalResourceId: 'DbInitialRotation',
     ResourceType: 'Custom::DsqlUrlSecretInitialRotation',
     ResourceProperties: {
@@ -92,17 +79,8 @@ function cfnEvent(requestType: CustomResourceEvent['RequestType']): CustomResour
   };
 }
 
-/** Runs the first-rotation bundle with only AWS settings and its config; every AWS call goes through the interceptor. */
-async function invokeFirstRotation(event: CustomResourceEvent, config: InitialRotationFunctionConfig): Promise<CustomResourceResponse> {
-  const before = received.length;
-  const out = await stack.invokeFunction(FunctionBundle.INITIAL_ROTATION, event, {
-    awsOnly: true,
-    env: { ...functionConfigEnv(config), AWS_ENDPOINT_URL: interceptor.endpoint },
-    timeoutMs: 150_000,
-  });
-  if (!out.ok) throw new Error(`first-rotation function failed: ${out.error.name}: ${out.error.message}`);
-  expect(received).toHaveLength(before + 1);
-  return received[before];
+function invokeFirstRotation(event: CustomResourceEvent, config: InitialRotationFunctionConfig): Promise<CustomResourceResponse> {
+  return runFirstRotation(stack, interceptor, responses, event, config);
 }
 
 describe('first rotation against the local stack', () => {

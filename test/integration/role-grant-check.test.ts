@@ -5,14 +5,13 @@
  * pending token for the role, and fails within seconds with the exact lines to run. Run as admin,
  * those very lines make the next attempt pass.
  */
-import { createServer, Server } from 'http';
-import { AddressInfo } from 'net';
 import { CreateClusterCommand, DSQLClient } from '@aws-sdk/client-dsql';
 import { CustomResourceEvent, CustomResourceResponse } from '../../functions/cfn-response';
-import { FunctionBundle, InitialRotationFunctionConfig } from '../../lib/contract';
+import { InitialRotationFunctionConfig } from '../../lib/contract';
 import { runAsAdmin } from '../support/local-admin-sql';
-import { functionConfigEnv, LocalStack, ROTATION_ROLE_ARN } from '../support/local-stack';
+import { LocalStack, ROTATION_ROLE_ARN } from '../support/local-stack';
 import { RotateSecretInterceptor, startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
+import { invokeFirstRotation, ResponseEndpoint, startResponseEndpoint } from './first-rotation-runner';
 import { abandonPending, blockingPending, stagesOf, startStack } from './harness';
 import { pgSelectOne } from './clients';
 
@@ -21,24 +20,14 @@ jest.setTimeout(180_000);
 const ROLE = 'app_self';
 let stack: LocalStack;
 let interceptor: RotateSecretInterceptor;
-let server: Server;
-let received: CustomResourceResponse[];
+let responses: ResponseEndpoint;
 let config: InitialRotationFunctionConfig;
 
 beforeAll(async () => {
   // The team manages roles itself and has not granted this one yet.
   stack = await startStack({ username: ROLE, grantRoleToSigner: false, services: 1 });
   interceptor = await startRotateSecretInterceptor({ upstream: stack.proxy.endpoint, sm: stack.sm, invokeStep: stack.invokeStep });
-  received = [];
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body) as CustomResourceResponse);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  responses = await startResponseEndpoint();
   const cluster = await new DSQLClient(stack.moto.clientConfig()).send(new CreateClusterCommand({}));
   config = {
     secretArn: stack.secretArn,
@@ -55,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await interceptor?.stop();
-  await new Promise((resolve) => server?.close(resolve));
+  await responses?.stop();
   await stack?.stop();
 });
 
@@ -63,9 +52,9 @@ async function firstRotation(): Promise<CustomResourceResponse> {
   const c = stack.rotationConfig();
   const event: CustomResourceEvent = {
     RequestType: 'Create',
-    ResponseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`,
+    ResponseURL: responses.url,
     StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/app/1',
-    RequestId: `req-${received.length + 1}`,
+    RequestId: `req-${responses.received.length + 1}`,
     LogicalResourceId: 'DbInitialRotation',
     ResourceProperties: {
       SecretArn: stack.secretArn,
@@ -73,15 +62,7 @@ async function firstRotation(): Promise<CustomResourceResponse> {
       SignerArn: stack.signerArn,
     },
   };
-  const before = received.length;
-  const out = await stack.invokeFunction(FunctionBundle.INITIAL_ROTATION, event, {
-    awsOnly: true,
-    env: { ...functionConfigEnv(config), AWS_ENDPOINT_URL: interceptor.endpoint },
-    timeoutMs: 150_000,
-  });
-  if (!out.ok) throw new Error(`first-rotation function failed: ${out.error.name}: ${out.error.message}`);
-  expect(received).toHaveLength(before + 1);
-  return received[before];
+  return invokeFirstRotation(stack, interceptor, responses, event, config);
 }
 
 describe('custom role with bootstrap: false', () => {
