@@ -1,4 +1,4 @@
-import { IResolvable, Stack, Token } from 'aws-cdk-lib';
+import { IResolvable, Stack, Token } from 'aws-cdk-lib/core';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct, IValidation } from 'constructs';

@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib/core';
 import { ADMIN_ROLE_NAME } from './contract';
 import { formatRoleGrant, GRANT_FORM, IDENTIFIER, parseRoleGrant } from './role-grants';
 

@@ -1,4 +1,4 @@
-import { Fn, Stack } from 'aws-cdk-lib';
+import { Fn, Stack } from 'aws-cdk-lib/core';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 
 /** Aurora DSQL over AWS PrivateLink: the host name clients in the VPC connect to. */

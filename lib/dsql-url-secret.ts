@@ -1,4 +1,4 @@
-import { Duration, Names, SecretValue, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Names, SecretValue, Stack, Tags } from 'aws-cdk-lib/core';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ecs from 'aws-cdk-lib/aws-ecs';

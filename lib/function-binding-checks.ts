@@ -1,4 +1,4 @@
-import { Duration, NestedStack, Stack, Token } from 'aws-cdk-lib';
+import { Duration, NestedStack, Stack, Token } from 'aws-cdk-lib/core';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IConstruct } from 'constructs';
