@@ -25,7 +25,7 @@ import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing'
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
-import { timingBudget, validateSettings, validateTiming } from './validation';
+import { timingBudget, validateClusterIdentifier, validateSettings, validateTiming } from './validation';
 import { ensureFeatureEndpoint, FunctionNetworkOptions, setUpFunctionNetwork } from './vpc-endpoints';
 import { Watchdog } from './watchdog';
 
@@ -108,6 +108,7 @@ export class DsqlUrlSecret extends Construct {
     const budget = timingBudget({ rotationInterval, tokenLifetime, rolloutAllowance, watchdogInterval });
     const redeployStagger = props.redeployStagger ?? Duration.seconds(0);
     validateSettings({ database, secretName: props.secretName, urlParameters, redeployConcurrency, redeployStagger });
+    validateClusterIdentifier(props.cluster.clusterRef.identifier);
 
     this.databaseRole = props.databaseRole ?? DatabaseRole.ADMIN;
     const region = props.cluster.env.region;

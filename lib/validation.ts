@@ -10,6 +10,8 @@ import {
 } from './timing';
 import { rotatesByScheduler } from './rotation-schedule-kind';
 
+export { validateClusterIdentifier } from './cluster-identifier';
+
 /** DSQL tokens can be requested for at most one week. */
 export const MAX_TOKEN_LIFETIME = Duration.days(7);
 /** Secrets Manager's own schedules run at most every 4 hours; shorter intervals use EventBridge Scheduler. */
