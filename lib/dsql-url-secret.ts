@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SECRET_FIELDS } from './contract';
 import { BoundServices } from './bound-services';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
+import { SecretDashboard } from './dashboard';
 import { DatabaseRole } from './database-role';
 import { RedeployOnRotationOptions } from './deployment-controllers';
 import { setUpFirstRotation } from './first-rotation-setup';
@@ -83,6 +84,8 @@ export class DsqlUrlSecret extends Construct {
    */
   public readonly minimumTaskValidity: Duration;
 
+  /** The dashboard of createDashboard (README: Dashboard); undefined without it. */
+  public readonly dashboard?: cloudwatch.Dashboard;
   private readonly boundServices: BoundServices;
   private readonly boundFunctions: BoundFunctions;
   private readonly initialRotation: InitialRotation;
@@ -228,6 +231,7 @@ export class DsqlUrlSecret extends Construct {
     new StandaloneTasks(this, { secret: this.secret, signer, budget, bound: this.boundServices, initialRotation: this.initialRotation });
   }
 
+    this.dashboard = new SecretDashboard(this, { metricDimension, budget, options: props }).dashboard;
   /**
    * An ECS secret for a container's `secrets`, reading one field of the JSON
    * (the full URL by default). Grants the task's execution role read access.
@@ -288,6 +292,11 @@ export class DsqlUrlSecret extends Construct {
 
   /** Grants read access to the secret's value. */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
+  /** Adds this secret's widgets (README: Dashboard) to `dashboard`, below what it holds: token validity, rotations, consumers, alarms. */
+  public addToDashboard(dashboard: cloudwatch.Dashboard): void {
+    SecretDashboard.of(this).addTo(dashboard);
+  }
+
     return this.secret.grantRead(grantee);
   }
 }
