@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib/core';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { DatabaseRole } from './database-role';
 import { TokenSigner } from './token-signer';
 
@@ -175,4 +176,11 @@ export interface DsqlUrlSecretProps {
    * @see https://docs.aws.amazon.com/aurora-dsql/latest/userguide/privatelink-managing-clusters.html
    */
   readonly endpointHost?: string;
+
+  /**
+   * How long the log groups of the functions this construct creates (rotation, watchdog, first rotation, role bootstrap)
+   * keep their logs. Each function has a log group of its own, deleted with the stack, and may write to it only.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
 }

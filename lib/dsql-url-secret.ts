@@ -15,6 +15,7 @@ import { RedeployOnRotationOptions } from './deployment-controllers';
 import { setUpFirstRotation } from './first-rotation-setup';
 import { BoundFunctions, FunctionBindingOptions } from './function-consumers';
 import { newHandlerFunction } from './handler-function';
+import { setFunctionLogRetention } from './function-log-group';
 import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
 import { refuseReplicaRegions } from './replica-regions';
@@ -98,6 +99,7 @@ export class DsqlUrlSecret extends Construct {
 
   constructor(scope: Construct, id: string, props: DsqlUrlSecretProps) {
     super(scope, id);
+    setFunctionLogRetention(this, props.logRetention);
     const rotationInterval = props.rotationInterval ?? Duration.hours(4);
     const tokenLifetime = props.tokenLifetime ?? Duration.hours(8);
     const rolloutAllowance = props.rolloutAllowance ?? Duration.minutes(30);
