@@ -98,9 +98,11 @@ export interface DsqlUrlSecretProps {
 
   /**
    * Query parameters of the URL. `sslmode` is required and must be `require`,
-   * `verify-ca` or `verify-full`: DSQL only accepts TLS. node-postgres treats
-   * `require` as `verify-full` and warns; add `uselibpqcompat: 'true'` for
-   * libpq semantics.
+   * `verify-ca` or `verify-full`: DSQL only accepts TLS. libpq (psql) reads
+   * `require` as encrypt-only; node-postgres treats it as `verify-full` and
+   * warns (add `uselibpqcompat: 'true'` for libpq semantics).
+   * `UrlParameters.verifyFull()` has every client verify the server; libpq
+   * clients then need a root store, e.g. `PGSSLROOTCERT=system` (README: TLS).
    * @default { sslmode: 'require' }
    */
   readonly urlParameters?: { [key: string]: string };

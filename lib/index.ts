@@ -6,3 +6,4 @@ export * from './dsql-url-secret-props';
 export type { FunctionBindingOptions } from './function-consumers';
 export * from './token-signer';
 export type { StandaloneTaskOptions } from './standalone-tasks';
+export * from './url-parameters';
