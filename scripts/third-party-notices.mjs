@@ -1,9 +1,14 @@
 // Writes THIRD-PARTY-NOTICES.txt beside a bundle: the name, version, licence and full LICENSE/NOTICE
-// text of every npm package with files in it. The bundles ship other people's code (AWS SDK, pg, ...)
-// with legal comments stripped, so the licences travel in this file instead.
-// Shared by bundle-functions.mjs and bundle-cli.mjs.
+// text of every npm package with files in it. The bundles ship other people's code (AWS SDK, pg, ...),
+// minified, so the licences travel in this file (the few legal comments stay at the bundle's end).
+// A package that ships no licence file (some AWS SDK and Powertools packages, pgpass, pg-types) gets its
+// README's licence section, if any, and the standard text of the licence its package.json declares, from
+// scripts/licenses/<SPDX id>.txt. Shared by bundle-functions.mjs and bundle-cli.mjs.
 import fs from 'fs';
 import path from 'path';
+import { fileURLToPath } from 'url';
+
+const STANDARD_TEXTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'licenses');
 
 // LICENSE, LICENCE.md, NOTICE, COPYING.txt, tslib's CopyrightNotice.txt, ...; not code files.
 const LEGAL_FILE = /^(?:.*licen[cs]e.*|.*notice.*|copying.*)$/i;
@@ -35,14 +40,46 @@ export function bundledPackages(metafile, absWorkingDir) {
       .filter((e) => e.isFile() && LEGAL_FILE.test(e.name) && TEXT_EXTENSION.test(path.extname(e.name)))
       .map((e) => e.name)
       .sort();
-    byKey.set(key, {
-      name: pkg.name,
-      version: pkg.version,
-      license: licenseOf(pkg),
-      texts: legalFiles.map((name) => ({ name, text: fs.readFileSync(path.join(dir, name), 'utf8').trim() })),
-    });
+    const license = licenseOf(pkg);
+    const texts = legalFiles.map((name) => ({ name, text: fs.readFileSync(path.join(dir, name), 'utf8').trim() }));
+    byKey.set(key, { name: pkg.name, version: pkg.version, license, texts: texts.length > 0 ? texts : fallbackTexts(dir, pkg, license) });
   }
   return [...byKey.values()].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+}
+
+/** For a package without a licence file: its README's licence section, if any, and the declared licence's standard text. */
+function fallbackTexts(dir, pkg, license) {
+  const standard = path.join(STANDARD_TEXTS, `${license}.txt`);
+  if (!fs.existsSync(standard)) {
+    throw new Error(
+      `${pkg.name}@${pkg.version} (${dir}) ships no licence file and declares "${license}", which has no standard text in ` +
+        `${STANDARD_TEXTS}: add ${license}.txt there (the SPDX licence text), or keep the package out of the bundles`,
+    );
+  }
+  const texts = [];
+  const readme = fs.readdirSync(dir).find((f) => /^readme(\.md|\.markdown)?$/i.test(f));
+  const section = readme && licenceSection(fs.readFileSync(path.join(dir, readme), 'utf8'));
+  if (section) texts.push({ name: `${readme}, licence section`, text: section });
+  const author = typeof pkg.author === 'string' ? pkg.author : pkg.author?.name;
+  texts.push({
+    name: `standard ${license} text (the package ships no licence file${author ? `; author in package.json: ${author}` : ''})`,
+    text: fs.readFileSync(standard, 'utf8').trim(),
+  });
+  return texts;
+}
+
+/** A Markdown README's "License" section up to the next heading of the same or a higher level, or undefined. */
+function licenceSection(markdown) {
+  const lines = markdown.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^#{1,6}\s*licen[cs]e\b/i.test(l));
+  if (start < 0) return undefined;
+  const level = lines[start].match(/^#+/)[0].length;
+  const end = lines.findIndex((l, i) => i > start && /^#+/.test(l) && l.match(/^#+/)[0].length <= level);
+  const text = lines
+    .slice(start + 1, end < 0 ? undefined : end)
+    .join('\n')
+    .trim();
+  return text || undefined;
 }
 
 function licenseOf(pkg) {
@@ -61,9 +98,6 @@ export function renderNotices(bundleName, packages) {
   ];
   for (const p of packages) {
     out.push(rule, `${p.name} ${p.version}`, `License: ${p.license}`, '');
-    if (p.texts.length === 0) {
-      out.push(`(The package has no licence file; its package.json declares the licence "${p.license}".)`, '');
-    }
     for (const t of p.texts) out.push(`--- ${t.name} ---`, t.text, '');
   }
   return out.join('\n');
