@@ -9,6 +9,7 @@ import { DatabaseRole } from './database-role';
 import { InitialRotation } from './initial-rotation';
 import { setUpDatabaseRole } from './role-bootstrap';
 import { scheduleRotation } from './rotation-schedules';
+import { ROTATION_TAG_KEYS } from './secret-tags';
 import { TokenSignerBinding } from './token-signer-binding';
 
 /** What DsqlUrlSecret hands over to schedule the rotation and run the first one during deployment. */
@@ -42,10 +43,12 @@ export function setUpFirstRotation(scope: Construct, props: FirstRotationSetupPr
   };
   // finishSecret records the promotion time on the secret so retries never redeploy twice;
   // createSecret tags a deferred rotation, and a real rotation's finishSecret removes that tag.
+  // Only those keys: every key of the request among them, and a request must name keys (ForAllValues holds for none).
   props.rotationFunction.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
       resources: [props.secret.secretArn],
+      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...ROTATION_TAG_KEYS] }, Null: { 'aws:TagKeys': 'false' } },
     }),
   );
   const rotationSchedule = scheduleRotation(scope, {

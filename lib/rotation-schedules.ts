@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PARKED_AUTOMATICALLY_AFTER_DAYS } from './rotation-schedule-kind';
+import { grantRotation, rotationFunctionReference } from './rotation-permissions';
 import { RotationTrigger } from './rotation-trigger';
 import { needsScheduler } from './validation';
 
@@ -20,7 +21,8 @@ export interface ScheduleRotationProps {
 export function scheduleRotation(scope: Construct, props: ScheduleRotationProps): secretsmanager.RotationSchedule {
   const scheduled = needsScheduler(props.interval);
   const rotationSchedule = props.secret.addRotationSchedule('RotationSchedule', {
-    rotationLambda: props.rotationFunction,
+    // A reference CDK grants nothing to: grantRotation() grants what rotation needs, scoped to this secret (rotation-permissions.ts).
+    rotationLambda: rotationFunctionReference(scope, props.rotationFunction),
     // Under EventBridge Scheduler, a native rule that never comes due rather than none: CloudFormation keeps the
     // previous rules when RotationRules is removed (aws-cdk#27460), so both schedules would rotate (rotation-schedule-kind.ts).
     automaticallyAfter: scheduled ? Duration.days(PARKED_AUTOMATICALLY_AFTER_DAYS) : props.interval,
@@ -30,6 +32,7 @@ export function scheduleRotation(scope: Construct, props: ScheduleRotationProps)
   // Secrets Manager rotates anywhere in a window after each tick: keep it to the hour the time budget counts.
   // Set in both shapes, so a move across the 4-hour line changes only the expression.
   (rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule).addPropertyOverride('RotationRules.Duration', '1h');
+  grantRotation(props.rotationFunction, props.secret, rotationSchedule);
   if (scheduled) {
     const trigger = new RotationTrigger(scope, 'RotationTrigger', {
       secret: props.secret,

@@ -119,6 +119,13 @@ export const PromotionHistoryTag = {
   },
 } as const;
 
+/**
+ * The only tags the rotation function writes or removes (finishSecret, createSecret's deferral): its TagResource and UntagResource
+ * grant names these keys, so it can neither retag the construct's own tags (MANAGED_BY, the endpoint) nor any tag another
+ * policy's `aws:ResourceTag` condition trusts.
+ */
+export const ROTATION_TAG_KEYS: readonly string[] = [PromotedTag.key, PromotionHistoryTag.key, DeferredTag.key];
+
 /** `history` with `record` in front (a retry that already recorded it changes nothing). */
 export function withPromotion(history: readonly PromotionRecord[], record: PromotionRecord): PromotionRecord[] {
   return [record, ...history.filter((r) => r.versionId !== record.versionId)];

@@ -256,13 +256,13 @@ describe('redeployOnRotation', () => {
     expect(actions.sort()).toEqual(['dsql:DbConnect', 'dsql:GetCluster']);
   });
 
-  test('no wildcard resource for dsql, ecs, ssm or secretsmanager actions (GetRandomPassword has no resource-level form)', () => {
+  test('no wildcard resource for dsql, ecs, ssm or secretsmanager actions', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     db.redeployOnRotation(givenService(stack, ecsCluster, 'A', db.ecsSecret()));
     const wildcard = statements(stack).filter((s) => JSON.stringify(s.Resource).includes('"*"') || s.Resource === '*');
     const scoped = wildcard.flatMap(actionsOf).filter((a) => /^(dsql|ecs:UpdateService|ecs:DescribeServices|ssm|secretsmanager):?/.test(a));
-    expect(scoped).toEqual(['secretsmanager:GetRandomPassword']);
+    expect(scoped).toEqual([]);
   });
 
   test('the function may tag the secret and read its bound-services parameter by exact ARN', () => {
