@@ -39,20 +39,23 @@ export interface DsqlUrlSecretProps {
    * How often a new token is minted and the bound services are redeployed.
    * Whole hours from 4 hours up use Secrets Manager's own schedule; anything
    * else uses an EventBridge Scheduler schedule that calls RotateSecret.
-   * Whole minutes, at least 2 x rolloutAllowance + watchdogInterval + 5
-   * minutes (a rescue rotation's rollout, and the heal of a stuck one, end
-   * before the next rotation) and at least 15 minutes + watchdogInterval + 5
-   * minutes (a failed rotation is cleared before the next one).
+   * Whole minutes, at least `2 x rolloutAllowance + watchdogInterval + 5 minutes`
+   * (a rescue rotation's rollout, and the heal of a stuck one, end before the
+   * next rotation) and at least `15 minutes + watchdogInterval + 5 minutes` (a
+   * failed rotation is cleared before the next one): `1 hour 10 minutes` with
+   * the defaults.
    * @default Duration.hours(4)
    */
   readonly rotationInterval?: Duration;
 
   /**
-   * How long each token is requested to be valid, in whole seconds: at least
-   * rotationInterval (+ 1 hour, the window of Secrets Manager's own schedule,
-   * when rotationInterval is whole hours from 4 hours up) + 2 x
-   * rolloutAllowance + 2 x watchdogInterval + 20 minutes (15 to clear a failed
-   * rotation, 5 of margin), and at most 7 days. The old token then outlives
+   * How long each token is requested to be valid, in whole seconds, at most
+   * `7 days` (DSQL's limit). Under Secrets Manager's own schedule
+   * (rotationInterval whole hours from 4 hours up; it rotates within a 1-hour
+   * window) at least `rotationInterval + 1 hour + 2 x rolloutAllowance + 2 x watchdogInterval + 20 minutes`,
+   * under EventBridge Scheduler at least `rotationInterval + 2 x rolloutAllowance + 2 x watchdogInterval + 20 minutes`
+   * (20 minutes: 15 to clear a failed rotation, 5 of margin); `6 hours 30 minutes`
+   * with the defaults. The old token then outlives
    * its successor's promotion by 2 x rolloutAllowance + watchdogInterval: a
    * rollout, and the watchdog's heal of a stuck one.
    *
@@ -65,9 +68,9 @@ export interface DsqlUrlSecretProps {
   /**
    * How often the watchdog connects with the current URL and heals services
    * whose rollout is stuck. It starts a rotation when the URL no longer
-   * authenticates or expires sooner than 2 x rolloutAllowance + 2 x
-   * watchdogInterval + 20 minutes (see tokenLifetime). Whole minutes, from 1
-   * minute to 1 hour. `watchdogFailedAlarm` fires when it errors or does
+   * authenticates or expires sooner than `2 x rolloutAllowance + 2 x watchdogInterval + 20 minutes`
+   * (see tokenLifetime). Whole minutes, from `1 minute` to `1 hour`.
+   * `watchdogFailedAlarm` fires when it errors or does
    * not run in 2 of 3 intervals.
    * @default Duration.minutes(5)
    */
@@ -76,9 +79,10 @@ export interface DsqlUrlSecretProps {
   /**
    * How long a forced redeployment of the bound services may take until
    * every old task is gone (include the load balancer's deregistration delay).
-   * Positive, whole seconds. A service still running old tasks after it gets
-   * one more deployment from the watchdog; until 2 x rolloutAllowance +
-   * watchdogInterval after a promotion, rotations are deferred and the
+   * Whole seconds, at least `1 second`, and at least the timeout of every
+   * function bound with updateFunctionOnRotation. A service still running old
+   * tasks after it gets one more deployment from the watchdog; until
+   * `2 x rolloutAllowance + watchdogInterval` after a promotion, rotations are deferred and the
    * previous token's access key is kept (`minimumTaskValidity` is that long).
    * @default Duration.minutes(30)
    */
@@ -108,7 +112,8 @@ export interface DsqlUrlSecretProps {
   readonly urlParameters?: { [key: string]: string };
 
   /**
-   * How many services the rotation function redeploys at once.
+   * How many services the rotation function redeploys (and bound functions
+   * it updates) at once: a whole number from `1` to `50`.
    * @default 5
    */
   readonly redeployConcurrency?: number;
@@ -121,7 +126,6 @@ export interface DsqlUrlSecretProps {
    */
   readonly redeployStagger?: Duration;
 
-  /**
   /**
    * Create a CloudWatch dashboard of this secret (README: Dashboard): its alarms, the seconds left on the
    * current token and on the oldest one a running task holds, rotations and their duration, redeploys,
@@ -136,6 +140,7 @@ export interface DsqlUrlSecretProps {
    */
   readonly dashboardName?: string;
 
+  /**
    * The VPC to run the rotation function and the watchdog in. Besides the
    * DSQL endpoint, they call Secrets Manager, SSM and ECS (and IAM with the
    * access-key signer): the subnets need NAT, or interface endpoints for
