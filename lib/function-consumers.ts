@@ -181,11 +181,10 @@ export class BoundFunctions extends Construct {
   private addReader(reader: lambda.Function): void {
     this.readers.push(reader);
     // One statement for however many parameters; `<name>-*` lies under this construct's own unique path.
+    // GetParameters only: both readers fetch the parameters 10 names a call (functions/function-consumers.ts).
     const arn = (name: string) => Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) });
     const name = this.props.parameterName;
-    reader.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ssm:GetParameter', 'ssm:GetParameters'], resources: [arn(name), arn(`${name}-*`)] }),
-    );
+    reader.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [arn(name), arn(`${name}-*`)] }));
   }
 
   /** The function's environment as the template will hold it (values resolved for its stack). */

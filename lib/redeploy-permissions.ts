@@ -84,7 +84,8 @@ export class RedeployPermissions extends Construct {
     if (cd.groups.length > 0) {
       statements.push(
         new iam.PolicyStatement({
-          actions: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments'],
+          // No GetDeployment: the handlers find a group's deployments with ListDeployments' status filter alone.
+          actions: ['codedeploy:CreateDeployment', 'codedeploy:ListDeployments'],
           resources: cd.groups,
         }),
         new iam.PolicyStatement({ actions: ['codedeploy:RegisterApplicationRevision'], resources: cd.applications }),

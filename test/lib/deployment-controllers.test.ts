@@ -122,7 +122,7 @@ describe('CODE_DEPLOY services', () => {
     const arn = (type: string, name: string) => `arn:<Ref:AWS::Partition>:codedeploy:eu-west-1:123456789012:${type}:${name}`;
     expect(statements.slice(1).map((s) => ({ Action: s.Action, Resource: resources(s.Resource) }))).toEqual([
       {
-        Action: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments'],
+        Action: ['codedeploy:CreateDeployment', 'codedeploy:ListDeployments'],
         Resource: [arn('deploymentgroup', `${app}/${logicalId(stack, web.group)}`)],
       },
       { Action: 'codedeploy:RegisterApplicationRevision', Resource: [arn('application', app)] },

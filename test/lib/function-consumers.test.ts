@@ -89,7 +89,7 @@ describe('updateFunctionOnRotation', () => {
       .filter((s) => actions(s).includes('ssm:GetParameters') && JSON.stringify(s.Resource).includes('bound-functions'));
     expect(reads).toHaveLength(2);
     for (const s of reads) {
-      expect(actions(s)).toEqual(['ssm:GetParameter', 'ssm:GetParameters']);
+      expect(actions(s)).toEqual(['ssm:GetParameters']);
       expect(JSON.stringify(s.Resource)).toMatch(/parameter\/cdk-dsql-url-secret\/[^"*]+\/bound-functions".*bound-functions-\*"/);
     }
   });
