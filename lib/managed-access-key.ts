@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { closeKeysSecret } from './keys-secret-policy';
 
 export interface ManagedAccessKeyProps {
   readonly clusterArn: string;
@@ -15,9 +16,9 @@ export interface ManagedAccessKeyProps {
 
 /**
  * The IAM user that signs tokens with long-term access keys, and the secret
- * that holds its keys. Only the rotation function can read that secret: a
- * resource policy denies every other principal, so neither ECS tasks nor
- * readers of the URL secret can reach the key material.
+ * that holds its keys. Only the rotation function can read or write that
+ * secret, and only CloudFormation can change its policy (lib/keys-secret-policy.ts):
+ * neither ECS tasks nor readers of the URL secret can reach the key material.
  *
  * The user has no password (no console access) and no policy of its own: it
  * gets the connect permission from a group (Security Hub IAM.2). Its access
@@ -40,16 +41,7 @@ export class ManagedAccessKey extends Construct {
       encryptionKey: props.encryptionKey,
       secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ keys: [] })),
     });
-    const role = props.rotationFunction.role!;
-    this.keysSecret.addToResourcePolicy(
-      new iam.PolicyStatement({
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: ['*'],
-        conditions: { StringNotEquals: { 'aws:PrincipalArn': role.roleArn } },
-      }),
-    );
+    closeKeysSecret(this.keysSecret, props.rotationFunction.role!);
     this.keysSecret.grantRead(props.rotationFunction);
     this.keysSecret.grantWrite(props.rotationFunction);
     props.rotationFunction.addToRolePolicy(

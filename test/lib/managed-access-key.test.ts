@@ -73,12 +73,14 @@ describe('TokenSigner.managedAccessKey()', () => {
         Statement: [
           Match.objectLike({
             Effect: 'Deny',
-            Action: 'secretsmanager:GetSecretValue',
+            Action: Match.arrayWith(['secretsmanager:GetSecretValue']),
             Principal: { AWS: '*' },
             Condition: {
               StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^DbRotationFunctionServiceRole'), 'Arn'] } },
             },
           }),
+          // What protects the keys (the policy, the KMS key, replication): lib/keys-secret-policy.ts, test/lib/hardening-keys-secret.test.ts.
+          Match.objectLike({ Effect: 'Deny', Action: Match.arrayWith(['secretsmanager:PutResourcePolicy']) }),
         ],
       },
     });
