@@ -119,6 +119,19 @@ export function compileSnippets(snippets: readonly Snippet[]): Map<string, strin
   return result;
 }
 
+/** Sources in lib/ newer than their built declarations: a snippet that uses something new needs `npm run compile` first. */
+export function staleDeclarations(): string[] {
+  const lib = path.join(ROOT, 'lib');
+  return fs
+    .readdirSync(lib)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .filter((f) => {
+      const built = path.join(lib, f.replace(/\.ts$/, '.d.ts'));
+      return !fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(lib, f)).mtimeMs;
+    })
+    .map((f) => `lib/${f}`);
+}
+
 /** Where a module specifier resolves in the snippets' program (for the test that the package types are the built ones). */
 export function resolveFromSnippet(specifier: string): string | undefined {
   const from = path.join(ROOT, '.snippets', 'probe.ts');
