@@ -25,7 +25,12 @@ const CASES: Record<string, Snippet> = {
     source: 'case.md',
     line: 10,
     prelude: true,
-    code: "import { DsqlUrlSecret } from 'cdk-dsql-url-secret';\n\nconst url = new DsqlUrlSecret(this, 'Url', { cluster });\nurl.redeployOnRotation(service);",
+    code: [
+      "import { DsqlUrlSecret } from 'cdk-dsql-url-secret';",
+      '',
+      "const url = new DsqlUrlSecret(this, 'Url', { cluster });",
+      'url.redeployOnRotation(service);',
+    ].join('\n'),
   },
   wrongProp: {
     id: 'case-wrong-prop',
