@@ -13,8 +13,13 @@ import { clusterNameOf, literalOf, worstCaseClusterWildcardLength, worstCaseServ
  * longest names).
  */
 export const REDEPLOY_POLICY_BUDGET = 5000;
-/** The document around the resources: version, effect, the two actions. */
-const POLICY_OVERHEAD = 160;
+export const TASK_DEFINITION_KEY = 'ecs:task-definition';
+export const CAPACITY_PROVIDER_KEY = 'ecs:capacity-provider';
+/**
+ * The document around the resources: version, effect, the two actions, their condition (90), and the DescribeServices
+ * statement of CODE_DEPLOY services (80).
+ */
+const POLICY_OVERHEAD = 330;
 /** Each CodeDeploy statement around its resources: effect and actions. */
 const CODEDEPLOY_STATEMENT_OVERHEAD = 160;
 /** `arn:<partition>:codedeploy:<region>:<account>:` at its longest (as lib/service-arn-length.ts counts ECS's). */
@@ -77,9 +82,18 @@ export class RedeployPermissions extends Construct {
   }
 
   private document(): iam.PolicyDocument {
-    const services = this.targets.services;
-    const resources = this.fitsByArn() ? services.map((s) => s.serviceArn) : this.byCluster().map((c) => c.wildcard);
-    const statements = [new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources })];
+    const statements: iam.PolicyStatement[] = [];
+    if (this.fitsByArn()) {
+      // CODE_DEPLOY services get a CodeDeploy deployment, never UpdateService (functions/redeploy.ts): only read.
+      const [codeDeploy, rolling] = partition(this.targets.services, (s) => this.targets.deploymentGroups.has(s));
+      if (rolling.length > 0) statements.push(redeployStatement(rolling.map((s) => s.serviceArn)));
+      if (codeDeploy.length > 0) {
+        statements.push(new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: codeDeploy.map((s) => s.serviceArn) }));
+      }
+    } else {
+      // Per cluster, CODE_DEPLOY services are covered too; ECS refuses their forced deployment.
+      statements.push(redeployStatement(this.byCluster().map((c) => c.wildcard)));
+    }
     const cd = this.codeDeployResources();
     if (cd.groups.length > 0) {
       statements.push(
@@ -186,6 +200,25 @@ export class RedeployPermissions extends Construct {
         'DsqlUrlSecret constructs.',
     ];
   }
+}
+
+/**
+ * UpdateService and DescribeServices on `resources`. The handlers send UpdateService with cluster, service and forceNewDeployment
+ * only: the condition denies one that names a task definition or a capacity provider strategy (the request keys
+ * ecs:task-definition and ecs:capacity-provider the Service Authorization Reference lists for UpdateService; absent from a
+ * request without them, and from DescribeServices). What else an UpdateService may change (desired count, network,
+ * deployment configuration) has no condition key.
+ */
+function redeployStatement(resources: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
+    resources,
+    conditions: { Null: { [TASK_DEFINITION_KEY]: 'true', [CAPACITY_PROVIDER_KEY]: 'true' } },
+  });
+}
+
+function partition<T>(values: readonly T[], test: (value: T) => boolean): [T[], T[]] {
+  return [values.filter(test), values.filter((v) => !test(v))];
 }
 
 function sum(values: number[]): number {

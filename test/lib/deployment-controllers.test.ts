@@ -120,7 +120,12 @@ describe('CODE_DEPLOY services', () => {
     const statements = redeployStatements(stack);
     const app = logicalId(stack, web.group.application);
     const arn = (type: string, name: string) => `arn:<Ref:AWS::Partition>:codedeploy:eu-west-1:123456789012:${type}:${name}`;
-    expect(statements.slice(1).map((s) => ({ Action: s.Action, Resource: resources(s.Resource) }))).toEqual([
+    // The rolling service may be updated; the CODE_DEPLOY one only described: it gets a CodeDeploy deployment, never UpdateService.
+    expect(statements.slice(0, 2).map((s) => ({ Action: s.Action, Resource: resources(s.Resource) }))).toEqual([
+      { Action: ['ecs:UpdateService', 'ecs:DescribeServices'], Resource: [logicalId(stack, api)] },
+      { Action: 'ecs:DescribeServices', Resource: [logicalId(stack, web.service)] },
+    ]);
+    expect(statements.slice(2).map((s) => ({ Action: s.Action, Resource: resources(s.Resource) }))).toEqual([
       {
         Action: ['codedeploy:CreateDeployment', 'codedeploy:ListDeployments'],
         Resource: [arn('deploymentgroup', `${app}/${logicalId(stack, web.group)}`)],
