@@ -37,6 +37,8 @@ const ATT: Record<string, number> = {
   'AWS::ECS::Cluster.Arn': arnPrefix('ecs') + 'cluster/'.length + ECS_NAME,
   'AWS::ECS::Service.Name': ECS_NAME,
   'AWS::SecretsManager::Secret.Id': REF['AWS::SecretsManager::Secret'],
+  // Log group names (generated ones included) are at most 512 characters; the attribute ends with `:*`.
+  'AWS::Logs::LogGroup.Arn': arnPrefix('logs') + 'log-group:'.length + 512 + ':*'.length,
 };
 
 export class LongestResolution {

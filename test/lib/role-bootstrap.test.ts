@@ -54,8 +54,12 @@ describe('custom database role: the bootstrap before the first rotation', () => 
     const { stack, cluster } = givenStack();
     new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole(), databaseRole: DatabaseRole.custom('app_rw') });
     const bootstrap = statementsOfRole(stack, 'DbRoleBootstrapFunction');
-    expect(bootstrap).toEqual([{ Effect: 'Allow', Action: 'dsql:DbConnectAdmin', Resource: expect.anything() }]);
-    expect(JSON.stringify(bootstrap[0].Resource)).toMatch(/:dsql:eu-west-1:.*:cluster\/.*"Ref":"Cluster/);
+    // Besides writing to its own log group (test/lib/handler-function.test.ts).
+    expect(bootstrap).toEqual([
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: expect.anything() },
+      { Effect: 'Allow', Action: 'dsql:DbConnectAdmin', Resource: expect.anything() },
+    ]);
+    expect(JSON.stringify(bootstrap[1].Resource)).toMatch(/:dsql:eu-west-1:.*:cluster\/.*"Ref":"Cluster/);
     expect(dsqlActions(statementsOfRole(stack, 'DbRotationFunction'))).toEqual(['dsql:DbConnect']);
     // No other role in the stack may connect as admin.
     const admins = resourcesOf(stack, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p).includes('dsql:DbConnectAdmin'));
