@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { FUNCTION_CONFIG_ENV, FunctionBundle, RotationFunctionConfig, SECRET_FIELDS } from './contract';
 import { BoundServices } from './bound-services';
+import { currentVersionEcsSecret } from './current-version';
 import { PLACEHOLDER_SECRET_VALUE } from './configuration-change';
 import { SecretDashboard } from './dashboard';
 import { DatabaseRole } from './database-role';
@@ -84,9 +85,9 @@ export class DsqlUrlSecret extends Construct {
    * = 2 x rolloutAllowance + watchdogInterval (a rollout, and the heal of a stuck one).
    */
   public readonly minimumTaskValidity: Duration;
-
   /** The dashboard of createDashboard (README: Dashboard); undefined without it. */
   public readonly dashboard?: cloudwatch.Dashboard;
+
   private readonly boundServices: BoundServices;
   private readonly boundFunctions: BoundFunctions;
   private readonly initialRotation: InitialRotation;
@@ -231,12 +232,12 @@ export class DsqlUrlSecret extends Construct {
     this.rotationOverdueAlarm = alarms.rotationOverdue;
     this.minimumTaskValidity = Duration.seconds(minimumTaskValiditySeconds(budget));
     new StandaloneTasks(this, { secret: this.secret, signer, budget, bound: this.boundServices, initialRotation: this.initialRotation });
+    this.dashboard = new SecretDashboard(this, { metricDimension, budget, options: props }).dashboard;
   }
 
-    this.dashboard = new SecretDashboard(this, { metricDimension, budget, options: props }).dashboard;
   /**
-   * An ECS secret for a container's `secrets`, reading one field of the JSON
-   * (the full URL by default). Grants the task's execution role read access.
+   * An ECS secret for a container's `secrets`, reading one field of the JSON (the full URL by default) of the AWSCURRENT version.
+   * Grants the task's execution role read access to that stage only (lib/current-version.ts).
    * @param field one of url, host, port, username, password, dbname, sslmode, issuedAt, expiresAt
    * @default 'url'
    */
@@ -244,7 +245,7 @@ export class DsqlUrlSecret extends Construct {
     if (!SECRET_FIELDS.includes(field)) {
       throw new Error(`ecsSecret: unknown field '${field}'; use one of ${SECRET_FIELDS.join(', ')}`);
     }
-    return ecs.Secret.fromSecretsManager(this.secret, field);
+    return currentVersionEcsSecret(this.secret, field);
   }
 
   /**
@@ -292,13 +293,13 @@ export class DsqlUrlSecret extends Construct {
     StandaloneTasks.of(this).add(taskDefinition, options);
   }
 
-  /** Grants read access to the secret's value. */
-  public grantRead(grantee: iam.IGrantable): iam.Grant {
   /** Adds this secret's widgets (README: Dashboard) to `dashboard`, below what it holds: token validity, rotations, consumers, alarms. */
   public addToDashboard(dashboard: cloudwatch.Dashboard): void {
     SecretDashboard.of(this).addTo(dashboard);
   }
 
+  /** Grants read access to the secret's value. */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
     return this.secret.grantRead(grantee);
   }
 }

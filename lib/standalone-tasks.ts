@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib/core';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { grantCurrentRead } from './current-version';
 import { ConsumerDiscovery } from './consumer-discovery';
 import { SignerKind } from './contract';
 import { minimumRotationIntervalSeconds, minimumTaskValiditySeconds, minimumTokenLifetimeSeconds, TimingBudget } from './timing';
@@ -109,8 +110,8 @@ export class StandaloneTasks extends Construct {
       );
     }
     this.taskDefinitions.push(taskDefinition);
-    // What ecs.Secret's injection grants: the same statement, which the policy's rendering keeps once.
-    this.secret.grantRead(taskDefinition.obtainExecutionRole());
+    // What ecsSecret()'s injection grants (AWSCURRENT only): the same statement, which the policy's rendering keeps once.
+    grantCurrentRead(this.secret, taskDefinition.obtainExecutionRole());
     // Whatever starts its tasks (an EventBridge rule, a state machine) references it, so it too waits for the first token.
     taskDefinition.node.addDependency(this.initialRotation);
   }

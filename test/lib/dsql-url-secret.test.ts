@@ -145,7 +145,9 @@ describe('DsqlUrlSecret resources', () => {
     t.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [
         Match.objectLike({
-          Secrets: [{ Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url::']] } }],
+          Secrets: [
+            { Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url:AWSCURRENT:']] } },
+          ],
         }),
       ],
     });
@@ -156,6 +158,8 @@ describe('DsqlUrlSecret resources', () => {
           Match.objectLike({
             Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
             Resource: { Ref: Match.stringLikeRegexp('DbSecret') },
+            // AWSCURRENT only: test/lib/hardening-current-version.test.ts.
+            Condition: { 'ForAnyValue:StringEquals': { 'secretsmanager:VersionStage': ['AWSCURRENT'] } },
           }),
         ]),
       },
@@ -166,7 +170,7 @@ describe('DsqlUrlSecret resources', () => {
     const { stack, cluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     expect(() => db.ecsSecret('passwd')).toThrow(/unknown field 'passwd'; use one of url, host/);
-    expect(db.ecsSecret('host').arn).toContain(':host::');
+    expect(db.ecsSecret('host').arn).toContain(':host:AWSCURRENT:');
   });
 
   test('grantRead() grants the grantee read on the secret', () => {
