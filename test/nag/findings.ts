@@ -14,7 +14,10 @@ export interface Findings {
 
 const sorted = (lines: string[]) => [...new Set(lines)].sort();
 
-/** cdk-nag 2 reports findings as annotations: `AwsSolutions-IAM5[Resource::*]: …`; suppressed ones as `CdkNagSuppression[…]: AwsSolutions-IAM5 …`. */
+/**
+ * cdk-nag 2 reports findings as annotations, `AwsSolutions-IAM5[Resource::*]: …`, and with logIgnores the suppressed ones as
+ * `CdkNagSuppression[Resource::*]: AwsSolutions-IAM5 was triggered but suppressed.`
+ */
 export function cdkNag2Findings(nag: NagStack): Findings {
   const messages = nag.app.synth().getStackArtifact(nag.stack.artifactId).messages;
   const where = (id: string) => id.replace(new RegExp(`^/${nag.stack.stackName}/`), '');

@@ -16,7 +16,9 @@ export function acknowledgeForCdkNag3(dbUrl: DsqlUrlSecret, ecsCluster: ecs.Clus
     shown(stack.region, 'AWS::Region'),
     shown(stack.account, 'AWS::AccountId'),
   ];
-  const parameters = `arn:${partition}:ssm:${region}:${account}:parameter/cdk-dsql-url-secret/${Names.uniqueResourceName(dbUrl, { maxLength: 160, separator: '-' })}`;
+  // The construct's parameter path: /cdk-dsql-url-secret/<unique name>/bound-services (and -2, …), bound-functions likewise.
+  const base = Names.uniqueResourceName(dbUrl, { maxLength: 160, separator: '-' });
+  const parameters = `arn:${partition}:ssm:${region}:${account}:parameter/cdk-dsql-url-secret/${base}`;
   const clusterName = shown(ecsCluster.clusterName, stack.getLogicalId(ecsCluster.node.defaultChild as CfnElement));
 
   Validations.of(dbUrl).acknowledge(
