@@ -25,7 +25,9 @@ export function rotationFunctionReference(scope: Construct, fn: lambda.IFunction
 /**
  * What CDK's RotationSchedule grants a rotation function it owns, without what rotationFunctionReference() explains: Secrets
  * Manager may invoke `fn` only to rotate `secret` (`aws:SourceArn`) in this account (`aws:SourceAccount`, the confused-deputy
- * guard AWS recommends for service principals); the four rotation actions on the secret; with a customer managed key, its use
+ * guard AWS recommends for service principals; with aws:SourceArn "the rotation function can only be used to rotate the secret
+ * specified by that ARN", Secrets Manager user guide, rotating-secrets-required-permissions-function: this one rotates no other
+ * secret); the four rotation actions on the secret; with a customer managed key, its use
  * through Secrets Manager only. `schedule` waits for the invoke permission: Secrets Manager checks it when rotation is set up.
  */
 export function grantRotation(fn: lambda.IFunction, secret: secretsmanager.ISecret, schedule: Construct): void {
