@@ -5,24 +5,27 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 /** The only version stage the rotation keeps valid, and the only one a task's execution role may read. */
 export const CURRENT_STAGE = 'AWSCURRENT';
 
-/**
- * An ECS secret reading `field` of the AWSCURRENT version, whose grant lets the execution role read that stage only
- * (grantCurrentRead). `valueFrom` names the stage (`<arn>:<field>:AWSCURRENT:`) because the ECS agent passes VersionStage to
- * GetSecretValue only when `valueFrom` names one (aws/amazon-ecs-agent, agent/taskresource/asmsecret/asmsecret.go,
- * getASMParametersFromInput), and a request without VersionStage fails a `secretsmanager:VersionStage` condition
- * (aws/aws-cli#5031, boto/boto3#2957). Fargate's agent is not public: it reads a named stage as the ECS documentation
- * describes, which it can only do by passing VersionStage.
- */
+/** An ECS secret reading `field` of the secret's AWSCURRENT version, whose grant allows that version only (grantCurrentRead). */
 export function currentVersionEcsSecret(secret: secretsmanager.ISecret, field: string): ecs.Secret {
-  const versioned = ecs.Secret.fromSecretsManagerVersion(secret, { versionStage: CURRENT_STAGE }, field);
-  return { arn: versioned.arn, hasField: versioned.hasField, grantRead: (grantee: iam.IGrantable) => grantCurrentRead(secret, grantee) };
+  const plain = ecs.Secret.fromSecretsManager(secret, field);
+  return { arn: plain.arn, hasField: plain.hasField, grantRead: (grantee: iam.IGrantable) => grantCurrentRead(secret, grantee) };
 }
 
 /**
- * Read of the secret's AWSCURRENT version only (`ForAnyValue:StringEquals secretsmanager:VersionStage`): an ECS execution role
- * cannot read AWSPENDING (a token not yet tested) nor a version by id. DescribeSecret carries no stage, so the statement does
- * not allow it (the agent never calls it).
+ * Read of the secret's AWSCURRENT version only: a VersionStage, if the request names one, must be AWSCURRENT, and no VersionId
+ * may be named; a request with neither gets AWSCURRENT (GetSecretValue's default). So an ECS execution role cannot read
+ * AWSPENDING (a token not yet tested), AWSPREVIOUS, or any version by id.
+ *
+ * Not `ForAnyValue:StringEquals secretsmanager:VersionStage` (what `grantRead(grantee, ['AWSCURRENT'])` writes): a request
+ * without VersionStage fails that condition (aws/aws-cli#5031, boto/boto3#2957), and the ECS agent passes VersionStage only
+ * when `valueFrom` names a stage (aws/amazon-ecs-agent, agent/taskresource/asmsecret/asmsecret.go, getASMParametersFromInput).
+ * Naming it would have worked for that agent, but Fargate's is not public, and a valueFrom changed on upgrade would deny the
+ * previous task definition's tasks (a scale-out, a rollback) while the stack update is under way.
  */
 export function grantCurrentRead(secret: secretsmanager.ISecret, grantee: iam.IGrantable): iam.Grant {
-  return secret.grantRead(grantee, [CURRENT_STAGE]);
+  const grant = secret.grantRead(grantee);
+  const statement = grant.principalStatement ?? grant.resourceStatement;
+  statement?.addCondition('StringEqualsIfExists', { 'secretsmanager:VersionStage': CURRENT_STAGE });
+  statement?.addCondition('Null', { 'secretsmanager:VersionId': 'true' });
+  return grant;
 }

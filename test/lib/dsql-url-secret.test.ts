@@ -145,9 +145,7 @@ describe('DsqlUrlSecret resources', () => {
     t.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [
         Match.objectLike({
-          Secrets: [
-            { Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url:AWSCURRENT:']] } },
-          ],
+          Secrets: [{ Name: 'DATABASE_URL', ValueFrom: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('DbSecret') }, ':url::']] } }],
         }),
       ],
     });
@@ -159,7 +157,10 @@ describe('DsqlUrlSecret resources', () => {
             Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
             Resource: { Ref: Match.stringLikeRegexp('DbSecret') },
             // AWSCURRENT only: test/lib/hardening-current-version.test.ts.
-            Condition: { 'ForAnyValue:StringEquals': { 'secretsmanager:VersionStage': ['AWSCURRENT'] } },
+            Condition: {
+              StringEqualsIfExists: { 'secretsmanager:VersionStage': 'AWSCURRENT' },
+              Null: { 'secretsmanager:VersionId': 'true' },
+            },
           }),
         ]),
       },
@@ -170,7 +171,7 @@ describe('DsqlUrlSecret resources', () => {
     const { stack, cluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     expect(() => db.ecsSecret('passwd')).toThrow(/unknown field 'passwd'; use one of url, host/);
-    expect(db.ecsSecret('host').arn).toContain(':host:AWSCURRENT:');
+    expect(db.ecsSecret('host').arn).toContain(':host::');
   });
 
   test('grantRead() grants the grantee read on the secret', () => {

@@ -37,33 +37,41 @@ function readStatements(stack: Stack, rolePrefix: string): Statement[] {
     .map((s) => ({ ...s, Resource: SECRET_ARN }));
 }
 
+const CURRENT_ONLY = {
+  StringEqualsIfExists: { 'secretsmanager:VersionStage': 'AWSCURRENT' },
+  Null: { 'secretsmanager:VersionId': 'true' },
+};
+
 describe('ECS execution roles read AWSCURRENT only', () => {
-  test("ecsSecret() names AWSCURRENT in valueFrom, so the agent asks for it, and the execution role's grant allows that stage only", async () => {
+  test("what the agent asks for ecsSecret()'s valueFrom is AWSCURRENT, allowed; another stage or a version id is not", async () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
     db.redeployOnRotation(givenService(stack, ecsCluster, 'App', db.ecsSecret()));
-    const valueFrom = valueFromOf(stack);
-    expect(valueFrom).toBe(`${SECRET_ARN}:url:AWSCURRENT:`);
-    const sent = agentRequest(valueFrom);
-    expect(sent).toEqual({ SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT', VersionId: undefined });
-
     const statements = readStatements(stack, 'AppTaskExecutionRole');
-    expect(statements.map((s) => s.Condition)).toEqual([{ 'ForAnyValue:StringEquals': { 'secretsmanager:VersionStage': ['AWSCURRENT'] } }]);
-    const ask = (context: Record<string, string>) =>
-      decide({ action: 'secretsmanager:GetSecretValue', resource: SECRET_ARN, roleArn: EXECUTION_ROLE, context }, statements);
-    expect(await ask({ 'secretsmanager:VersionStage': sent.VersionStage! })).toBe('Allowed');
-    expect(await ask({ 'secretsmanager:VersionStage': 'AWSPENDING' })).toBe('ImplicitlyDenied');
-    expect(await ask({ 'secretsmanager:VersionStage': 'AWSPREVIOUS' })).toBe('ImplicitlyDenied');
-    expect(await ask({ 'secretsmanager:VersionId': 'a-version-id' })).toBe('ImplicitlyDenied');
-    // Why valueFrom must name the stage: without it the agent sends no VersionStage, which the condition refuses.
-    expect(agentRequest(`${SECRET_ARN}:url::`).VersionStage).toBeUndefined();
-    expect(await ask({})).toBe('ImplicitlyDenied');
+    expect(statements.map((s) => s.Condition)).toEqual([CURRENT_ONLY]);
+    const ask = (request: { VersionStage?: string; VersionId?: string }) => {
+      const context: Record<string, string> = {};
+      if (request.VersionStage) context['secretsmanager:VersionStage'] = request.VersionStage;
+      if (request.VersionId) context['secretsmanager:VersionId'] = request.VersionId;
+      return decide({ action: 'secretsmanager:GetSecretValue', resource: SECRET_ARN, roleArn: EXECUTION_ROLE, context }, statements);
+    };
+    // ecsSecret()'s valueFrom names no stage: the agent sends none, and GetSecretValue answers AWSCURRENT.
+    const valueFrom = valueFromOf(stack);
+    expect(valueFrom).toBe(`${SECRET_ARN}:url::`);
+    expect(agentRequest(valueFrom)).toEqual({ SecretId: SECRET_ARN, VersionStage: undefined, VersionId: undefined });
+    expect(await ask(agentRequest(valueFrom))).toBe('Allowed');
+    // A task definition that names AWSCURRENT (fromSecretsManagerVersion) reads it too.
+    expect(await ask(agentRequest(`${SECRET_ARN}:url:AWSCURRENT:`))).toBe('Allowed');
+    for (const other of ['AWSPENDING', 'AWSPREVIOUS'])
+      expect(await ask(agentRequest(`${SECRET_ARN}:url:${other}:`))).toBe('ImplicitlyDenied');
+    expect(await ask(agentRequest(`${SECRET_ARN}:url::0f6d1bd2-5c55-4bd4-a1a7-6e0c9a2f1c11`))).toBe('ImplicitlyDenied');
+    expect(await ask({ VersionStage: 'AWSCURRENT', VersionId: 'an-id' })).toBe('ImplicitlyDenied');
   });
 
-  test('every field reads AWSCURRENT; consumer discovery accepts it and still refuses another stage', () => {
+  test('every field reads the current version; consumer discovery accepts it and still refuses another stage', () => {
     const { stack, cluster, ecsCluster } = givenStack();
     const db = new DsqlUrlSecret(stack, 'Db', { cluster });
-    for (const field of ['url', 'host', 'password']) expect(db.ecsSecret(field).arn).toMatch(new RegExp(`:${field}:AWSCURRENT:$`));
+    for (const field of ['url', 'host', 'password']) expect(db.ecsSecret(field).arn).toMatch(new RegExp(`:${field}::$`));
     db.redeployOnRotation(givenService(stack, ecsCluster, 'App', db.ecsSecret()));
     expect(db.node.validate()).toEqual([]);
     const previous = ecs.Secret.fromSecretsManagerVersion(db.secret, { versionStage: 'AWSPREVIOUS' }, 'url');
@@ -83,6 +91,6 @@ describe('ECS execution roles read AWSCURRENT only', () => {
     const statements = readStatements(stack, 'MigrateExecutionRole');
     expect(statements).toHaveLength(1);
     expect(actionsOf(statements[0])).toContain('secretsmanager:GetSecretValue');
-    expect(statements[0].Condition).toEqual({ 'ForAnyValue:StringEquals': { 'secretsmanager:VersionStage': ['AWSCURRENT'] } });
+    expect(statements[0].Condition).toEqual(CURRENT_ONLY);
   });
 });
