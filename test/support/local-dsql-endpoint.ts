@@ -25,6 +25,8 @@ export interface LocalDsqlEndpoint {
   /** CA certificate path, e.g. for NODE_EXTRA_CA_CERTS or PGSSLROOTCERT in a child process. */
   caFile: string;
   stats: { accepted: number; rejected: number; rejections: Array<{ user: string; reason: string }> };
+  /** Called for each accepted login with its database user and the access key that signed its token (see call-recorder.ts). */
+  onAccepted?: (user: string, accessKeyId: string) => void;
   /** The role-to-identity mappings (sys.iam_pg_role_mappings), sorted by role and ARN. */
   iamMappings(): Promise<Array<{ role: string; arn: string }>>;
   stop(): Promise<void>;
@@ -221,6 +223,7 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
         }
       }
       stats.accepted++;
+      endpoint.onAccepted?.(user, result.accessKeyId);
       log(`accepted user ${JSON.stringify(user)} signed by ${result.accessKeyId}`);
       proxyToBackend(buf, user);
     };
@@ -268,7 +271,16 @@ export async function startLocalDsqlEndpoint(opts: LocalDsqlEndpointOptions): Pr
       for (const s of sockets) s.destroy();
     }));
 
-  return { host, port, caPem: cert.caPem, caFile: cert.caFile, stats, iamMappings: () => mappings.list(), stop };
+  const endpoint: LocalDsqlEndpoint = {
+    host,
+    port,
+    caPem: cert.caPem,
+    caFile: cert.caFile,
+    stats,
+    iamMappings: () => mappings.list(),
+    stop,
+  };
+  return endpoint;
 }
 
 /** StartupMessage payload: NUL-terminated key/value pairs, ended by an empty key. */
