@@ -284,7 +284,11 @@ describe('ECS services', () => {
 
   test("native linear with ECS's defaults (10% steps, 6 minutes each) is refused: 9 step bake times", () => {
     const w = givenWorld();
-    const s = service(w, 'Web', { deploymentStrategy: ecs.DeploymentStrategy.LINEAR });
+    const s = service(w, 'Web');
+    // Through the L1: ecs.DeploymentStrategy.LINEAR is newer than the peer floor (aws-cdk-lib 2.227.0), whose CfnService
+    // already takes the strategy as a string; with no linearConfiguration ECS applies its defaults either way.
+    const l1 = s.node.defaultChild as ecs.CfnService;
+    l1.deploymentConfiguration = { ...(l1.deploymentConfiguration as ecs.CfnService.DeploymentConfigurationProperty), strategy: 'LINEAR' };
 
     expect(() => w.db.redeployOnRotation(s)).toThrow(
       /through bakeTime 0 minutes \+ 9 x stepBakeTime 6 minutes.*: 59 minutes, longer than rolloutAllowance/,
