@@ -78,23 +78,17 @@ export class ExampleStack extends Stack {
       this.dbUrl,
       [
         {
-          id: 'AwsSolutions-IAM4',
-          reason: 'AWSLambdaBasicExecutionRole only lets the rotation, watchdog and first-rotation functions write their own logs.',
-          appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-        },
-        {
           id: 'AwsSolutions-IAM5',
           reason:
-            'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource-level permissions; ecs:ListTasks is ' +
-            "allowed on * only with the ecs:cluster condition naming the bound services' clusters (a policy naming its " +
-            'container-instance resource was reported to deny it); the other wildcards are below.',
+            "ecs:ListTasks is allowed on * only with the ecs:cluster condition naming the bound services' clusters (a policy " +
+            'naming its container-instance resource was reported to deny it); the other wildcards are below.',
           appliesTo: ['Resource::*'],
         },
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            "ssm:GetParameter on this construct's own bound-services and bound-functions parameters (<base> and <base>-N, one path " +
-            'per construct): one ARN per parameter would fill the role policy limit at 500 services.',
+            "ssm:GetParameter(s) on this construct's own bound-services and bound-functions parameters (<base> and <base>-N, one " +
+            'path per construct): one ARN per parameter would fill the role policy limit at 500 services.',
           appliesTo: [
             { regex: '/^Resource::arn:<AWS::Partition>:ssm:.*:parameter\\/cdk-dsql-url-secret\\/.*\\/bound-(services|functions)-\\*$/g' },
           ],
@@ -113,8 +107,9 @@ export class ExampleStack extends Stack {
       {
         id: 'AwsSolutions-SMG4',
         reason:
-          "The signer's access keys have no schedule of their own: the rotation function replaces the key at every rotation of " +
-          'the URL secret, and deletes the key two rotations old.',
+          "The signer's access keys have no schedule of their own: they change with every rotation of the URL secret, whose " +
+          "createSecret deletes the signer user's keys other than AWSCURRENT's and stores a new one; while a running task of a " +
+          'bound service may still hold a token signed by a key it would delete, it keeps every key and signs with the current one.',
       },
     ]);
   }
