@@ -3,7 +3,7 @@
  * configuration CloudFormation and the construct would give them, for the run's resources.
  */
 import type { CustomResourceEvent } from '../../functions/cfn-response';
-import { InitialRotationFunctionConfig, WatchdogFunctionConfig } from '../../lib/contract';
+import { InitialRotationFunctionConfig, RoleBootstrapFunctionConfig, WatchdogFunctionConfig } from '../../lib/contract';
 import { LocalStack } from '../support/local-stack';
 import { ACCOUNT, REGION } from './least-privilege-stack';
 
@@ -70,4 +70,18 @@ export function watchdogConfig(
     redeployConcurrency: 5,
   };
   return config;
+}
+
+/** The role bootstrap's Create event and configuration: create `roleName` and grant it to the signer, no table grants. */
+export function roleBootstrapInvocation(stack: LocalStack, responseUrl: string, roleName: string) {
+  const event: CustomResourceEvent = {
+    RequestType: 'Create',
+    ResponseURL: responseUrl,
+    StackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/RoleBootstrapStack/1`,
+    RequestId: 'req-bootstrap',
+    LogicalResourceId: 'DatabaseUrlRoleBootstrap',
+    ResourceProperties: { RoleName: roleName, SignerArn: stack.signerArn, Grants: [] },
+  };
+  const config: RoleBootstrapFunctionConfig = stack.roleBootstrapConfig({ roleName, grants: [] });
+  return { event, config };
 }

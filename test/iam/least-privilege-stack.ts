@@ -11,13 +11,15 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DsqlUrlSecret } from '../../lib';
+import { DatabaseRole, DsqlUrlSecret } from '../../lib';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 export const ECS_CLUSTER_NAME = 'app-cluster-1';
 export const CODE_DEPLOY = { application: 'shop', deploymentGroup: 'web-bg', service: 'web-bg' };
 export const ALIAS_NAME = 'live';
+/** The custom database role of the role-bootstrap variant. */
+export const CUSTOM_ROLE = 'app_rw';
 
 export interface LeastPrivilegeStack {
   readonly stack: Stack;
@@ -82,4 +84,12 @@ export function leastPrivilegeStack(): LeastPrivilegeStack {
   db.updateFunctionOnRotation(plainFunction);
   db.updateFunctionOnRotation(aliasedFunction, { alias });
   return { stack, db, cluster, ecsCluster, services: [...rolling, blueGreen], application, group, plainFunction, aliasedFunction, alias };
+}
+
+/** The same construct with a custom database role, for the role bootstrap's function and its policy. */
+export function roleBootstrapStack(): { stack: Stack; cluster: dsql.CfnCluster; db: DsqlUrlSecret } {
+  const stack = new Stack(new App(), 'RoleBootstrapStack', { env: { account: ACCOUNT, region: REGION } });
+  const cluster = new dsql.CfnCluster(stack, 'Cluster', {});
+  const db = new DsqlUrlSecret(stack, 'DatabaseUrl', { cluster, databaseRole: DatabaseRole.custom(CUSTOM_ROLE) });
+  return { stack, cluster, db };
 }

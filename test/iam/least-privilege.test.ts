@@ -16,7 +16,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { CallRecord } from '../support/call-recorder';
 import { Decision, denials, evaluateCalls, Principal, unusedGrants } from './evaluate';
-import { ACCOUNT, ALIAS_NAME, CODE_DEPLOY, ECS_CLUSTER_NAME, leastPrivilegeStack, REGION } from './least-privilege-stack';
+import {
+  ACCOUNT,
+  ALIAS_NAME,
+  CODE_DEPLOY,
+  ECS_CLUSTER_NAME,
+  leastPrivilegeStack,
+  REGION,
+  roleBootstrapStack,
+} from './least-privilege-stack';
 import { recordFlows, RecordedRun, ROTATION_FUNCTION_ARN, RunResources } from './recorded-flows';
 import { PhysicalResource, TemplateJson, TemplateResolver } from './template-policies';
 
@@ -36,6 +44,8 @@ const UNUSED_BUT_NEEDED: Record<string, string> = {
   'watchdog: logs:PutLogEvents on <its log group>': LOGS,
   'first-rotation: logs:CreateLogStream on <its log group>': LOGS,
   'first-rotation: logs:PutLogEvents on <its log group>': LOGS,
+  'role-bootstrap: logs:CreateLogStream on <its log group>': LOGS,
+  'role-bootstrap: logs:PutLogEvents on <its log group>': LOGS,
   'rotation: codedeploy:GetDeploymentConfig on codedeploy:deploymentconfig:CodeDeployDefault.ECSAllAtOnce': CODEDEPLOY,
   'rotation: codedeploy:RegisterApplicationRevision on codedeploy:application:shop': CODEDEPLOY,
   'watchdog: codedeploy:GetDeploymentConfig on codedeploy:deploymentconfig:CodeDeployDefault.ECSAllAtOnce': CODEDEPLOY,
@@ -78,6 +88,36 @@ function documentedCliPolicy(r: RunResources, boundServicesParameter: string): P
   ];
 }
 
+/** The role bootstrap's role, from the same construct with a custom database role (its log group labelled like the others'). */
+function bootstrapPrincipal(dsqlClusterId: string): [string, Principal] {
+  const variant = roleBootstrapStack();
+  const template = Template.fromStack(variant.stack).toJSON() as TemplateJson;
+  const clusterArn = `arn:aws:dsql:${REGION}:${ACCOUNT}:cluster/${dsqlClusterId}`;
+  const physical: Record<string, PhysicalResource> = {
+    [variant.stack.getLogicalId(variant.cluster)]: {
+      ref: dsqlClusterId,
+      attributes: { Identifier: dsqlClusterId, ResourceArn: clusterArn },
+    },
+  };
+  for (const [logId, res] of Object.entries(template.Resources)) {
+    if (res.Type === 'AWS::Logs::LogGroup') physical[logId] = { ref: logId, attributes: { Arn: logGroupArn(logId) } };
+  }
+  const fn = variant.db.node
+    .findAll()
+    .find((c): c is lambda.Function => c instanceof lambda.Function && c.node.path.endsWith('/RoleBootstrap/Function'));
+  if (fn === undefined) throw new Error('no role bootstrap function in the custom-role stack');
+  const roleId = variant.stack.getLogicalId(fn.role!.node.defaultChild as CfnElement);
+  const resolver = new TemplateResolver(
+    template,
+    { ...physical, [roleId]: { ref: roleId } },
+    { account: ACCOUNT, region: REGION, stackName: 'RoleBootstrapStack' },
+  );
+  return ['role-bootstrap', { caller: 'role-bootstrap', arn: arnOf.role('role-bootstrap'), policies: resolver.rolePolicies(roleId) }];
+}
+
+/** A log group's ARN in the run: `/aws/lambda/<logical id>`, which no recorded call names (the Lambda runtime writes logs). */
+const logGroupArn = (logId: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${logId}:*`;
+
 let run: RecordedRun;
 let decisions: Decision[];
 let principals: Map<string, Principal>;
@@ -108,8 +148,7 @@ beforeAll(async () => {
   for (const roleId of ofType('AWS::IAM::Role')) physical[roleId] = { ref: roleId, attributes: { Arn: arnOf.role(roleId) } };
   // The functions' log groups: the Lambda runtime writes to them, no handler calls CloudWatch Logs.
   for (const logId of ofType('AWS::Logs::LogGroup')) {
-    const name = `/aws/lambda/${logId}`;
-    physical[logId] = { ref: name, attributes: { Arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${name}:*` } };
+    physical[logId] = { ref: `/aws/lambda/${logId}`, attributes: { Arn: logGroupArn(logId) } };
   }
   physical[id(lp.db.secret)] = { ref: r.secretArn };
   const keysSecret = ofType('AWS::SecretsManager::Secret').find((k) => k !== id(lp.db.secret))!;
@@ -142,12 +181,12 @@ beforeAll(async () => {
     role('rotation', lp.db.rotationFunction),
     role('watchdog', lp.db.watchdogFunction),
     role('first-rotation', fnAt('/InitialRotation/Function')),
+    bootstrapPrincipal(r.dsqlClusterId),
     ['signer', { caller: 'signer', arn: arnOf.user(r.signerUserName), policies: resolver.userPolicies(user) }],
     ['cli', { caller: 'cli', arn: arnOf.role('operator'), policies: documentedCliPolicy(r, names.boundServicesParameter) }],
   ]);
   // The run's random names written as what they are, so that the list above reads the same every run.
   const labels: Array<[string, string]> = [
-    ...ofType('AWS::Logs::LogGroup').map((logId): [string, string] => [physical[logId].attributes!.Arn, '<its log group>']),
     [r.keysSecretArn, '<keys secret>'],
     [r.secretArn, '<secret>'],
     [arnOf.user(r.signerUserName), '<signer user>'],
@@ -157,7 +196,8 @@ beforeAll(async () => {
     [`arn:aws:`, ''],
     [`${REGION}:${ACCOUNT}:`, ''],
   ];
-  label = (resource) => labels.reduce((text, [from, to]) => text.split(from).join(to), resource);
+  const logGroup = /^arn:aws:logs:[^:]+:\d+:log-group:\/aws\/lambda\/[^:]+:\*$/;
+  label = (resource) => labels.reduce((text, [from, to]) => text.split(from).join(to), resource.replace(logGroup, '<its log group>'));
   const evaluatedAt = Date.now();
   decisions = await evaluateCalls(records, { account: ACCOUNT, principals, resourcePolicies: resolver.secretResourcePolicies() });
   process.stdout.write(`least-privilege: ${decisions.length} decisions in ${Date.now() - evaluatedAt} ms\n`);
@@ -166,7 +206,7 @@ beforeAll(async () => {
 test('the flows ran, and each caller made its calls', () => {
   expect(run.failures).toEqual([]);
   const callers = new Set(records.map((c) => c.caller));
-  expect([...callers].sort()).toEqual(['cli', 'first-rotation', 'rotation', 'signer', 'watchdog']);
+  expect([...callers].sort()).toEqual(['cli', 'first-rotation', 'role-bootstrap', 'rotation', 'signer', 'watchdog']);
   // The calls that matter most were seen, so a flow that silently did less cannot pass.
   const actions = new Set(records.map((c) => `${c.caller} ${c.action}`));
   for (const expected of [
@@ -194,6 +234,7 @@ test('the flows ran, and each caller made its calls', () => {
     'cli secretsmanager:RotateSecret',
     'cli ecs:DescribeServices',
     'signer dsql:DbConnectAdmin',
+    'role-bootstrap dsql:DbConnectAdmin',
   ]) {
     expect(actions).toContain(expected);
   }

@@ -31,8 +31,8 @@ import { attachLambdaModel } from '../support/lambda-model';
 import { functionConfigEnv, LocalStack, newCredentials } from '../support/local-stack';
 import { startRotateSecretInterceptor } from '../support/rotate-secret-interceptor';
 import { rotateSecret } from '../support/rotation-service';
-import { firstRotationInvocation, TemplateNames, watchdogConfig } from './flow-inputs';
-import { ACCOUNT, ALIAS_NAME, CODE_DEPLOY, REGION } from './least-privilege-stack';
+import { firstRotationInvocation, roleBootstrapInvocation, TemplateNames, watchdogConfig } from './flow-inputs';
+import { ACCOUNT, ALIAS_NAME, CODE_DEPLOY, CUSTOM_ROLE, REGION } from './least-privilege-stack';
 
 export type { TemplateNames } from './flow-inputs';
 
@@ -238,6 +238,16 @@ async function run(
 
   await step('first rotation (Create)', () => firstRotation('Create'));
   await interceptor.idle();
+  // The role bootstrap (a custom role's stack) connects as admin with its own role's token, creates the role, grants it.
+  const bootstrapKey = newCredentials();
+  stack.knownCredentials.set(bootstrapKey.accessKeyId, bootstrapKey);
+  stack.identityArns.set(bootstrapKey.accessKeyId, `arn:aws:iam::${ACCOUNT}:role/role-bootstrap`);
+  recorder.identify(bootstrapKey.accessKeyId, 'role-bootstrap');
+  const { event: bootstrapEvent, config: bootstrapConfig } = roleBootstrapInvocation(stack, responses.url, CUSTOM_ROLE);
+  const bootstrapEnv = { ...functionConfigEnv(bootstrapConfig), AWS_ENDPOINT_URL: handlers, ...keyEnv(bootstrapKey) };
+  await step('role bootstrap (Create)', () =>
+    stack.invokeFunction(FunctionBundle.ROLE_BOOTSTRAP, bootstrapEvent, { awsOnly: true, env: bootstrapEnv }),
+  );
   // One service's new tasks never start: after the rotation its old task holds the previous token.
   stack.tasks!.setStuck(stack.serviceArns[1], true);
   await step('scheduled rotation', () => rotateSecret({ sm, secretId: stack.secretArn, invokeStep: rotationStep }));
