@@ -1,6 +1,7 @@
 /** The AWS clients the CLI uses, and calls that fail with explained errors. */
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AwsCall, explainAwsError } from './errors';
@@ -17,6 +18,8 @@ export interface Clients {
   readonly ecs: ECSClient;
   /** Follows the CodeDeploy deployments of CODE_DEPLOY services (`rotate --wait`). */
   readonly codedeploy: CodeDeployClient;
+  /** Reads the rotation function's log group for hints (cli/rotation-function.ts). */
+  readonly lambda: LambdaClient;
   /** --endpoint-url, for messages. */
   readonly endpointUrl?: string;
   destroy(): void;
@@ -33,17 +36,20 @@ export function createClients(opts: AwsOptions): Clients {
   const ecs = new ECSClient(config);
   // Creating a client makes no call: it costs nothing for a secret without CODE_DEPLOY services.
   const codedeploy = new CodeDeployClient(config);
+  const lambda = new LambdaClient(config);
   return {
     sm,
     ssm,
     ecs,
     codedeploy,
+    lambda,
     endpointUrl: opts.endpointUrl,
     destroy: () => {
       sm.destroy();
       ssm.destroy();
       ecs.destroy();
       codedeploy.destroy();
+      lambda.destroy();
     },
   };
 }

@@ -11,7 +11,7 @@ import { Clients } from './aws';
 import { relative } from './duration';
 import { CliError, ExitCode, ExitCodeValue, explainAwsError } from './errors';
 import { shortId } from './format';
-import { functionNameOf, logGroupOf } from './rotation-function';
+import { functionNameOf, rotationLogGroup } from './rotation-function';
 import { RotationWatch } from './rotation-watch';
 import { describeManagedSecret, ManagedSecret, versionCreationDates } from './secret';
 import { BoundServices, describeServices, loadBoundServices } from './services';
@@ -58,8 +58,10 @@ function abortError(): Error {
   return Object.assign(new Error('interrupted'), { name: 'AbortError' });
 }
 
+/** `logs`: the rotation function's log group (rotationLogGroup). */
 export function rotationInProgressMessage(
-  secret: Pick<ManagedSecret, 'name' | 'arn' | 'pendingVersion' | 'rotationLambdaArn'>,
+  secret: Pick<ManagedSecret, 'name' | 'arn' | 'pendingVersion'>,
+  logs: string | undefined,
   since?: Date,
   now = Date.now(),
 ): string {
@@ -70,7 +72,7 @@ export function rotationInProgressMessage(
     `A rotation of ${secret.name} is already in progress: ${which}. ` +
     `Follow it with \`cdk-dsql-url-secret status --secret-id ${secret.arn}\` and run rotate again once it has finished. ` +
     `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ` +
-    `${logGroupOf(secret.rotationLambdaArn) ?? 'its CloudWatch logs'} ` +
+    `${logs ?? 'its CloudWatch logs'} ` +
     "(the construct's watchdog clears a stale AWSPENDING version)."
   );
 }
@@ -84,7 +86,7 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
   const secret = await describeManagedSecret(clients, opts.secretId);
   if (secret.pendingVersion) {
     const created = (await versionCreationDates(clients, secret.arn)).get(secret.pendingVersion);
-    throw new CliError(rotationInProgressMessage(secret, created, now()));
+    throw new CliError(rotationInProgressMessage(secret, await rotationLogGroup(clients, secret.rotationLambdaArn), created, now()));
   }
 
   // Before starting anything: check that the rotation can be followed (permissions), and note each
@@ -107,7 +109,7 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
     if (isRotationInProgressError(err)) {
       // Another rotation started since the check above (the schedule, the watchdog, someone else).
       const again = await describeManagedSecret(clients, secret.arn).catch(() => ({ ...secret, pendingVersion: undefined }));
-      throw new CliError(rotationInProgressMessage(again, undefined, now()));
+      throw new CliError(rotationInProgressMessage(again, await rotationLogGroup(clients, again.rotationLambdaArn), undefined, now()));
     }
     const fn = functionNameOf(secret.rotationLambdaArn);
     throw explainAwsError(
@@ -171,7 +173,7 @@ export async function runRotate(opts: RotateOptions, deps: RotateDeps): Promise<
       }
       const left = deadline - now();
       if (left <= 0) {
-        const timeout = watch.timeoutOutcome(snapshot);
+        const timeout = await watch.timeoutOutcome(snapshot);
         reporter.finish(timeout, snapshot);
         return timeout.code;
       }

@@ -11,7 +11,7 @@ import { Clients } from './aws';
 import { formatDuration } from './duration';
 import { ExitCode } from './errors';
 import { isoSeconds, shortId } from './format';
-import { logGroupOf } from './rotation-function';
+import { rotationLogGroup } from './rotation-function';
 import { describeManagedSecret, ManagedSecret, readCurrentValueInfo } from './secret';
 import {
   BoundServices,
@@ -54,6 +54,7 @@ export class RotationWatch {
   /** The handler deferred this rotation (same token, no redeploy): when the watchdog rotates for real. */
   private deferredUntil?: Date;
   private services: ServiceProgress[];
+  private logGroup?: Promise<string | undefined>;
 
   constructor(private readonly c: WatchConfig) {
     this.services = c.bound.arns.map((arn) => ({ arn, label: serviceLabel(arn), state: 'waiting' as const }));
@@ -92,7 +93,7 @@ export class RotationWatch {
       );
     }
     const snapshot = this.snapshot();
-    return { snapshot, outcome: this.outcome(snapshot) };
+    return { snapshot, outcome: await this.outcome(snapshot) };
   }
 
   private async readExpiry(secret: ManagedSecret): Promise<void> {
@@ -184,10 +185,16 @@ export class RotationWatch {
     };
   }
 
-  private outcome(s: WatchSnapshot): Outcome | undefined {
-    const logs = logGroupOf(this.c.rotationLambdaArn) ?? "the rotation function's CloudWatch logs";
+  /** The rotation function's log group, looked up once and only for a message that names it. */
+  private async logs(): Promise<string> {
+    this.logGroup ??= rotationLogGroup(this.c.clients, this.c.rotationLambdaArn);
+    return (await this.logGroup) ?? "the rotation function's CloudWatch logs";
+  }
+
+  private async outcome(s: WatchSnapshot): Promise<Outcome | undefined> {
     const v = shortId(s.versionId);
     if (s.versionState === 'abandoned') {
+      const logs = await this.logs();
       return {
         code: ExitCode.FAILED,
         message:
@@ -241,8 +248,7 @@ export class RotationWatch {
     return undefined;
   }
 
-  timeoutOutcome(s: WatchSnapshot): Outcome {
-    const logs = logGroupOf(this.c.rotationLambdaArn) ?? "the rotation function's CloudWatch logs";
+  async timeoutOutcome(s: WatchSnapshot): Promise<Outcome> {
     const v = shortId(s.versionId);
     const after = `Timed out after ${formatDuration(s.timeoutMs)}`;
     const follow = `Nothing was stopped: it goes on in AWS. Follow it with cdk-dsql-url-secret status --secret-id ${this.c.secretId}`;
@@ -251,7 +257,7 @@ export class RotationWatch {
         code: ExitCode.TIMEOUT,
         message:
           `${after}: version ${v} is still ${s.versionState === 'starting' ? 'not visible' : 'AWSPENDING'}. ${follow}. ` +
-          `If it stays AWSPENDING, the rotation function is failing: see ${logs}.`,
+          `If it stays AWSPENDING, the rotation function is failing: see ${await this.logs()}.`,
       };
     }
     const waiting = s.services.filter((x) => x.state === 'waiting');
@@ -264,7 +270,7 @@ export class RotationWatch {
     if (waiting.length) {
       parts.push(
         `${waiting.length} without a new deployment yet (${waiting.map((x) => x.label).join(', ')}; ` +
-          `finishSecret may have failed to redeploy ${waiting.length === 1 ? 'it' : 'them'}: see ${logs})`,
+          `finishSecret may have failed to redeploy ${waiting.length === 1 ? 'it' : 'them'}: see ${await this.logs()})`,
       );
     }
     return { code: ExitCode.TIMEOUT, message: `${after}: version ${v} is AWSCURRENT, but ${parts.join(' and ')}. ${follow}.` };

@@ -2,14 +2,15 @@
 import { parseServiceArn } from '../core/ecs-services';
 import { CurrentToken, fleetHistoryOf } from '../core/fleet';
 import { ecsFleetPort } from '../core/fleet-ecs-port';
-import { FleetSurvey, ServiceFleet, surveyFleet } from '../core/fleet-survey';
+import { FleetSurvey, surveyFleet } from '../core/fleet-survey';
 import { rotatesByScheduler } from '../lib/rotation-schedule-kind';
 import { Clients } from './aws';
 import { formatDuration, relative } from './duration';
 import { isoSeconds, shortDeploymentId, shortId, table } from './format';
 import { ExpiryState, fleetLines, ServiceFleetStatus } from './render';
-import { functionNameOf, logGroupOf } from './rotation-function';
+import { functionNameOf, rotationLogGroup } from './rotation-function';
 import { CurrentValueInfo, describeManagedSecret, ManagedSecret, readCurrentValueInfo, versionCreationDates } from './secret';
+import { expiry, serviceFleetStatus } from './status-fleet';
 import { describeServices, loadBoundServices, primaryDeployment, rolloutStateOf, rolloutStateSource, ServiceSnapshot } from './services';
 
 export interface ServiceStatus {
@@ -63,6 +64,8 @@ export interface StatusReport {
       | null;
     readonly inProgress: boolean;
     readonly pendingVersion: { readonly id: string; readonly shortId: string; readonly createdAt: string | null } | null;
+    /** The rotation function's log group (its logging configuration), read only while a rotation is in progress. */
+    readonly logGroup: string | null;
     /** A deferred rotation: the watchdog rotates for real after this time. */
     readonly deferredUntil: string | null;
   };
@@ -97,6 +100,7 @@ export async function collectStatus(clients: Clients, secretId: string, now: () 
     fleetHistoryOf(secret.promotionHistory, secret.rotationState, token),
   );
   const created = secret.pendingVersion ? await versionCreationDates(clients, secret.arn) : new Map<string, Date>();
+  const logGroup = secret.pendingVersion ? await rotationLogGroup(clients, secret.rotationLambdaArn) : undefined;
   return buildStatus({
     secret,
     value,
@@ -106,6 +110,7 @@ export async function collectStatus(clients: Clients, secretId: string, now: () 
     snapshots,
     created,
     survey,
+    logGroup,
     now: now(),
   });
 }
@@ -119,6 +124,7 @@ export interface StatusInputs {
   readonly snapshots: ReadonlyMap<string, ServiceSnapshot>;
   readonly created: ReadonlyMap<string, Date>;
   readonly survey: FleetSurvey;
+  readonly logGroup?: string;
   readonly now: number;
 }
 
@@ -197,24 +203,11 @@ export function buildStatus(i: StatusInputs): StatusReport {
           }
         : null,
       deferredUntil: secret.deferredUntil?.toISOString() ?? null,
+      logGroup: i.logGroup ?? null,
     },
     boundServices: { parameter: i.parameter ?? null, parameterExists: i.parameterExists, services },
     fleet: { ...expiry(i.survey.oldestExpiresAt, now), calls: i.survey.calls },
   };
-}
-
-/** One service's survey result as `status` reports it; null when it was not surveyed. */
-function serviceFleetStatus(f: ServiceFleet | undefined, now: number): ServiceFleetStatus | null {
-  if (f === undefined) return null;
-  const oldest = expiry(f.state === 'failed' ? undefined : f.oldestExpiresAt, now);
-  return { state: f.state, tasks: { ...f.tasks }, ...oldest, error: f.error ?? null };
-}
-
-/** A survey's expiry (undefined: none; null: unknown, counted as expired) as the report shows it. */
-function expiry(at: Date | null | undefined, now: number): Pick<ServiceFleetStatus, 'oldestExpiresAt' | 'oldestState'> {
-  if (at === undefined) return { oldestExpiresAt: null, oldestState: null };
-  if (at === null) return { oldestExpiresAt: null, oldestState: 'unknown' };
-  return { oldestExpiresAt: at.toISOString(), oldestState: at.getTime() > now ? 'valid' : 'expired' };
 }
 
 const at = (iso: string, now: number) => `${isoSeconds(new Date(iso))} (${relative(new Date(iso), now)})`;
@@ -255,7 +248,7 @@ export function formatStatus(r: StatusReport): string[] {
     'In progress',
     p
       ? `yes: version ${p.shortId} is AWSPENDING${p.createdAt ? ` (started ${relative(new Date(p.createdAt), now)})` : ''}; ` +
-        `if it stays so, the rotation function is failing: see ${logGroupOf(r.rotation.functionArn) ?? 'its CloudWatch logs'}`
+        `if it stays so, the rotation function is failing: see ${r.rotation.logGroup ?? 'its CloudWatch logs'}`
       : 'no',
   ]);
   if (r.rotation.deferredUntil) {

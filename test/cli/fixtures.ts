@@ -10,6 +10,7 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DeferredTag, PromotedTag, SecretTag } from '../../lib/secret-tags';
@@ -20,6 +21,8 @@ export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:
 export const SECRET_NAME = 'app/database-url';
 export const PARAMETER = '/cdk-dsql-url-secret/AppStackDatabaseUrl/bound-services';
 export const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:AppStack-RotationFunction';
+/** The rotation function's own log group, named by CloudFormation (`<stack>-<logical id>-<suffix>`). */
+export const LOG_GROUP = 'AppStack-DatabaseUrlRotationFunctionLogGroup5A3C1F2E-Xy9AbCdEf012';
 export const OLD_VERSION = '11111111-aaaa-4aaa-8aaa-000000000001';
 export const NEW_VERSION = '22222222-bbbb-4bbb-8bbb-000000000002';
 export const T0 = Date.parse('2030-06-01T12:00:00.000Z');
@@ -70,8 +73,15 @@ export interface FakeState {
   services: Map<string, { status: string; deployments: FakeDeployment[] } | undefined>;
   /** Running tasks' createdAt by service ARN, for ListTasks and DescribeTasks (none unless a test sets them). */
   tasks: Map<string, Array<Date | undefined>>;
+  /** The rotation function's LoggingConfig.LogGroup; undefined: its configuration names none. */
+  logGroup?: string;
   /** Errors to throw, by operation name. */
-  errors: Partial<Record<'DescribeSecret' | 'GetSecretValue' | 'RotateSecret' | 'GetParameter' | 'DescribeServices' | 'ListTasks', Error>>;
+  errors: Partial<
+    Record<
+      'DescribeSecret' | 'GetSecretValue' | 'RotateSecret' | 'GetParameter' | 'DescribeServices' | 'ListTasks' | 'GetFunctionConfiguration',
+      Error
+    >
+  >;
   /** Calls seen, by operation name. */
   calls: string[];
   /** What RotateSecret does (default: stage NEW_VERSION as AWSPENDING). */
@@ -108,6 +118,7 @@ export class FakeAws {
   readonly sm = mockClient(SecretsManagerClient);
   readonly ssm = mockClient(SSMClient);
   readonly ecs = mockClient(ECSClient);
+  readonly lambda = mockClient(LambdaClient);
   state!: FakeState;
 
   constructor() {
@@ -118,6 +129,7 @@ export class FakeAws {
     this.sm.reset();
     this.ssm.reset();
     this.ecs.reset();
+    this.lambda.reset();
     this.state = {
       stages: { [OLD_VERSION]: ['AWSCURRENT'] },
       tags: managedTags({ [PromotedTag.key]: `${OLD_VERSION} ${new Date(T0 - 3600_000).toISOString()}` }),
@@ -128,6 +140,7 @@ export class FakeAws {
         services.map((arn, i) => [arn, { status: 'ACTIVE', deployments: [deployment(`ecs-svc/old-${i}`, T0 - 3600_000)] }]),
       ),
       tasks: new Map(),
+      logGroup: LOG_GROUP,
       errors: {},
       calls: [],
     };
@@ -192,6 +205,11 @@ export class FakeAws {
       }
       return { services, failures };
     });
+    this.lambda.on(GetFunctionConfigurationCommand).callsFake((input: { FunctionName: string }) => {
+      fail('GetFunctionConfiguration');
+      if (input.FunctionName !== FUNCTION_ARN) throw awsError('ResourceNotFoundException');
+      return { FunctionArn: FUNCTION_ARN, LoggingConfig: s().logGroup ? { LogFormat: 'JSON', LogGroup: s().logGroup } : undefined };
+    });
     this.installTasks(fail);
   }
 
@@ -253,6 +271,7 @@ export class FakeAws {
     this.sm.restore();
     this.ssm.restore();
     this.ecs.restore();
+    this.lambda.restore();
   }
 }
 

@@ -9,6 +9,7 @@ import {
   deployment,
   FakeAws,
   fakeTime,
+  LOG_GROUP,
   NEW_VERSION,
   OLD_VERSION,
   PARAMETER,
@@ -93,6 +94,8 @@ test('follows AWSPENDING → AWSCURRENT and every rollout to COMPLETED, then exi
   ).toBe(true);
   // Permissions to follow were checked, and deployments noted, before the rotation started.
   expect(aws.state.calls.indexOf('DescribeServices')).toBeLessThan(aws.state.calls.indexOf('RotateSecret'));
+  // No message named the rotation function's log group: Lambda was not asked for it.
+  expect(aws.state.calls).not.toContain('GetFunctionConfiguration');
 });
 
 test('a rotation the handler deferred ends at once with exit 0 and says when the real one comes', async () => {
@@ -120,7 +123,7 @@ test('a rotation in progress (AWSPENDING on another version) is refused before R
   expect(r.error?.message).toBe(
     'A rotation of app/database-url is already in progress: version 22222222 is still AWSPENDING (started 10m ago). ' +
       `Follow it with \`cdk-dsql-url-secret status --secret-id ${SECRET_ARN}\` and run rotate again once it has finished. ` +
-      'If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see /aws/lambda/AppStack-RotationFunction ' +
+      `If it stays in progress, the rotation function is failing and Secrets Manager keeps retrying it: see ${LOG_GROUP} ` +
       "(the construct's watchdog clears a stale AWSPENDING version).",
   );
   expect(aws.sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
@@ -171,7 +174,7 @@ test('a version that loses AWSPENDING without becoming AWSCURRENT is a failed ro
   expect(r.code).toBe(ExitCode.FAILED);
   expect(r.stderr).toContain(
     'The rotation failed: version 22222222 lost AWSPENDING without becoming AWSCURRENT (it was cleared or cancelled). ' +
-      'AWSCURRENT is unchanged. See /aws/lambda/AppStack-RotationFunction for the step that failed.',
+      `AWSCURRENT is unchanged. See ${LOG_GROUP} for the step that failed.`,
   );
 });
 
@@ -188,7 +191,9 @@ test('times out with exit 3 while the version is still AWSPENDING', async () => 
   expect(r.code).toBe(ExitCode.TIMEOUT);
   expect(r.now() - T0).toBe(12_000); // the last sleep is cut to the deadline
   expect(r.stderr).toContain('Timed out after 12s: version 22222222 is still AWSPENDING. Nothing was stopped: it goes on in AWS.');
-  expect(r.stderr).toContain('If it stays AWSPENDING, the rotation function is failing: see /aws/lambda/AppStack-RotationFunction.');
+  expect(r.stderr).toContain(`If it stays AWSPENDING, the rotation function is failing: see ${LOG_GROUP}.`);
+  // Looked up once, for the message that names it, not at every poll.
+  expect(aws.state.calls.filter((c) => c === 'GetFunctionConfiguration')).toHaveLength(1);
 });
 
 test('times out with exit 3 while services roll out or wait for their redeploy, and names them', async () => {
@@ -204,7 +209,7 @@ test('times out with exit 3 while services roll out or wait for their redeploy, 
   expect(r.code).toBe(ExitCode.TIMEOUT);
   expect(r.stderr).toContain(
     'Timed out after 1m: version 22222222 is AWSCURRENT, but 1 still rolling out (main/web 1/2) and 1 without a new deployment ' +
-      'yet (main/worker; finishSecret may have failed to redeploy it: see /aws/lambda/AppStack-RotationFunction).',
+      `yet (main/worker; finishSecret may have failed to redeploy it: see ${LOG_GROUP}).`,
   );
 });
 

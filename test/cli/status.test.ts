@@ -5,6 +5,7 @@ import {
   awsError,
   deployment,
   FakeAws,
+  LOG_GROUP,
   NEW_VERSION,
   OLD_VERSION,
   PARAMETER,
@@ -113,6 +114,7 @@ test('--json: the same facts, machine-readable, with no secret field', async () 
       inProgress: false,
       pendingVersion: null,
       deferredUntil: null,
+      logGroup: null,
     },
     boundServices: {
       parameter: PARAMETER,
@@ -171,12 +173,13 @@ test('a rotation in progress, the placeholder, a deleted service, a derived roll
   expect(text).toContain('Rotation:         DISABLED, function AppStack-RotationFunction');
   expect(text).toContain(
     'In progress:      yes: version 22222222 is AWSPENDING (started 10m ago); if it stays so, the rotation function is failing: ' +
-      'see /aws/lambda/AppStack-RotationFunction',
+      `see ${LOG_GROUP}`,
   );
   expect(text).toContain('  main/web     ecs-svc/a   IN_PROGRESS* (+1 draining)  1/2    1m ago   ?');
   expect(text).toContain('  main/worker  -           gone: service is INACTIVE   -      -        -');
   expect(text).toContain('* ECS reported no rolloutState: derived from the task counts');
   expect(report.rotation.pendingVersion).toEqual({ id: NEW_VERSION, shortId: '22222222', createdAt: '2030-06-01T11:50:00.000Z' });
+  expect(report.rotation.logGroup).toBe(LOG_GROUP);
   expect(report.token.state).toBe('placeholder');
 });
 
@@ -247,6 +250,21 @@ describe('errors', () => {
       ['gone', 'cluster main not found'],
     ]);
   });
+});
+
+test("the rotation function's log group is read from its configuration only while a rotation is in progress", async () => {
+  await status();
+  expect(aws.state.calls).not.toContain('GetFunctionConfiguration');
+
+  aws.state.stages[NEW_VERSION] = ['AWSPENDING'];
+  aws.state.errors.GetFunctionConfiguration = awsError('AccessDeniedException', 'not authorized', 403);
+  const { text, report } = await status();
+  expect(aws.state.calls.filter((c) => c === 'GetFunctionConfiguration')).toHaveLength(1);
+  // Without lambda:GetFunctionConfiguration status still answers, and says where the name is.
+  expect(text).toContain(
+    'the rotation function is failing: see the log group in the logging configuration of function AppStack-RotationFunction',
+  );
+  expect(report.rotation.logGroup).toBe('the log group in the logging configuration of function AppStack-RotationFunction');
 });
 
 test("under EventBridge Scheduler, the parked native rule's date (1,000 days out) is not shown as the next rotation", async () => {
