@@ -86,6 +86,7 @@ const READERS: { [F in FunctionBundleName]: (f: Fields) => FunctionConfigs[F] } 
   }),
   [FunctionBundle.INITIAL_ROTATION]: (f) => ({
     secretArn: f.string('secretArn'),
+    rotationLogGroupName: f.string('rotationLogGroupName'),
     timeoutSeconds: f.integer('timeoutSeconds', 1),
     signerUserName: f.string('signerUserName', { allowNull: true }),
     clusterIdentifier: f.string('clusterIdentifier'),

@@ -1,7 +1,6 @@
 import { DSQLClient } from '@aws-sdk/client-dsql';
 import {
   DescribeSecretCommand,
-  DescribeSecretCommandOutput,
   RotateSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -17,6 +16,8 @@ export interface WaitContext {
   readonly sm: SecretsManagerClient;
   readonly dsql: DSQLClient;
   readonly secretArn: string;
+  /** The rotation function's log group, where a failed wait says to look. */
+  readonly rotationLogGroup: string;
   readonly cluster: { readonly identifier: string; readonly region: string };
   /** Milliseconds since the epoch after which waiting fails. */
   readonly deadline: number;
@@ -156,7 +157,7 @@ export async function ensureFirstRotation(w: WaitContext): Promise<string> {
     });
     attempt = await startRotation(w, attempt.number + 1);
   }
-  throw new Error(timeoutMessage(w, attempt, Math.round((w.now() - w.startedAt) / 1000), metadata));
+  throw new Error(timeoutMessage(w, attempt, Math.round((w.now() - w.startedAt) / 1000)));
 }
 
 /** RotateSecret; a rotation found in progress (a race with the watchdog or a schedule) is joined instead. */
@@ -177,18 +178,14 @@ async function startRotation(w: WaitContext, number: number): Promise<Attempt> {
   }
 }
 
-function timeoutMessage(w: WaitContext, attempt: Attempt, seconds: number, metadata: DescribeSecretCommandOutput): string {
-  const functionName = metadata.RotationLambdaARN?.split(':')[6];
-  const where = functionName
-    ? `its CloudWatch log group /aws/lambda/${functionName}`
-    : "the rotation function's CloudWatch log group (/aws/lambda/<function name>)";
+function timeoutMessage(w: WaitContext, attempt: Attempt, seconds: number): string {
   const redriven =
     attempt.number > 1
       ? `${attempt.number} rotations were started, each cleared and started again after ${w.redriveAfterMs / 1000} s without completing. `
       : '';
   return (
     `The first rotation of secret ${w.secretArn} did not complete within ${seconds} s. ${redriven}` +
-    `The rotation function logs the step that failed and why in ${where}. Usual causes: ` +
+    `The rotation function logs the step that failed and why in its CloudWatch log group ${w.rotationLogGroup}. Usual causes: ` +
     'the signing identity lacks dsql:DbConnectAdmin (admin) or dsql:DbConnect (custom role) on the cluster; ' +
     'the rotation function has no network path to the cluster endpoint (VPC routing, NAT or the DSQL VPC endpoint, security groups); ' +
     "a custom database role was not granted to the signer: AWS IAM GRANT <role> TO '<signer IAM ARN>'."

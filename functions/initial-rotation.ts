@@ -126,6 +126,7 @@ export async function runInitialRotation(
           options.dsql ??
           (defaultDsql ??= explainUnreachable(new DSQLClient({ ...AWS_CLIENT_OPTIONS, region: config.clusterRegion }), AwsServices.DSQL)),
         secretArn: arn,
+        rotationLogGroup: config.rotationLogGroupName,
         settings: request.settings,
         rotateAnyway: request.rotateAnyway,
         cluster: { identifier: config.clusterIdentifier, region: config.clusterRegion },

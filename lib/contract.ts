@@ -131,6 +131,8 @@ export interface WatchdogFunctionConfig {
 export interface InitialRotationFunctionConfig {
   /** The URL secret whose first rotation the custom resource runs. */
   readonly secretArn: string;
+  /** The rotation function's own log group (CloudFormation names it): a failed wait says to look there. */
+  readonly rotationLogGroupName: string;
   /** How long Create and Update wait for the first rotation to complete. */
   readonly timeoutSeconds: number;
   /**

@@ -61,6 +61,8 @@ export function setUpFirstRotation(scope: Construct, props: FirstRotationSetupPr
     secret: props.secret,
     cluster,
     rotationFunction: props.rotationFunction,
+    // Its own log group (lib/handler-function.ts), so this creates nothing.
+    rotationLogGroupName: props.rotationFunction.logGroup.logGroupName,
     signer: props.signer.firstRotation,
     urlSettings: {
       Host: config.host,

@@ -35,6 +35,8 @@ export interface InitialRotationProps {
   readonly secret: secretsmanager.ISecret;
   readonly cluster: InitialRotationCluster;
   readonly rotationFunction: lambda.IFunction;
+  /** The rotation function's log group, which a failed first rotation points to. */
+  readonly rotationLogGroupName: string;
   /** The signer's part: the IAM user whose Lambda-created access keys must go before CloudFormation deletes it, if any. */
   readonly signer: FirstRotationSigner;
   /** What the URL is made of: a change sends the custom resource an Update, which rotates with the new settings. */
@@ -61,6 +63,7 @@ export class InitialRotation extends Construct {
     const timeout = Duration.minutes(10);
     const config: InitialRotationFunctionConfig = {
       secretArn: props.secret.secretArn,
+      rotationLogGroupName: props.rotationLogGroupName,
       timeoutSeconds: timeout.toSeconds(),
       signerUserName: props.signer.userName,
       clusterIdentifier: props.cluster.identifier,

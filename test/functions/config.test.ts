@@ -10,6 +10,7 @@ import {
   initialRotationConfig,
   METRIC_DIMENSION,
   watchdogConfig,
+  ROTATION_LOG_GROUP,
 } from './fixtures-config';
 
 const V = FUNCTION_CONFIG_ENV;
@@ -255,6 +256,7 @@ describe('readFunctionConfig: the first-rotation function', () => {
     const read = (over = {}) => readFunctionConfig(FunctionBundle.INITIAL_ROTATION, configEnv(initialRotationConfig(over)));
     expect(read()).toEqual({
       secretArn: SECRET_ARN,
+      rotationLogGroupName: ROTATION_LOG_GROUP,
       timeoutSeconds: 600,
       signerUserName: null,
       clusterIdentifier: CLUSTER_ID,
@@ -280,6 +282,7 @@ describe('readFunctionConfig: the first-rotation function', () => {
     ['signerUserName', 5, 'must be a non-empty string or null, got a number'],
     ['timeoutSeconds', -600, 'must be a positive integer, got a negative number'],
     ['secretArn', null, 'must be a non-empty string, got null'],
+    ['rotationLogGroupName', '', 'must be a non-empty string, got an empty string'],
     ['clusterIdentifier', '', 'must be a non-empty string, got an empty string'],
     ['clusterRegion', 3, 'must be a non-empty string, got a number'],
     ['redriveAfterSeconds', 0, 'must be a positive integer, got zero'],

@@ -19,6 +19,7 @@ import { clusterReadiness } from '../../functions/cluster-readiness';
 import { attemptFailure, ensureFirstRotation, WaitContext } from '../../functions/first-rotation';
 import { rotationStateOf } from '../../core/rotation-state';
 import { awsError, CLUSTER_ID, OLD_VERSION, REGION, SECRET_ARN } from './fixtures';
+import { ROTATION_LOG_GROUP } from './fixtures-config';
 import { placeholderValue } from './fixtures-secrets-manager';
 
 const smMock = mockClient(SecretsManagerClient);
@@ -89,6 +90,7 @@ function waitContext(overrides: Partial<WaitContext> = {}): WaitContext & { t: {
     sm: new SecretsManagerClient({}),
     dsql: new DSQLClient({}),
     secretArn: SECRET_ARN,
+    rotationLogGroup: ROTATION_LOG_GROUP,
     cluster: { identifier: CLUSTER_ID, region: REGION },
     deadline: T0 + 600_000,
     startedAt: T0,

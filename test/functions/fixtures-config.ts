@@ -21,6 +21,8 @@ export const BOUND_FUNCTIONS_PARAMETER = BOUND_SERVICES_PARAMETER.replace(/bound
 
 /** The `Secret` dimension the construct gives the functions' metrics. */
 export const METRIC_DIMENSION = 'app-db-url';
+/** The rotation function's own log group, named by CloudFormation (`<stack>-<logical id>-<suffix>`). */
+export const ROTATION_LOG_GROUP = 'app-DbUrlRotationFunctionLogs5A3C1F2E-Xy9AbCdEf012';
 
 /** The rotation function's configuration as the construct writes it (role signer, never deferring). */
 export function config(overrides: Partial<RotationFunctionConfig> = {}): RotationFunctionConfig {
@@ -83,6 +85,7 @@ export function watchdogConfig(overrides: Partial<WatchdogFunctionConfig> = {}):
 export function initialRotationConfig(overrides: Partial<InitialRotationFunctionConfig> = {}): InitialRotationFunctionConfig {
   return {
     secretArn: SECRET_ARN,
+    rotationLogGroupName: ROTATION_LOG_GROUP,
     timeoutSeconds: 600,
     signerUserName: null,
     clusterIdentifier: CLUSTER_ID,

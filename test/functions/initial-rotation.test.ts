@@ -17,7 +17,7 @@ import { handler as initialRotationHandler } from '../../functions/entry/initial
 import { CustomResourceEvent, CustomResourceResponse, sendResponse } from '../../functions/cfn-response';
 import { InitialRotationOptions, runInitialRotation } from '../../functions/initial-rotation';
 import { awsError, OLD_VERSION, SECRET_ARN, SIGNER_USER, TOKEN } from './fixtures';
-import { configEnv, initialRotationConfig, setEnv } from './fixtures-config';
+import { configEnv, initialRotationConfig, ROTATION_LOG_GROUP, setEnv } from './fixtures-config';
 import { customResourceProperties } from './fixtures-custom-resource';
 import { FakeIam, newFakeAccessKey } from './fixtures-iam';
 import { placeholderValue } from './fixtures-secrets-manager';
@@ -234,7 +234,9 @@ describe('initial rotation custom resource', () => {
     const reason = theResponse().body.Reason;
     expect(reason).toBe(out.Reason);
     expect(reason).toContain(`The first rotation of secret ${SECRET_ARN} did not complete within 60 s`);
-    expect(reason).toContain('/aws/lambda/app-DbUrlRotationFunction-AbC123');
+    // The rotation function's own log group, from the configuration: not Lambda's default /aws/lambda/<name>.
+    expect(reason).toContain(`The rotation function logs the step that failed and why in its CloudWatch log group ${ROTATION_LOG_GROUP}.`);
+    expect(reason).not.toContain('/aws/lambda/');
     expect(reason).toContain('dsql:DbConnectAdmin');
     expect(reason).toContain('dsql:DbConnect ');
     expect(reason).toContain('network path');
@@ -260,13 +262,13 @@ describe('initial rotation custom resource', () => {
     expect(received[1].body.Reason).toContain('did not complete within 100 s');
   });
 
-  test('a secret without a rotation function ARN still gets a message that says where to look', async () => {
+  test('a secret without a rotation function ARN still gets the configured log group', async () => {
     await arrangeRotation();
     smMock.on(DescribeSecretCommand).resolves({ ...describeOutput(PLACEHOLDER_ONLY), RotationLambdaARN: undefined });
 
     const out = await runInitialRotation(event('Create'), undefined, clock());
 
-    expect(out.Reason).toContain("the rotation function's CloudWatch log group (/aws/lambda/<function name>)");
+    expect(out.Reason).toContain(`in its CloudWatch log group ${ROTATION_LOG_GROUP}.`);
   });
 
   test('RotateSecret failing for another reason: FAILED with its message', async () => {

@@ -37,6 +37,7 @@ export function firstRotationInvocation(
   };
   const config: InitialRotationFunctionConfig = {
     secretArn: stack.secretArn,
+    rotationLogGroupName: 'App-DbUrlRotationFunctionLogs1A2B3C4D-EfGh5678',
     timeoutSeconds: 90,
     signerUserName: stack.accessKeySigner!.userName,
     clusterIdentifier,

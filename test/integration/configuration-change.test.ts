@@ -78,6 +78,7 @@ describe('a configuration change on a live stack (2 services)', () => {
     const cluster = await new DSQLClient(stack.moto.clientConfig()).send(new CreateClusterCommand({}));
     crConfig = {
       secretArn: stack.secretArn,
+      rotationLogGroupName: 'App-DbUrlRotationFunctionLogs1A2B3C4D-EfGh5678',
       timeoutSeconds: 90,
       signerUserName: null,
       clusterIdentifier: cluster.identifier!,

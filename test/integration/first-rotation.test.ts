@@ -50,6 +50,7 @@ function firstRotationConfig(
 ): InitialRotationFunctionConfig {
   return {
     secretArn: stack.secretArn,
+    rotationLogGroupName: 'App-DbUrlRotationFunctionLogs1A2B3C4D-EfGh5678',
     timeoutSeconds: 90,
     signerUserName: stack.accessKeySigner!.userName,
     clusterIdentifier,

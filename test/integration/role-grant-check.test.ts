@@ -31,6 +31,7 @@ beforeAll(async () => {
   const cluster = await new DSQLClient(stack.moto.clientConfig()).send(new CreateClusterCommand({}));
   config = {
     secretArn: stack.secretArn,
+    rotationLogGroupName: 'App-DbUrlRotationFunctionLogs1A2B3C4D-EfGh5678',
     timeoutSeconds: 120,
     signerUserName: null,
     clusterIdentifier: cluster.identifier!,

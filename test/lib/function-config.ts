@@ -45,6 +45,7 @@ const WATCHDOG_FIELDS: Record<keyof WatchdogFunctionConfig, true> = {
 };
 const INITIAL_ROTATION_FIELDS: Record<keyof InitialRotationFunctionConfig, true> = {
   secretArn: true,
+  rotationLogGroupName: true,
   timeoutSeconds: true,
   signerUserName: true,
   clusterIdentifier: true,

@@ -27,8 +27,12 @@ describe('first rotation during deployment', () => {
     new DsqlUrlSecret(stack, 'Db', { cluster, signer: TokenSigner.rotationFunctionRole() });
     const cfg = functionConfig(stack, 'DbInitialRotationFunction');
     expect(Object.keys(cfg).sort()).toEqual(CONFIG_FIELDS.initialRotation);
+    // The log group a failed wait points to is the one the rotation function writes to.
+    const rotationFn = Template.fromStack(stack).toJSON().Resources[functionId(stack, 'DbRotationFunction')];
+    expect(rotationFn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/^DbRotationFunctionLogs/) });
     expect(cfg).toEqual({
       secretArn: { Ref: expect.stringMatching(/^DbSecret/) },
+      rotationLogGroupName: rotationFn.Properties.LoggingConfig.LogGroup,
       timeoutSeconds: 600,
       signerUserName: null,
       clusterIdentifier: { Ref: expect.stringMatching(/^Cluster/) },
