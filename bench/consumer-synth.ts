@@ -12,7 +12,8 @@
  *   tsc load every module's types, the construct's own or not.
  * The four synths alternate, in a rotating order, for --rounds rounds; it prints the median wall time and CPU time
  * (user + system of cdk and its children, steadier on a shared machine) of each app and the ratio with / without the
- * construct per import style. Target: at most 1.10x.
+ * construct per import style. Target: at most 1.10x, judged on CPU time (wall time moves by tens of percent from run
+ * to run when other processes share the cores).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -188,13 +189,13 @@ function main(): void {
       const [without, withIt] = [false, true].map((c) => times.get(apps.find((a) => a.style === style && a.construct === c)!)!);
       const wall = median(withIt.wall) / median(without.wall);
       const cpu = median(withIt.cpu) / median(without.cpu);
-      worst = Math.max(worst, wall);
+      worst = Math.max(worst, cpu);
       const fmt = (t: { wall: number[]; cpu: number[] }) => `${median(t.wall).toFixed(2)} s (CPU ${median(t.cpu).toFixed(2)} s)`;
       console.log(
         `| ${style === 'root' ? '`aws-cdk-lib` root' : 'submodules only'} | ${fmt(without)} | ${fmt(withIt)} | ${wall.toFixed(2)}x | ${cpu.toFixed(2)}x |`,
       );
     }
-    console.log(`target: at most ${TARGET_RATIO.toFixed(2)}x (wall): ${worst <= TARGET_RATIO ? 'met' : 'NOT met'}`);
+    console.log(`target: at most ${TARGET_RATIO.toFixed(2)}x (CPU): ${worst <= TARGET_RATIO ? 'met' : 'NOT met'}`);
   } finally {
     if (flag('keep') >= 0) console.log(`scratch directory kept: ${scratch}`);
     else fs.rmSync(scratch, { recursive: true, force: true });
