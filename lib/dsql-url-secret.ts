@@ -21,16 +21,15 @@ import { InitialRotation } from './initial-rotation';
 import { RedeployPermissions } from './redeploy-permissions';
 import { refuseReplicaRegions } from './replica-regions';
 import { validateServiceLayout } from './service-layout';
-import { RotationAlarms } from './rotation-alarms';
 import { EndpointTag, SecretTag } from './secret-tags';
+import { setUpMonitoring } from './secret-monitoring';
 import { StandaloneTaskOptions, StandaloneTasks } from './standalone-tasks';
-import { minimumTaskValiditySeconds, rotateBeforeExpirySeconds } from './timing';
+import { minimumTaskValiditySeconds } from './timing';
 import { DsqlUrlSecretProps } from './dsql-url-secret-props';
 import { TaskReadPermissions } from './task-read-permissions';
 import { TokenSigner } from './token-signer';
 import { timingBudget, validateClusterIdentifier, validateSettings, validateTiming } from './validation';
 import { ensureFeatureEndpoint, FunctionNetworkOptions, setUpFunctionNetwork } from './vpc-endpoints';
-import { Watchdog } from './watchdog';
 
 /** Aurora DSQL listens on the PostgreSQL port. */
 const DSQL_PORT = 5432;
@@ -205,31 +204,20 @@ export class DsqlUrlSecret extends Construct {
     const first = { secret: this.secret, rotationFunction: this.function, rotationInterval, signer: boundSigner, cluster: props.cluster };
     this.initialRotation = setUpFirstRotation(this, { ...first, config, databaseRole: this.databaseRole, publicHost, vpcEndpoints });
 
-    const watchdog = new Watchdog(this, 'Watchdog', {
+    const watched = {
       secret: this.secret,
       rotationFunction: this.function,
-      interval: watchdogInterval,
-      rotateBeforeExpiry: Duration.seconds(rotateBeforeExpirySeconds(budget)),
-      metricDimension,
-      connectTimeout: CONNECT_TIMEOUT,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      boundServicesParameter: boundServicesParameterName,
-      boundServicesParameterCount: this.boundServices.count,
-      boundServicesFingerprint: this.boundServices.fingerprint,
-      boundFunctionsParameter: parameterName,
-      boundFunctionsParameterCount: this.boundFunctions.count,
-      rolloutAllowance,
-      redeployConcurrency,
-    });
-    this.functionUpdateAlarm = this.boundFunctions.watch(watchdog.function, watchdogInterval);
-    this.watchdogFunction = watchdog.function;
-    this.fleetTokenAlarm = watchdog.fleetTokenAlarm;
-    this.tokenCheckAlarm = watchdog.alarm;
-    this.watchdogFailedAlarm = watchdog.failedAlarm;
-    const alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.function, rotationInterval, metricDimension });
-    this.rotationFailedAlarm = alarms.rotationFailed;
-    this.rotationOverdueAlarm = alarms.rotationOverdue;
+      boundServices: this.boundServices,
+      boundFunctions: this.boundFunctions,
+    };
+    const monitoring = setUpMonitoring(this, { ...watched, config, rotationInterval, budget, network: this.network });
+    this.watchdogFunction = monitoring.watchdogFunction;
+    this.tokenCheckAlarm = monitoring.tokenCheckAlarm;
+    this.watchdogFailedAlarm = monitoring.watchdogFailedAlarm;
+    this.fleetTokenAlarm = monitoring.fleetTokenAlarm;
+    this.functionUpdateAlarm = monitoring.functionUpdateAlarm;
+    this.rotationFailedAlarm = monitoring.rotationFailedAlarm;
+    this.rotationOverdueAlarm = monitoring.rotationOverdueAlarm;
     this.minimumTaskValidity = Duration.seconds(minimumTaskValiditySeconds(budget));
     new StandaloneTasks(this, { secret: this.secret, signer, budget, bound: this.boundServices, initialRotation: this.initialRotation });
     this.dashboard = new SecretDashboard(this, { metricDimension, budget, options: props }).dashboard;
