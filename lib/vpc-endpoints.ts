@@ -7,8 +7,10 @@ import { Construct } from 'constructs';
  * each with an interface endpoint. IAM, which the access-key signer calls, has one only in us-east-1
  * (com.amazonaws.iam): elsewhere it needs NAT. DSQL connections go to the cluster's own PrivateLink
  * connection endpoint (see endpointHost). The first-rotation function runs outside any VPC.
+ * A function, as is featureService: reading InterfaceVpcEndpointAwsService loads aws-ec2's endpoint module (about
+ * 25 ms of CPU in every consumer's synth), which only createVpcEndpoints needs.
  */
-const FUNCTION_SERVICES: ReadonlyArray<[id: string, service: ec2.InterfaceVpcEndpointAwsService]> = [
+const functionServices = (): ReadonlyArray<[id: string, service: ec2.InterfaceVpcEndpointAwsService]> => [
   ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
   ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
   ['Ecs', ec2.InterfaceVpcEndpointAwsService.ECS],
@@ -22,10 +24,8 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([
  * service bound with its group) and Lambda (a bound function). With
  * createVpcEndpoints, each is created with the first binding that needs it.
  */
-const FEATURE_SERVICES = {
-  CodeDeploy: ec2.InterfaceVpcEndpointAwsService.CODEDEPLOY,
-  Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
-} as const;
+const featureService = (feature: 'CodeDeploy' | 'Lambda'): ec2.InterfaceVpcEndpointAwsService =>
+  feature === 'CodeDeploy' ? ec2.InterfaceVpcEndpointAwsService.CODEDEPLOY : ec2.InterfaceVpcEndpointAwsService.LAMBDA;
 
 /**
  * Creates the interface endpoint for `feature` in `scope` once, when the
@@ -35,12 +35,12 @@ const FEATURE_SERVICES = {
 export function ensureFeatureEndpoint(
   scope: Construct,
   network: Pick<FunctionNetworkOptions, 'vpc' | 'vpcSubnets' | 'createVpcEndpoints'>,
-  feature: keyof typeof FEATURE_SERVICES,
+  feature: Parameters<typeof featureService>[0],
   dependent: Construct,
 ): void {
   const id = `${feature}Endpoint`;
   if (network.vpc === undefined || !network.createVpcEndpoints || scope.node.tryFindChild(id) !== undefined) return;
-  const service = FEATURE_SERVICES[feature];
+  const service = featureService(feature);
   dependent.node.addDependency(
     new ec2.InterfaceVpcEndpoint(scope, id, { vpc: network.vpc, service, subnets: network.vpcSubnets, privateDnsEnabled: true }),
   );
@@ -75,7 +75,7 @@ export function setUpFunctionNetwork(scope: Construct, o: FunctionNetworkOptions
   }
   const vpc = o.vpc;
   const endpoints = o.createVpcEndpoints
-    ? FUNCTION_SERVICES.map(
+    ? functionServices().map(
         ([id, service]) =>
           // Private DNS: the SDK's default host names resolve to the endpoint, so the functions need no setting.
           new ec2.InterfaceVpcEndpoint(scope, `${id}Endpoint`, { vpc, service, subnets: o.vpcSubnets, privateDnsEnabled: true }),
