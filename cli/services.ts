@@ -192,7 +192,7 @@ const MAX_DEPLOYMENTS_READ = 5;
 /**
  * The newest CodeDeploy deployment of each service's group created at or after `since` (the
  * promotion: the rotation function creates the service's deployment after it), or none yet.
- * ListDeployments then GetDeployment, as the rotation function finds it (functions/codedeploy-redeploy.ts).
+ * ListDeployments, as the rotation function finds it (functions/codedeploy-redeploy.ts), then GetDeployment for its status.
  */
 export async function describeCodeDeployments(
   clients: Clients,

@@ -46,8 +46,9 @@ export interface RedeployTargets {
  * For services bound with a CodeDeploy deployment group (CODE_DEPLOY
  * controller), and only then, it also allows what a deployment of an
  * AppSpecContent revision needs, as AWS's own ECS deploy action lists it
- * (aws-actions/amazon-ecs-deploy-task-definition): CreateDeployment,
- * GetDeployment and ListDeployments on each deployment group,
+ * (aws-actions/amazon-ecs-deploy-task-definition): CreateDeployment and
+ * ListDeployments on each deployment group (not GetDeployment: the handlers
+ * find a group's deployments with ListDeployments' filters alone),
  * RegisterApplicationRevision on its application (CodeDeploy records the
  * revision), GetDeploymentConfig on its deployment configuration. No
  * iam:PassRole: the task definition is not registered again, and the
